@@ -1,0 +1,56 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PERPVOL := $(VENV)/bin/perpvol
+STAMP := $(VENV)/.installed-stamp
+PYTEST_FLAGS ?=
+
+.PHONY: install demo test trust bench lint lab voila services chromium clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium for the browser tests (never `playwright install`: it downloads a browser).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# PostgreSQL and Redis, started when they are down (the test suites need both).
+services:
+	@bash scripts/ensure-services.sh
+
+demo: install
+	$(PERPVOL) demo
+
+test: install chromium services
+	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
+
+trust: install chromium services
+	$(PY) -m pytest -q -m slow $(PYTEST_FLAGS)
+	$(PY) bench/trust.py
+
+bench: install services
+	$(PY) bench/backfill.py
+	$(PY) bench/dashboard.py
+	$(PY) bench/live.py
+
+lint: install
+	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench
+
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+voila: install
+	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
