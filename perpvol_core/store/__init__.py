@@ -1,0 +1,27 @@
+"""Persistent store: accounts, fills, daily rollups, sync state (see docs/internals.md)."""
+
+from perpvol_core.store.models import canonical_decimal
+from perpvol_core.store.store import (
+    ACCOUNT_STATUSES,
+    USD_ASSETS,
+    Account,
+    AccountExists,
+    AccountNotFound,
+    EmbedToken,
+    Store,
+    StoreError,
+    SyncState,
+)
+
+__all__ = [
+    "ACCOUNT_STATUSES",
+    "USD_ASSETS",
+    "Account",
+    "AccountExists",
+    "AccountNotFound",
+    "EmbedToken",
+    "Store",
+    "StoreError",
+    "SyncState",
+    "canonical_decimal",
+]
