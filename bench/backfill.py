@@ -1,0 +1,121 @@
+"""Backfill benchmark: perpvol's sync against the simulators at their documented rate limits, and ccxt.
+
+Prints (no thresholds): wall time ÷ the rate-limit lower bound (pages needed ÷ documented rate),
+requests made ÷ minimum pages, 429s; and for WOO X the same data read with ccxt's ``fetch_my_trades``
+pagination (ccxt.woo pointed at the simulator): ratio of wall times and request counts.
+
+    .venv/bin/python bench/backfill.py [--fills 20000] [--no-ccxt] [--exchange woox|paradex|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from perpvol_core.config import Settings
+from perpvol_core.credentials import ParadexTokenCredentials, WooxCredentials
+from perpvol_core.events import EventBus
+from perpvol_core.secrets import Secret
+from perpvol_core.sim.history import History
+from perpvol_core.sim.paradex import ParadexSim
+from perpvol_core.sim.woox import DEMO_API_KEY, DEMO_API_SECRET, WooxSim
+from perpvol_core.store import Store
+from perpvol_core.sync import SyncEngine
+from perpvol_core.vault import Vault
+
+
+def _engine(tmp: Path, history: History) -> tuple[Store, Vault, SyncEngine]:
+    settings = Settings(home=tmp, database_url=f"sqlite:///{tmp / 'bench.db'}")
+    store = Store(settings.database_url)
+    vault = Vault.open(settings, store)
+    return store, vault, SyncEngine(store, vault, EventBus(), clock=lambda: history.now_ms)
+
+
+def bench_woox(n: int, with_ccxt: bool) -> None:
+    history = History("woox", 42, n)
+    sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms)
+    url = sim.start()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            store, vault, engine = _engine(Path(d), history)
+            creds = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
+            store.add_account("woox", "woox", url, vault.encrypt(creds), creds.hint)
+            t0 = time.perf_counter()
+            [res] = engine.sync()
+            wall = time.perf_counter() - t0
+            engine.close()
+            store.close()
+        assert res.ok, res.error
+        pages = math.ceil(n / 500)
+        bound = pages / 2.0  # 2 requests / s
+        print(f"WOO X  {n} fills: perpvol {wall:.2f}s, bound {bound:.2f}s -> wall/bound {wall / bound:.3f}; "
+              f"requests {res.requests} / min pages {pages} = {res.requests / pages:.3f}; "
+              f"429s {sim.rate_limited}; fills stored {res.new_fills}")
+        if not with_ccxt:
+            return
+        import ccxt
+
+        before = sum(sim.requests.values())
+        before_429 = sim.rate_limited
+        ex = ccxt.woo({"apiKey": DEMO_API_KEY, "secret": DEMO_API_SECRET, "enableRateLimit": True,
+                       "options": {"paginationCalls": 10_000}})
+        ex.urls["api"] = {"pub": url, "public": url, "private": url}
+        ex.load_markets()
+        ccxt_before = sum(sim.requests.values())
+        t0 = time.perf_counter()
+        trades = ex.fetch_my_trades(None, history.start_ms, None,
+                                    {"paginate": True, "until": history.now_ms + 1, "paginationCalls": 10_000})
+        cwall = time.perf_counter() - t0
+        creq = sum(sim.requests.values()) - ccxt_before
+        ids = {t["id"] for t in trades}
+        print(f"ccxt   {len(ids)} distinct fills ({len(trades)} rows): {cwall:.2f}s, {creq} requests "
+              f"(+{ccxt_before - before} for load_markets), 429s {sim.rate_limited - before_429}")
+        print(f"perpvol/ccxt: wall {wall / cwall:.3f}, requests {res.requests / max(creq, 1):.3f}"
+              + ("" if len(ids) == n else f"  (ccxt got {len(ids)} of {n} fills)"))
+    finally:
+        sim.stop()
+
+
+def bench_paradex(n: int) -> None:
+    history = History("paradex", 43, n)
+    sim = ParadexSim(history)
+    sim.start()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            store, vault, engine = _engine(Path(d), history)
+            creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+            store.add_account("paradex", "paradex", sim.api_url, vault.encrypt(creds), creds.hint)
+            t0 = time.perf_counter()
+            [res] = engine.sync()
+            wall = time.perf_counter() - t0
+            engine.close()
+            store.close()
+        assert res.ok, res.error
+        pages = math.ceil(n / 5000)
+        bound = pages / 10.0  # 600 / min
+        print(f"Paradex {n} fills: perpvol {wall:.2f}s, rate bound {bound:.2f}s -> wall/bound {wall / bound:.3f} "
+              f"(server time dominates); requests {res.requests} / min pages {pages} = {res.requests / pages:.3f}; "
+              f"429s {sim.rate_limited}; fills stored {res.new_fills}")
+    finally:
+        sim.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--fills", type=int, default=20000)
+    p.add_argument("--exchange", choices=["woox", "paradex", "both"], default="both")
+    p.add_argument("--no-ccxt", action="store_true")
+    a = p.parse_args(argv)
+    if a.exchange in ("woox", "both"):
+        bench_woox(a.fills, not a.no_ccxt)
+    if a.exchange in ("paradex", "both"):
+        bench_paradex(a.fills)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
