@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from perpvol_core import starknet_auth as sa
 from perpvol_core.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.exchanges.base import BadPayload, ExchangeUnavailable, InvalidCredentials, make_connector
 from perpvol_core.exchanges.paradex import parse_fill
 from perpvol_core.secrets import Secret
-from perpvol_core.sim import starknet_auth as sa
 from perpvol_core.sim.faults import Faults
 from perpvol_core.sim.history import History
 from perpvol_core.sim.paradex import DEMO_L2_PRIVATE_KEY, ParadexSim, demo_subkey_private_key

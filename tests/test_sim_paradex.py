@@ -24,7 +24,7 @@ from starknet_py.hash.utils import verify_message_signature
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from perpvol_core.sim import starknet_auth as sa
+from perpvol_core import starknet_auth as sa
 from perpvol_core.sim.faults import RATE_LIMIT, SERVER_ERROR, TRUNCATE, WS_DROP, Faults
 from perpvol_core.sim.history import History
 from perpvol_core.sim.paradex import (

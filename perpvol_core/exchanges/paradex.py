@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from perpvol_core import starknet_auth
 from perpvol_core.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.exchanges.base import (
     BadPayload,
@@ -36,7 +37,6 @@ from perpvol_core.exchanges.base import (
     to_ms,
 )
 from perpvol_core.secrets import Secret, redact, register_secret
-from perpvol_core.sim import starknet_auth
 from perpvol_core.types import MAKER, MS_PER_DAY, TAKER, Fill
 
 log = logging.getLogger(__name__)

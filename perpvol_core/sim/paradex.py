@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from perpvol_core.sim import starknet_auth as sa
+from perpvol_core import starknet_auth as sa
 from perpvol_core.sim.faults import HTML_ERROR, RATE_LIMIT, SERVER_ERROR, STALL, TRUNCATE, Faults
 from perpvol_core.sim.history import History, SimFill
 from perpvol_core.sim.server import BackgroundServer
