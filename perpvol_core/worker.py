@@ -222,6 +222,9 @@ def cmd_worker(args: Any) -> int:
         signal.signal(signal.SIGTERM, _term)
     except ValueError:  # not the main thread
         pass
+    from perpvol_core.live import attach_live_feed  # the live feed also installs the Redis bus when configured
+
+    attach_live_feed(worker)
     worker.start()
     print(f"perpvol worker: syncing every {worker.interval_s:.0f} s; Ctrl-C to stop", file=sys.stderr)
     try:
