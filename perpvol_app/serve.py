@@ -1,0 +1,229 @@
+"""``perpvol serve`` and ``perpvol demo``.
+
+``serve`` runs ``panel serve perpvol_app/app.py --plugins perpvol_app.plugin`` in this process with a
+login (basic auth: ``PERPVOL_PASSWORD``, or a generated password printed once) and a random cookie
+secret, bound to 127.0.0.1 unless told otherwise. The password and cookie secret reach Panel through
+its environment variables, never the command line (which other local users can read).
+
+``demo`` starts both exchange simulators in-process (seeded two-year histories, live fills on), uses
+a demo home (``~/.perpvol-demo`` unless ``PERPVOL_HOME`` is set) so real data is never touched, adds
+the simulators' credentials through the vault (idempotent), syncs with printed progress, and serves.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from perpvol_core.config import Settings
+
+APP_FILE = Path(__file__).resolve().parent / "app.py"
+LOGIN_TEMPLATE = Path(__file__).resolve().parent.parent / "themes" / "login.html"
+DEMO_HOME = Path("~/.perpvol-demo")
+#: environment variables that could point a demo at the user's real data; the demo ignores them.
+_REAL_DATA_VARS = ("PERPVOL_DATABASE_URL", "PERPVOL_MASTER_KEY", "PERPVOL_MASTER_KEY_FILE", "PERPVOL_REDIS_URL")
+LIVE_INTERVAL_S = 4.0
+
+
+def dashboard_password(settings: Settings) -> tuple[str, bool]:
+    """``PERPVOL_PASSWORD``, or a fresh random one (second value True when generated)."""
+    if settings.password:
+        return settings.password.reveal(), False
+    return secrets.token_urlsafe(12), True
+
+
+def panel_argv(port: int, address: str) -> list[str]:
+    """The ``panel serve`` command line (no secrets on it)."""
+    origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
+    argv = [
+        "panel", "serve", str(APP_FILE),
+        "--plugins", "perpvol_app.plugin",
+        "--port", str(port),
+        "--address", address,
+        "--index", "app",
+        "--num-procs", "1",
+        "--check-unused-sessions", "5000",
+        "--unused-session-lifetime", "15000",
+    ]  # fmt: skip
+    for origin in sorted(origins):
+        argv += ["--allow-websocket-origin", origin]
+    if LOGIN_TEMPLATE.is_file():
+        argv += ["--basic-login-template", str(LOGIN_TEMPLATE)]
+    return argv
+
+
+def run_panel(port: int, address: str, password: str, worker: bool = True) -> int:
+    """Serve in this process (blocks until Ctrl-C); the login and cookie secret go through the env."""
+    from panel.command import main as panel_main
+
+    os.environ["PANEL_BASIC_AUTH"] = password
+    os.environ["PANEL_COOKIE_SECRET"] = secrets.token_urlsafe(32)
+    if not worker:
+        os.environ["PERPVOL_NO_WORKER"] = "1"
+    saved = sys.argv
+    sys.argv = panel_argv(port, address)
+    try:
+        panel_main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def _print_login(address: str, port: int, password: str, generated: bool) -> None:
+    host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address  # noqa: S104
+    print(f"perpvol dashboard: http://{host}:{port}/app", flush=True)
+    if generated:
+        print(f"password (generated, shown once; set PERPVOL_PASSWORD to choose one): {password}", flush=True)
+    else:
+        print("password: the value of PERPVOL_PASSWORD", flush=True)
+
+
+def cmd_serve(args: Any) -> int:
+    settings = Settings.from_env()
+    settings.ensure_home()
+    password, generated = dashboard_password(settings)
+    _print_login(args.address, args.port, password, generated)
+    return run_panel(args.port, args.address, password, worker=not getattr(args, "no_worker", False))
+
+
+# -- demo ---------------------------------------------------------------------------------------------
+
+
+def demo_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings of the demo: its own home and SQLite file, its own vault key; real data untouched."""
+    environ = os.environ if env is None else env
+    home = Path(environ.get("PERPVOL_HOME") or DEMO_HOME).expanduser()
+    for var in _REAL_DATA_VARS:
+        environ.pop(var, None)
+    environ["PERPVOL_HOME"] = str(home)
+    return Settings.from_env(dict(environ))
+
+
+class DemoExchanges:
+    """Both simulators in this process, live mode on, plus the credentials to reach them."""
+
+    def __init__(self, seed: int, fills: int, now_ms: int, woox_port: int, paradex_port: int) -> None:
+        from perpvol_core.sim.history import History
+        from perpvol_core.sim.paradex import ParadexSim
+        from perpvol_core.sim.woox import WooxSim
+
+        self.woox_history = History("woox", seed, fills, now_ms=now_ms)
+        self.paradex_history = History("paradex", seed, fills, now_ms=now_ms)
+        self.woox = WooxSim(self.woox_history, port=woox_port)
+        self.paradex = ParadexSim(self.paradex_history, port=paradex_port)
+
+    def start(self) -> None:
+        self.woox.start()
+        self.paradex.start()
+
+    def start_live(self, interval_s: float = LIVE_INTERVAL_S) -> None:
+        self.woox_history.start_live(interval_s)
+        self.paradex_history.start_live(interval_s * 1.5)
+
+    def stop(self) -> None:
+        for h in (self.woox_history, self.paradex_history):
+            h.stop_live()
+        self.woox.stop()
+        self.paradex.stop()
+
+    def credentials(self) -> list[tuple[str, Any, str]]:
+        """(label, credentials, base_url) of the demo accounts."""
+        from perpvol_core.credentials import ParadexTokenCredentials, WooxCredentials
+        from perpvol_core.secrets import Secret
+
+        api_key, api_secret = woox_demo_key(self.woox)
+        return [
+            ("demo-woox", WooxCredentials(api_key=api_key, api_secret=Secret(api_secret)), self.woox.base_url),
+            (
+                "demo-paradex",
+                ParadexTokenCredentials(token=Secret(self.paradex.mint_read_only_token("perpvol-demo"))),
+                self.paradex.api_url,
+            ),
+        ]
+
+
+def woox_demo_key(sim: Any) -> tuple[str, str]:
+    """The API key and secret the WOO X simulator accepts (simulator demo credentials)."""
+    return str(sim.config.api_key), str(sim.config.api_secret)
+
+
+def upsert_account(store: Any, vault: Any, label: str, creds: Any, base_url: str) -> str:
+    """Add the account, or point the existing one at this run's simulator credentials."""
+    from perpvol_core.store import AccountNotFound
+
+    blob = vault.encrypt(creds)
+    try:
+        acc = store.get_account(label)
+    except AccountNotFound:
+        store.add_account(label, creds.exchange, base_url, blob, creds.hint)
+        return "added"
+    if acc.base_url != base_url:  # another simulator port: its cursor means nothing here
+        store.remove_account(label)
+        store.add_account(label, creds.exchange, base_url, blob, creds.hint)
+        return "re-added"
+    store.replace_credentials(label, blob, creds.hint)
+    return "updated"
+
+
+def _progress_printer() -> Any:
+    last: dict[str, float] = {}
+
+    def show(event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        label = event.get("label", "")
+        if kind == "sync_progress":
+            now = time.monotonic()
+            if now - last.get(label, 0.0) < 0.5 and event.get("progress", 0) < 1:
+                return
+            last[label] = now
+            print(
+                f"  {label:<14} {float(event.get('progress') or 0) * 100:5.1f}%  {event.get('fills', 0):>7} fills",
+                flush=True,
+            )
+        elif kind == "sync_done":
+            state = "done" if event.get("ok") else f"error: {event.get('error')}"
+            print(f"  {label:<14} {state} ({event.get('new_fills', 0)} new fills)", flush=True)
+
+    return show
+
+
+def cmd_demo(args: Any) -> int:
+    from perpvol_core.store import Store
+    from perpvol_core.sync import SyncEngine
+    from perpvol_core.vault import Vault
+
+    settings = demo_settings()
+    settings.ensure_home()
+    print(f"perpvol demo: data in {settings.home} (your real data is not touched)", flush=True)
+    store = Store.open(settings)
+    vault = Vault.open(settings, store)
+    # One fixed "now" per demo home: a re-run regenerates the same histories (nothing duplicated).
+    now_ms = int(store.set_meta_if_absent("demo_sim_now_ms", str(int(time.time() * 1000))))
+    sims = DemoExchanges(args.seed, args.fills, now_ms, woox_port=args.port + 1, paradex_port=args.port + 2)
+    sims.start()
+    print(f"simulators: WOO X {sims.woox.base_url}, Paradex {sims.paradex.base_url} ({args.fills} fills each)")
+    try:
+        for label, creds, base_url in sims.credentials():
+            what = upsert_account(store, vault, label, creds, base_url)
+            print(f"  {label}: {what} ({creds.hint})", flush=True)
+        print("syncing two years of fills…", flush=True)
+        engine = SyncEngine(store, vault)
+        try:
+            results = engine.sync(progress=_progress_printer())
+        finally:
+            engine.close()
+        for r in results:
+            print(f"  {r.label}: {'ok' if r.ok else 'error: ' + str(r.error)} · {r.coverage}", flush=True)
+        store.close()
+        sims.start_live()
+        password, generated = dashboard_password(settings)
+        _print_login(args.address, args.port, password, generated)
+        return run_panel(args.port, args.address, password, worker=not getattr(args, "no_worker", False))
+    finally:
+        sims.stop()

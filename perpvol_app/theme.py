@@ -1,0 +1,85 @@
+"""Gold (#ffd230) on black (#000000): the CSS, the Bokeh/HoloViews theme and the Panel template.
+
+``themes/perpvol.css`` carries the page and widget colours; ``themes/bokeh_theme.json`` every chart's.
+Both are wired into a Panel ``Design`` so the template, each component's shadow root and each
+HoloViews pane get them without per-component work.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+from types import ModuleType
+from typing import Any
+
+import holoviews as hv
+import panel as pn
+from bokeh.themes import Theme as BokehTheme
+
+GOLD = "#ffd230"
+GOLD_DIM = "#c9a626"
+GOLD_FAINT = "#4d3f0f"
+BLACK = "#000000"
+ERROR = "#ff8a7a"
+#: One gold shade per exchange, readable on black; the rolling line is a pale gold over both.
+EXCHANGE_COLORS = {"woox": GOLD, "paradex": "#a8841a"}
+LINE_COLOR = "#fff3c4"
+
+THEMES_DIR = pathlib.Path(__file__).resolve().parent.parent / "themes"
+_MODULE_NAME = "perpvol_themes"
+
+
+def _load_theme_module() -> ModuleType:
+    """``themes/panel_theme.py`` as the importable module ``perpvol_themes`` (Panel's component-resource
+    route imports the theme's module by name to serve ``perpvol.css``)."""
+    if _MODULE_NAME in sys.modules:
+        return sys.modules[_MODULE_NAME]
+    spec = importlib.util.spec_from_file_location(_MODULE_NAME, THEMES_DIR / "panel_theme.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[_MODULE_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_themes = _load_theme_module()
+GoldTheme = _themes.GoldTheme
+GoldDesign = _themes.GoldDesign
+CSS_FILE = _themes.CSS_FILE
+
+
+def bokeh_theme() -> BokehTheme:
+    return GoldTheme.param.bokeh_theme.default
+
+
+def apply_theme() -> None:
+    """Process-wide defaults: HoloViews renders with the gold theme, Panel uses the gold design."""
+    hv.extension("bokeh", logo=False)
+    hv.renderer("bokeh").theme = bokeh_theme()
+    pn.config.design = GoldDesign
+    pn.config.theme = "dark"
+
+
+def make_template(title: str = "perpvol") -> pn.template.BootstrapTemplate:
+    """The page: black header with a gold title, no sidebar (one column reads well on a phone)."""
+    return pn.template.BootstrapTemplate(
+        title=title,
+        design=GoldDesign,
+        theme="dark",
+        header_background=BLACK,
+        header_color=GOLD,
+        main_max_width="1400px",
+        collapsed_sidebar=True,
+        meta_description="Your perpetual-futures volume on WOO X and Paradex",
+    )
+
+
+def chart_opts() -> dict[str, Any]:
+    """Options shared by every chart (the Bokeh theme does colours; these do sizing and tools)."""
+    return {
+        "bgcolor": BLACK,
+        "responsive": True,
+        "toolbar": "above",
+        "fontsize": {"title": "13pt", "labels": "11pt", "ticks": "10pt"},
+    }
