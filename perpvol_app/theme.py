@@ -55,7 +55,13 @@ def bokeh_theme() -> BokehTheme:
 
 def apply_theme() -> None:
     """Process-wide defaults: HoloViews renders with the gold theme, Panel uses the gold design."""
-    hv.extension("bokeh", logo=False)
+    if pn.extension._loaded:
+        # In a notebook where pn.extension already ran: re-running hv.extension would reload BokehJS from
+        # the CDN, which an offline machine cannot reach, and the charts would come out blank.
+        hv.renderer("bokeh")
+        hv.Store.set_current_backend("bokeh")
+    else:
+        hv.extension("bokeh", logo=False, inline=pn.config.inline)
     hv.renderer("bokeh").theme = bokeh_theme()
     pn.config.design = GoldDesign
     pn.config.theme = "dark"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import inspect
 import json
 import re
 import sys
@@ -93,26 +92,19 @@ def _check_base_url(base_url: str | None) -> str | None:
     return base_url
 
 
-def _test_credentials(exchange: str, creds: Credentials, base_url: str | None) -> str:
+def _test_credentials(creds: Credentials, base_url: str | None) -> str:
     """Ask the exchange whether the credentials work; returns its short identity string.
 
     Raises: perpvol_core.exchanges.base.ExchangeError (and subclasses) with a user-facing message.
     """
     from perpvol_core.sync import test_credentials
 
-    # accept both documented signatures: (credentials, base_url) and (exchange, credentials, base_url)
-    params = inspect.signature(test_credentials).parameters
-    kwargs = {"credentials": creds, "base_url": base_url}
-    if "exchange" in params:
-        kwargs["exchange"] = exchange
-    return str(test_credentials(**kwargs))
+    return str(test_credentials(creds, base_url))
 
 
 def _exchange_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from perpvol_core.exchanges.base import ExchangeError
-    except ImportError:
-        return ()
+    from perpvol_core.exchanges.base import ExchangeError
+
     return (ExchangeError,)
 
 
@@ -137,7 +129,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
         if not args.no_test:
             try:
                 test_url = base_url or (existing.base_url if existing else None)
-                identity = _test_credentials(args.exchange, creds, test_url)
+                identity = _test_credentials(creds, test_url)
             except _exchange_errors() as exc:
                 return _fail(f"credentials not saved: {exc}", EXIT_REJECTED)
         blob = vault.encrypt(creds)

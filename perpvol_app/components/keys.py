@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import logging
 from typing import Any
 
@@ -57,17 +56,10 @@ def build_credentials(kind: str, api_key: str, api_secret: str, token: str, acco
 
 
 def check_credentials(creds: Credentials, base_url: str | None) -> str:
-    """Call ``perpvol_core.sync.test_credentials`` whatever its exact signature; returns its message."""
-    from perpvol_core import sync
+    """Test the credentials against the exchange; raises ``ExchangeError`` with a user-facing message."""
+    from perpvol_core.sync import test_credentials
 
-    fn = sync.test_credentials
-    params = inspect.signature(fn).parameters
-    kwargs: dict[str, Any] = {}
-    if "exchange" in params:
-        kwargs["exchange"] = creds.exchange
-    kwargs["credentials" if "credentials" in params else "creds"] = creds
-    kwargs["base_url"] = base_url
-    return str(fn(**kwargs) or "ok")
+    return str(test_credentials(creds, base_url) or "ok")
 
 
 def save_credentials(ctx: Any, label: str, creds: Credentials, base_url: str | None, replace: bool) -> Any:
