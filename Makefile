@@ -7,7 +7,7 @@ PERPVOL := $(VENV)/bin/perpvol
 STAMP := $(VENV)/.installed-stamp
 PYTEST_FLAGS ?=
 
-.PHONY: install demo test trust bench lint lab voila services chromium clean
+.PHONY: install demo test trust bench lint lab voila services chromium compose-validator clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ services:
 demo: install
 	$(PERPVOL) demo
 
-test: install chromium services
-	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench
+# Debian's docker-compose validates docker-compose.yml (no Docker engine runs here).
+compose-validator:
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { \
+	  echo "installing Debian docker-compose to validate the compose file"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+
+test: install chromium compose-validator services
+	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench scripts
+	$(PY) scripts/strip_notebook_outputs.py --check
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
 
 trust: install chromium services
@@ -44,13 +51,14 @@ bench: install services
 	$(PY) bench/live.py
 
 lint: install
-	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench
+	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench scripts
+	$(PY) scripts/strip_notebook_outputs.py --check
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
 
 voila: install
-	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser
+	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser --theme=dark --Voila.ip=127.0.0.1
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
