@@ -100,7 +100,10 @@ class KeyManager(pn.viewable.Viewer):
         )
         self.api_key = w.TextInput(label="WOO X API key", sizing_mode="stretch_width")
         self.api_secret = w.PasswordInput(label="WOO X API secret", sizing_mode="stretch_width")
-        self.token = w.PasswordInput(label="Paradex read-only token", sizing_mode="stretch_width", visible=False)
+        self.token = w.PasswordInput(
+            label="Paradex read-only token", placeholder="read-only token (shown once by Paradex)",
+            sizing_mode="stretch_width", visible=False,
+        )
         self.account = w.TextInput(
             label="Paradex account address", placeholder="0x…", sizing_mode="stretch_width", visible=False
         )
