@@ -26,6 +26,17 @@ PARADEX_UNCOUNTED_FILL_TYPES = frozenset({"SETTLE_MARKET", "UNWIND_TRANSFER", "T
 MS_PER_DAY = 86_400_000
 MS_PER_HOUR = 3_600_000
 
+#: Bounds a fill must meet to be stored exactly (column widths, int64 ms, 38-digit decimals). A row outside
+#: them is not a fill we can trust: parsers report and skip it rather than letting it block a whole page.
+TEXT_LIMITS = {"fill_id": 200, "fill_type": 40, "market": 80, "side": 20, "liquidity": 10, "fee_asset": 20}
+MIN_TS_MS = 1_230_768_000_000  # 2009-01-01, before any crypto derivatives venue
+MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
+# polars Decimal columns hold 38 digits at one scale per column, so one fill with 36 decimal places would
+# leave room for 2 integer digits in every notional: 12 places (notional at most 24) is far beyond any
+# exchange tick and leaves 14 integer digits for sums.
+MAX_MONEY = Decimal(10) ** 12
+MAX_DECIMAL_PLACES = 12
+
 
 def is_perp_market(exchange: str, market: str) -> bool:
     """True when ``market`` is a perpetual on ``exchange`` (``PERP_*`` on WOO X, ``*-PERP`` on Paradex)."""
@@ -64,6 +75,27 @@ class Fill:
     fee: Decimal
     fee_asset: str
     ts_ms: int
+
+    def __post_init__(self) -> None:
+        """Raises ``ValueError``/``TypeError`` when a field is outside what the store keeps exactly."""
+        for name, limit in TEXT_LIMITS.items():
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} is a {type(value).__name__}, not text")
+            if len(value) > limit or (not value and name != "side"):
+                raise ValueError(f"{name} is empty or longer than {limit} characters")
+        if self.liquidity not in (MAKER, TAKER):
+            raise ValueError(f"liquidity is {self.liquidity!r}")
+        if not isinstance(self.ts_ms, int) or isinstance(self.ts_ms, bool):
+            raise TypeError("ts_ms is not an integer")
+        if not MIN_TS_MS <= self.ts_ms < MAX_TS_MS:
+            raise ValueError(f"timestamp {self.ts_ms} ms is outside 2009..2100")
+        for name in ("price", "size", "fee"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite():
+                raise TypeError(f"{name} is not a finite Decimal")
+            if abs(value) >= MAX_MONEY or value.as_tuple().exponent < -MAX_DECIMAL_PLACES:  # type: ignore[operator]
+                raise ValueError(f"{name} {value} is beyond 12 integer digits or 12 decimal places")
 
     @property
     def notional(self) -> Decimal:

@@ -120,7 +120,7 @@ def test_parse_fill_tolerates_both_readings():
     a = parse_fill({**base, "created_at": 1718947571569})
     b = parse_fill({**base, "created_at": "1718947571569", "flags": ["rpi"], "realized_pnl": "1"})
     assert a == b and a.ts_ms == 1718947571569 and a.price == Decimal("64852.9")
-    assert parse_fill({**base, "created_at": 1, "fill_type": "TRANSFER"}).fill_type == "UNWIND_TRANSFER"
+    assert parse_fill({**base, "created_at": 1718947571569, "fill_type": "TRANSFER"}).fill_type == "UNWIND_TRANSFER"
     with pytest.raises((KeyError, ValueError)):
         parse_fill({**base, "created_at": 1, "price": "abc"})
     with pytest.raises(KeyError):

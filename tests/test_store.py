@@ -145,9 +145,10 @@ def test_set_status_redacts_error(store: Store) -> None:
 
 def test_exact_money_round_trip(store: Store) -> None:
     account_id = _account(store)
-    price = Decimal("98765.123456789012345678")
-    size = Decimal("0.000000000000000001")
-    fee = Decimal("-0.000000123400000000001")
+    # the most precise values a Fill admits (12 decimal places each; the notional then has 24)
+    price = Decimal("98765.123456789012")
+    size = Decimal("0.000000000001")
+    fee = Decimal("-0.000000123401")
     fill = Fill("woox", "1", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", price, size, fee, "USDT", T0 + 5)
     assert store.ingest_fills(account_id, [fill]) == 1
     row = store.fills_frame().row(0, named=True)
@@ -157,6 +158,8 @@ def test_exact_money_round_trip(store: Store) -> None:
     with pytest.raises(TypeError):
         store.ingest_fills(account_id, [Fill("woox", "2", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", 1.5, size, fee,
                                              "USDT", T0)])  # type: ignore[arg-type]  # fmt: skip
+    with pytest.raises(ValueError):  # beyond what the frames can hold exactly: refused, never rounded
+        Fill("woox", "3", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", price, Decimal("1e-13"), fee, "USDT", T0)
 
 
 def test_ingest_same_batch_twice_and_overlap(store: Store) -> None:

@@ -199,6 +199,20 @@ def to_decimal(value: Any) -> Decimal:
     return d
 
 
+def to_text(value: Any, what: str) -> str:
+    """Identity text (an id, a symbol) from a JSON string or integer; ``TypeError``/``ValueError`` otherwise.
+
+    ``str()`` would turn ``null`` into the id ``"None"`` (so unrelated fills would share one identity) and a
+    list into ``"['x']"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"{what} is {type(value).__name__}, not text")
+    text = str(value).strip()
+    if not text:
+        raise ValueError(f"{what} is empty")
+    return text
+
+
 def to_ms(value: Any) -> int:
     """Epoch milliseconds from int ms, ``"seconds.millis"`` text, seconds, or ns/us given as integers.
 

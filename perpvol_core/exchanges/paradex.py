@@ -35,6 +35,7 @@ from perpvol_core.exchanges.base import (
     parse_json,
     to_decimal,
     to_ms,
+    to_text,
 )
 from perpvol_core.secrets import Secret, redact, register_secret
 from perpvol_core.types import MAKER, MS_PER_DAY, TAKER, Fill
@@ -198,9 +199,7 @@ def parse_fill(row: dict[str, Any]) -> Fill:
     """A normalized :class:`Fill` from a ``FillResult``; raises KeyError/ValueError/TypeError on a bad row."""
     if not isinstance(row, dict):
         raise TypeError(f"row is a {type(row).__name__}")
-    fill_id = str(row["id"]).strip()
-    if not fill_id:
-        raise ValueError("empty id")
+    fill_id = to_text(row["id"], "id")
     liquidity = str(row.get("liquidity") or "").upper()
     if liquidity not in (MAKER, TAKER):
         raise ValueError(f"liquidity is {row.get('liquidity')!r}")
@@ -215,7 +214,7 @@ def parse_fill(row: dict[str, Any]) -> Fill:
         exchange="paradex",
         fill_id=fill_id,
         fill_type=fill_type,
-        market=str(row["market"]),
+        market=to_text(row["market"], "market"),
         side=str(row.get("side") or "").upper(),
         liquidity=liquidity,
         price=price,

@@ -30,6 +30,7 @@ from perpvol_core.exchanges.base import (
     RateLimited,
     to_decimal,
     to_ms,
+    to_text,
 )
 from perpvol_core.secrets import Secret, redact
 from perpvol_core.types import MAKER, MS_PER_DAY, TAKER, WOOX_FILL_TYPE, Fill
@@ -128,10 +129,8 @@ def parse_fill(row: dict[str, Any]) -> Fill:
     """
     if not isinstance(row, dict):
         raise TypeError(f"row is a {type(row).__name__}")
-    fill_id = str(_pick(row, "id")).strip()
-    if not fill_id:
-        raise ValueError("empty id")
-    symbol = str(_pick(row, "symbol")).strip()
+    fill_id = to_text(_pick(row, "id"), "id")
+    symbol = to_text(_pick(row, "symbol"), "symbol")
     price = to_decimal(_pick(row, "executedPrice", "executed_price"))
     size = to_decimal(_pick(row, "executedQuantity", "executed_quantity"))
     if price < 0 or size < 0:

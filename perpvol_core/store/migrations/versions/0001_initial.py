@@ -44,7 +44,7 @@ def upgrade() -> None:
         sa.Column("fill_id", sa.String(200), nullable=False),
         sa.Column("fill_type", sa.String(40), nullable=False),
         sa.Column("market", sa.String(80), nullable=False),
-        sa.Column("side", sa.String(10), nullable=False),
+        sa.Column("side", sa.String(20), nullable=False),
         sa.Column("liquidity", sa.String(10), nullable=False),
         sa.Column("price", Money, nullable=False),
         sa.Column("size", Money, nullable=False),
