@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +40,8 @@ ACCOUNT_STATUSES = ("new", "ok", "syncing", "error")
 USD_ASSETS = frozenset({"USDT", "USDC", "USD"})
 #: Fills per INSERT round trip inside the one ingest transaction.
 INGEST_CHUNK = 5000
+DATA_VERSION_KEY = "data_version"
+ROLLUPS_CACHE_SIZE = 64
 SQLITE_BUSY_TIMEOUT_S = 60
 _MIGRATION_LOCK_ID = 0x70657270766F6C  # "perpvol"; PostgreSQL advisory lock serializing migrations
 _PG_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
@@ -263,6 +267,10 @@ class Store:
         self.url = url
         self._engine = _make_engine(url)
         self.dialect: str = self._engine.dialect.name
+        # rollups_frame results by (filters, data version): every surface re-reads the same rollups (API
+        # requests, dashboard sessions), and they change only when fills are added or removed.
+        self._rollups_cache: dict[tuple[Any, ...], pl.DataFrame] = {}
+        self._rollups_cache_lock = threading.Lock()
         self._migrate()
 
     @classmethod
@@ -405,6 +413,7 @@ class Store:
             for table in (m.fills, m.rollups, m.sync_state):
                 conn.execute(table.delete().where(table.c.account_id == account_id))
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
+            self._bump_data_version(conn)
 
     def set_status(self, label: str, status: str, error: str | None = None) -> None:
         """Set ``status`` (new|ok|syncing|error) and the last error, which is stored redacted.
@@ -481,6 +490,7 @@ class Store:
                 inserted.extend(self._insert_new_fills(conn, chunk))
             if inserted:
                 self._add_to_rollups(conn, account_id, inserted)
+                self._bump_data_version(conn)
             if sync_values:
                 self._upsert_sync_state(conn, account_id, sync_values)
         return len(inserted)
@@ -593,6 +603,26 @@ class Store:
         Columns: account_id, exchange, day_ms, market, liquidity, fill_type, counted, notional (Decimal),
         fees (Decimal, USD-asset fees only), fills.
         """
+        key = (start_day_ms, end_day_ms, exchange, market, account_id, self.data_version())
+        with self._rollups_cache_lock:
+            cached = self._rollups_cache.get(key)
+        if cached is not None:
+            return cached
+        result = self._read_rollups(start_day_ms, end_day_ms, exchange, market, account_id)
+        with self._rollups_cache_lock:
+            if len(self._rollups_cache) >= ROLLUPS_CACHE_SIZE:
+                self._rollups_cache.clear()
+            self._rollups_cache[key] = result
+        return result
+
+    def _read_rollups(
+        self,
+        start_day_ms: int | None,
+        end_day_ms: int | None,
+        exchange: str | None,
+        market: str | None,
+        account_id: int | None,
+    ) -> pl.DataFrame:
         t = m.rollups
         q = sa.select(t).order_by(t.c.day_ms, t.c.exchange, t.c.market)
         if start_day_ms is not None:
@@ -674,6 +704,16 @@ class Store:
         except sa.exc.IntegrityError as exc:
             raise AccountNotFound(f"no account with id {account_id}") from exc
         return self.get_sync_state(account_id)
+
+    # -- data version -----------------------------------------------------------------------------
+
+    def _bump_data_version(self, conn: Connection) -> None:
+        # a fresh random value, not a counter: concurrent writers need no read-modify-write
+        self._put_meta(conn, DATA_VERSION_KEY, uuid.uuid4().hex)
+
+    def data_version(self) -> str:
+        """Changes (in every process) whenever fills are added or removed; one indexed read."""
+        return self.get_meta(DATA_VERSION_KEY) or ""
 
     # -- meta -------------------------------------------------------------------------------------
 
