@@ -334,13 +334,7 @@ def test_fault_outcome(case_id: str, tmp_path: Path) -> None:
 
 
 #: cases that fail because of a known bug elsewhere (strict: they flip to a failure once fixed)
-KNOWN_BUGS = {
-    "woox-key-clock-skew-start": (
-        "BUG (exchanges/woox.py check_payload): with the local clock 400 s off, WOO X answers -1002 and the "
-        "account error says 'invalid or revoked credentials ... check the key and secret', never the clock; "
-        "the connector could compare /v3/public/systemInfo server time with its own on an auth error"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}  # case id -> reason, for a bug pinned as a strict xfail
 
 
 @pytest.mark.slow

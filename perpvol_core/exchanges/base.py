@@ -213,6 +213,20 @@ def to_text(value: Any, what: str) -> str:
     return text
 
 
+def clock_skew_s(response: httpx.Response, local_now_s: float | None = None) -> float | None:
+    """Seconds our clock is ahead of the server's, from its ``Date`` header (±1 s); None without one."""
+    from email.utils import parsedate_to_datetime
+
+    header = response.headers.get("date")
+    if not header:
+        return None
+    try:
+        server_s = parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return (time.time() if local_now_s is None else local_now_s) - server_s
+
+
 def to_ms(value: Any) -> int:
     """Epoch milliseconds from int ms, ``"seconds.millis"`` text, seconds, or ns/us given as integers.
 

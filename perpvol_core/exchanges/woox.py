@@ -28,6 +28,7 @@ from perpvol_core.exchanges.base import (
     InvalidCredentials,
     RateLimit,
     RateLimited,
+    clock_skew_s,
     to_decimal,
     to_ms,
     to_text,
@@ -42,6 +43,7 @@ ACCOUNT_INFO = "/v3/account/info"
 SYSTEM_INFO = "/v3/public/systemInfo"
 #: ask for this many rows per page; the server may grant fewer (``meta.recordsPerPage``)
 PAGE_LIMIT = 500
+CLOCK_WINDOW_S = 300  # WOO X rejects a request signed more than 300 s from its own time
 TWO_YEARS_MS = 730 * MS_PER_DAY
 MIN_SPAN_MS = MS_PER_DAY
 
@@ -208,6 +210,13 @@ class WooxConnector(Connector):
         message = redact(str(payload.get("message") or payload.get("msg") or "no message"))
         text = f"WOO X error {code}: {message}"
         if code in (-1001, -1002) or response.status_code in (401, 403):
+            skew = clock_skew_s(response, self.clock())
+            if skew is not None and abs(skew) > CLOCK_WINDOW_S - 5:
+                raise InvalidCredentials(
+                    f"WOO X rejected the request ({message}, code {code}) and this computer's clock is "
+                    f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} WOO X's: requests must be signed "
+                    f"within {CLOCK_WINDOW_S} s of the exchange's time; synchronize the clock (NTP) and retry"
+                )
             raise InvalidCredentials(
                 f"WOO X rejected the API key ({message}, code {code}); check the key and secret, "
                 "that the key is not revoked or expired, and the IP whitelist"

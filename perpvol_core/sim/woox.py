@@ -52,6 +52,7 @@ from typing import Any
 import tornado.ioloop
 import tornado.web
 import tornado.websocket
+from tornado import httputil
 
 from perpvol_core.sim import faults as fault_kinds
 from perpvol_core.sim.faults import Faults
@@ -383,6 +384,8 @@ class _Base(tornado.web.RequestHandler):
 
     async def prepare(self) -> None:
         state = self.state
+        # a real server's Date header shows its own clock; the clients use it to diagnose clock skew
+        self.set_header("Date", httputil.format_timestamp(state.now_ms() / 1000))
         state.count(self.endpoint)
         # Faults: consulted exactly once per request, before anything else.
         fault = state.faults.pick(self.request.path)
