@@ -36,6 +36,13 @@ def dashboard_password(settings: Settings) -> tuple[str, bool]:
     return secrets.token_urlsafe(12), True
 
 
+def api_token(settings: Settings) -> tuple[str, bool]:
+    """``PERPVOL_API_TOKEN``, or a fresh random one (second value True when generated)."""
+    if settings.api_token:
+        return settings.api_token.reveal(), False
+    return secrets.token_urlsafe(24), True
+
+
 def panel_argv(port: int, address: str) -> list[str]:
     """The ``panel serve`` command line (no secrets on it)."""
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
@@ -56,11 +63,13 @@ def panel_argv(port: int, address: str) -> list[str]:
     return argv
 
 
-def run_panel(port: int, address: str, password: str, worker: bool = True) -> int:
-    """Serve in this process (blocks until Ctrl-C); the login and cookie secret go through the env."""
+def run_panel(port: int, address: str, password: str, worker: bool = True, token: str | None = None) -> int:
+    """Serve in this process (blocks until Ctrl-C); the login, API token and cookie secret go through the env."""
     from panel.command import main as panel_main
 
     os.environ["PANEL_BASIC_AUTH"] = password
+    if token:
+        os.environ["PERPVOL_API_TOKEN"] = token
     os.environ["PANEL_COOKIE_SECRET"] = secrets.token_urlsafe(32)
     if not worker:
         os.environ["PERPVOL_NO_WORKER"] = "1"
@@ -84,12 +93,27 @@ def _print_login(address: str, port: int, password: str, generated: bool) -> Non
         print("password: the value of PERPVOL_PASSWORD", flush=True)
 
 
+def _print_api(address: str, port: int, token: str, generated: bool) -> None:
+    host = "localhost" if address in ("127.0.0.1", "0.0.0.0", "::") else address  # noqa: S104
+    print(f"REST API: http://{host}:{port}/api/v1 (Authorization: Bearer <token>)", flush=True)
+    if generated:
+        print(f"API token (generated, shown once; set PERPVOL_API_TOKEN to choose one): {token}", flush=True)
+    else:
+        print("API token: the value of PERPVOL_API_TOKEN", flush=True)
+
+
+def _serve(settings: Settings, args: Any) -> int:
+    password, generated = dashboard_password(settings)
+    token, token_generated = api_token(settings)
+    _print_login(args.address, args.port, password, generated)
+    _print_api(args.address, args.port, token, token_generated)
+    return run_panel(args.port, args.address, password, worker=not getattr(args, "no_worker", False), token=token)
+
+
 def cmd_serve(args: Any) -> int:
     settings = Settings.from_env()
     settings.ensure_home()
-    password, generated = dashboard_password(settings)
-    _print_login(args.address, args.port, password, generated)
-    return run_panel(args.port, args.address, password, worker=not getattr(args, "no_worker", False))
+    return _serve(settings, args)
 
 
 # -- demo ---------------------------------------------------------------------------------------------
@@ -222,8 +246,6 @@ def cmd_demo(args: Any) -> int:
             print(f"  {r.label}: {'ok' if r.ok else 'error: ' + str(r.error)} · {r.coverage}", flush=True)
         store.close()
         sims.start_live()
-        password, generated = dashboard_password(settings)
-        _print_login(args.address, args.port, password, generated)
-        return run_panel(args.port, args.address, password, worker=not getattr(args, "no_worker", False))
+        return _serve(settings, args)
     finally:
         sims.stop()

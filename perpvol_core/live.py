@@ -83,7 +83,10 @@ def ws_url(exchange: str, base_url: str | None, application_id: str | None = Non
     host = parts.hostname or ""
     if host in _WS_HOSTS:
         return urlunsplit((scheme, _WS_HOSTS[host], path, "", ""))
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
+    base_path = parts.path.rstrip("/")
+    if exchange == "paradex" and base_path.endswith("/v1"):  # REST base URLs are documented with /v1
+        base_path = base_path[: -len("/v1")]
+    return urlunsplit((scheme, parts.netloc, base_path + path, "", ""))
 
 
 def woox_auth_message(api_key: str, api_secret: str, timestamp_ms: int, msg_id: str = "auth") -> dict[str, Any]:

@@ -272,6 +272,8 @@ def test_push_parsers_and_urls() -> None:
     assert ws_url("woox", "https://api.woox.io", "app") == "wss://wss.woox.io/v2/ws/private/stream/app"
     assert ws_url("paradex", None) == "wss://ws.api.prod.paradex.trade/v1"
     assert ws_url("paradex", "http://127.0.0.1:9999") == "ws://127.0.0.1:9999/v1"
+    assert ws_url("paradex", "http://127.0.0.1:9999/v1") == "ws://127.0.0.1:9999/v1"  # the documented REST form
+    assert ws_url("paradex", "https://api.prod.paradex.trade/v1") == "wss://ws.api.prod.paradex.trade/v1"
 
 
 # ------------------------------------------------------------------------------------------ Redis
