@@ -11,7 +11,10 @@ the fills table, so the totals are exact to the millisecond.
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
+import weakref
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -135,8 +138,27 @@ def summary(store: Store, now_ms: int | None = None) -> dict[str, dict[str, Any]
 
     Returns ``{"totals": {period: Decimal}, "by_exchange": {exchange: {period: Decimal}}}``; every
     exchange of ``perpvol_core.types.EXCHANGES`` is present (zeros when it has no fills).
+    Without ``now_ms`` the answer is shared for up to ``SUMMARY_TTL_MS`` while the data is unchanged:
+    many API clients and dashboard sessions ask at once, and the windows only slide in the meantime.
     """
-    now = _now_ms() if now_ms is None else now_ms
+    if now_ms is not None:
+        return _summary_at(store, now_ms)
+    now = _now_ms()
+    key = (store.data_version(), now // SUMMARY_TTL_MS)
+    with _summary_lock:  # one computation per key; concurrent callers wait for it instead of repeating it
+        cached = _summary_cache.get(store)
+        if cached is None or cached[0] != key:
+            cached = (key, _summary_at(store, now))
+            _summary_cache[store] = cached
+        return copy.deepcopy(cached[1])
+
+
+SUMMARY_TTL_MS = 1000
+_summary_cache: weakref.WeakKeyDictionary[Store, tuple[tuple[str, int], dict[str, Any]]] = weakref.WeakKeyDictionary()
+_summary_lock = threading.Lock()
+
+
+def _summary_at(store: Store, now: int) -> dict[str, dict[str, Any]]:
     rollups = store.rollups_frame().filter(pl.col("counted"))
     by_exchange: dict[str, dict[str, Decimal]] = {e: dict.fromkeys(PERIODS, _ZERO) for e in EXCHANGES}
     per_period: dict[str, dict[str, Decimal]] = {"all": _sum_by_exchange(rollups)}
