@@ -353,15 +353,15 @@ def summary_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     """``{"generated_at", "totals": {24h,7d,30d,all}, "by_exchange": {...}}`` with decimal strings."""
     from perpvol_core import volume
 
-    now_ms = _now_ms() if now_ms is None else now_ms
-    s = volume.summary(store, now_ms=now_ms)
-    return {"generated_at": _iso(now_ms), "totals": jsonable(s["totals"]), "by_exchange": jsonable(s["by_exchange"])}
+    s = volume.summary(store, now_ms=now_ms)  # None: the answer shared by concurrent callers for up to 1 s
+    generated = _now_ms() if now_ms is None else now_ms
+    return {"generated_at": _iso(generated), "totals": jsonable(s["totals"]), "by_exchange": jsonable(s["by_exchange"])}
 
 
 def current_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     """The live 24h figure: ``generated_at``, ``as_of_ms``, ``window``, ``volume_usd``, ``by_exchange``, ``totals``."""
-    now_ms = _now_ms() if now_ms is None else now_ms
     s = summary_payload(store, now_ms)
+    now_ms = _now_ms() if now_ms is None else now_ms
     return {
         "generated_at": s["generated_at"],
         "as_of_ms": now_ms,
