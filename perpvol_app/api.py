@@ -372,10 +372,34 @@ def current_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     }
 
 
+_daily_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+_daily_cache_lock = threading.Lock()
+_DAILY_CACHE_SIZE = 64
+
+
 def daily_payload(
     store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
 ) -> dict[str, Any]:
-    """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``)."""
+    """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``).
+
+    Days do not depend on the time of the request, only on the stored fills: the payload is kept until the
+    store's data version changes (the handlers serialize it and never modify it).
+    """
+    key = (id(store), store.data_version(), start, end, exchange, market)
+    with _daily_cache_lock:
+        cached = _daily_cache.get(key)
+    if cached is None:
+        cached = _build_daily_payload(store, start, end, exchange, market)
+        with _daily_cache_lock:
+            if len(_daily_cache) >= _DAILY_CACHE_SIZE:
+                _daily_cache.clear()
+            _daily_cache[key] = cached
+    return cached
+
+
+def _build_daily_payload(
+    store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
+) -> dict[str, Any]:
     from perpvol_core import volume
 
     frame = volume.daily_volume(store, start=start, end=end, exchange=exchange, market=market)
