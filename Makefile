@@ -45,10 +45,11 @@ trust: install chromium services
 	$(PY) -m pytest -q -m slow $(PYTEST_FLAGS)
 	$(PY) bench/trust.py
 
-bench: install services
+bench: install chromium services
 	$(PY) bench/backfill.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
+	$(PY) bench/load.py
 
 lint: install
 	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench scripts
