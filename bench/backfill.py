@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from perpvol_core.config import Settings
 from perpvol_core.credentials import ParadexTokenCredentials, WooxCredentials
@@ -40,15 +41,7 @@ def bench_woox(n: int, with_ccxt: bool) -> None:
     sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms)
     url = sim.start()
     try:
-        with tempfile.TemporaryDirectory() as d:
-            store, vault, engine = _engine(Path(d), history)
-            creds = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
-            store.add_account("woox", "woox", url, vault.encrypt(creds), creds.hint)
-            t0 = time.perf_counter()
-            [res] = engine.sync()
-            wall = time.perf_counter() - t0
-            engine.close()
-            store.close()
+        res, wall = _timed_sync(history, "woox", url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
         assert res.ok, res.error
         pages = math.ceil(n / 500)
         bound = pages / 2.0  # 2 requests / s
@@ -80,20 +73,26 @@ def bench_woox(n: int, with_ccxt: bool) -> None:
         sim.stop()
 
 
+def _timed_sync(history: History, exchange: str, url: str, creds: Any) -> tuple[Any, float]:
+    """One account's backfill into a fresh store; returns the sync result and its wall time."""
+    with tempfile.TemporaryDirectory() as d:
+        store, vault, engine = _engine(Path(d), history)
+        store.add_account(exchange, exchange, url, vault.encrypt(creds), creds.hint)
+        t0 = time.perf_counter()
+        [res] = engine.sync()
+        wall = time.perf_counter() - t0
+        engine.close()
+        store.close()
+    return res, wall
+
+
 def bench_paradex(n: int) -> None:
     history = History("paradex", 43, n)
     sim = ParadexSim(history)
     sim.start()
     try:
-        with tempfile.TemporaryDirectory() as d:
-            store, vault, engine = _engine(Path(d), history)
-            creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
-            store.add_account("paradex", "paradex", sim.api_url, vault.encrypt(creds), creds.hint)
-            t0 = time.perf_counter()
-            [res] = engine.sync()
-            wall = time.perf_counter() - t0
-            engine.close()
-            store.close()
+        creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+        res, wall = _timed_sync(history, "paradex", sim.api_url, creds)
         assert res.ok, res.error
         pages = math.ceil(n / 5000)
         bound = pages / 10.0  # 600 / min

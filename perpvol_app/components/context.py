@@ -62,12 +62,12 @@ class AppContext:
         return self._vault
 
     def summary(self) -> dict[str, Any]:
-        """``volume.summary`` of the store, shared across sessions until the data changes.
+        """``volume.summary`` of the store; the core shares one computation per second and data version.
 
         Its 24h figure is refreshed every couple of seconds by the dashboard's live update."""
         from perpvol_core import volume
 
-        return memo(self.store, ("summary",), lambda: volume.summary(self.store))
+        return volume.summary(self.store)  # shared across callers per second and data version by the core
 
     def invalidate(self) -> None:
         forget(self.store)
@@ -156,19 +156,11 @@ _memo_lock = threading.Lock()
 MEMO_MAX_AGE_S = 300.0
 
 
-def data_version(store: Any) -> tuple[Any, ...]:
-    """Changes when a sync stored something (accounts, fills seen, coverage, last success); ~1.5 s fresh."""
+def data_version(store: Any) -> str:
+    """The store's data version (changes whenever fills are added or removed, by any process), ~1.5 s fresh."""
     cache = _versions.get(store)
     if cache is None:
-
-        def compute() -> tuple[Any, ...]:
-            out = []
-            for acc in store.list_accounts():
-                st = store.get_sync_state(acc.id)
-                out.append((acc.id, acc.status, st.fills_seen, st.covered_to_ms, st.last_success_ms, st.updated_ms))
-            return tuple(out)
-
-        cache = _versions[store] = TTLCache(compute)
+        cache = _versions[store] = TTLCache(store.data_version)
     return cache.get()
 
 
