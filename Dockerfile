@@ -34,11 +34,12 @@ RUN pip install "setuptools>=68,<81" "wheel>=0.42" \
 # Source layer.
 COPY README.md ./
 COPY perpvol_core ./perpvol_core
+COPY perpvol_cli ./perpvol_cli
 COPY perpvol_app ./perpvol_app
-COPY themes ./themes
+COPY perpvol_sim ./perpvol_sim
 COPY notebooks ./notebooks
 RUN pip install --no-deps --no-build-isolation -e . \
- && python -c "import perpvol_core.cli, perpvol_app"
+ && python -c "import perpvol_cli.main, perpvol_app"
 
 USER perpvol
 VOLUME ["/data"]

@@ -37,7 +37,7 @@ compose-validator:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 
 test: install chromium compose-validator services
-	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench scripts
+	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
 	$(PY) scripts/strip_notebook_outputs.py --check
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
 
@@ -52,7 +52,7 @@ bench: install chromium services
 	$(PY) bench/load.py
 
 lint: install
-	$(VENV)/bin/ruff check perpvol_core perpvol_app tests bench scripts
+	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
 	$(PY) scripts/strip_notebook_outputs.py --check
 
 lab: install

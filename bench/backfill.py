@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
-from perpvol_core.credentials import ParadexTokenCredentials, WooxCredentials
-from perpvol_core.events import EventBus
-from perpvol_core.secrets import Secret
-from perpvol_core.sim.history import History
-from perpvol_core.sim.paradex import ParadexSim
-from perpvol_core.sim.woox import DEMO_API_KEY, DEMO_API_SECRET, WooxSim
+from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+from perpvol_core.security.redaction import Secret
+from perpvol_core.security.vault import Vault
+from perpvol_core.services.events import EventBus
+from perpvol_core.services.sync import SyncEngine
 from perpvol_core.store import Store
-from perpvol_core.sync import SyncEngine
-from perpvol_core.vault import Vault
+from perpvol_sim.history import History
+from perpvol_sim.paradex import ParadexSim
+from perpvol_sim.woox import DEMO_API_KEY, DEMO_API_SECRET, WooxSim
 
 
 def _engine(tmp: Path, history: History) -> tuple[Store, Vault, SyncEngine]:

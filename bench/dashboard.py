@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from perpvol_core.config import Settings  # noqa: E402
-from perpvol_core.demo_store import DEMO_CREDENTIALS  # noqa: E402
-from perpvol_core.sim.server import free_port  # noqa: E402
-from perpvol_core.types import Fill  # noqa: E402
+from perpvol_core.fill import Fill  # noqa: E402
+from perpvol_sim.demo import DEMO_CREDENTIALS  # noqa: E402
+from perpvol_sim.server import free_port  # noqa: E402
 
 WOOX_MARKETS = [f"PERP_{c}_USDT" for c in (
     "BTC ETH SOL XRP DOGE ADA AVAX LINK DOT TRX TON SUI APT ARB OP NEAR LTC BCH ATOM FIL").split()]  # fmt: skip
@@ -42,9 +42,9 @@ def to_fill(exchange: str, f: object) -> Fill:
 
 
 def seed(home: Path, fills: int) -> Settings:
-    from perpvol_core.sim.history import History
+    from perpvol_core.security.vault import Vault
     from perpvol_core.store import Store
-    from perpvol_core.vault import Vault
+    from perpvol_sim.history import History
 
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'perpvol.db'}")
     store = Store.open(settings)
@@ -68,7 +68,7 @@ def browser_time(home: Path, runs: int) -> list[float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
     env.update(PERPVOL_HOME=str(home), PERPVOL_PASSWORD=PASSWORD)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "perpvol_core.cli", "serve", "--port", str(port), "--no-worker"],
+        [sys.executable, "-m", "perpvol_cli.main", "serve", "--port", str(port), "--no-worker"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -111,8 +111,8 @@ def browser_time(home: Path, runs: int) -> list[float]:
 
 
 def live_update_cost(settings: Settings, n: int) -> tuple[list[float], list[float], tuple[float, float]]:
-    import perpvol_app.dashboard as d
-    from perpvol_app.components.context import AppContext
+    import perpvol_app.ui.dashboard as d
+    from perpvol_app.ui.components.context import AppContext
     from perpvol_core.store import Store
 
     store = Store.open(settings)
@@ -128,7 +128,7 @@ def live_update_cost(settings: Settings, n: int) -> tuple[list[float], list[floa
         t0 = time.perf_counter()
         dash.tick()
         cached.append(time.perf_counter() - t0)
-    from perpvol_app.components.context import forget
+    from perpvol_app.ui.components.context import forget
 
     forget(store)  # as after a sync that stored new fills: every shared read recomputed once
     t0 = time.perf_counter()

@@ -26,17 +26,17 @@ sys.path.insert(0, str(ROOT))
 
 from perpvol_app import api  # noqa: E402
 from perpvol_core.config import Settings  # noqa: E402
-from perpvol_core.credentials import ParadexTokenCredentials, WooxCredentials  # noqa: E402
-from perpvol_core.events import EventBus  # noqa: E402
-from perpvol_core.live import LIVE, LiveFeed  # noqa: E402
-from perpvol_core.secrets import Secret  # noqa: E402
-from perpvol_core.sim.history import History  # noqa: E402
-from perpvol_core.sim.paradex import ParadexSim  # noqa: E402
-from perpvol_core.sim.server import BackgroundServer  # noqa: E402
-from perpvol_core.sim.woox import WooxSim  # noqa: E402
+from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials  # noqa: E402
+from perpvol_core.security.redaction import Secret  # noqa: E402
+from perpvol_core.security.vault import Vault  # noqa: E402
+from perpvol_core.services.events import EventBus  # noqa: E402
+from perpvol_core.services.live import LIVE, LiveFeed  # noqa: E402
+from perpvol_core.services.worker import Worker  # noqa: E402
 from perpvol_core.store import Store  # noqa: E402
-from perpvol_core.vault import Vault  # noqa: E402
-from perpvol_core.worker import Worker  # noqa: E402
+from perpvol_sim.history import History  # noqa: E402
+from perpvol_sim.paradex import ParadexSim  # noqa: E402
+from perpvol_sim.server import BackgroundServer  # noqa: E402
+from perpvol_sim.woox import WooxSim  # noqa: E402
 
 
 def _wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001

@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from perpvol_core.config import Settings  # noqa: E402
-from perpvol_core.sim.server import free_port  # noqa: E402
-from perpvol_core.types import MS_PER_DAY, Fill  # noqa: E402
+from perpvol_core.fill import MS_PER_DAY, Fill  # noqa: E402
+from perpvol_sim.server import free_port  # noqa: E402
 
 TOKEN = "load-bench-token-0123456789abcdef"  # noqa: S105 - a local benchmark token
 COINS = "BTC ETH SOL XRP DOGE ADA AVAX LINK DOT TRX TON SUI APT ARB OP NEAR LTC BCH ATOM FIL".split()
@@ -47,7 +47,7 @@ import asyncio, os
 from pathlib import Path
 from perpvol_app import api
 from perpvol_core.config import Settings
-from perpvol_core.secrets import Secret
+from perpvol_core.security.redaction import Secret
 async def main():
     settings = Settings(home=Path(os.environ["T_HOME"]), database_url=os.environ["T_DB"],
                         api_token=Secret(os.environ["T_TOKEN"]))
@@ -87,9 +87,9 @@ def synth_fills(exchange: str, n: int, now_ms: int, seed: int, batch: int) -> It
 
 
 def seed_store(settings: Settings, n_total: int, batch: int) -> None:
-    from perpvol_core.demo_store import DEMO_CREDENTIALS
+    from perpvol_core.security.vault import Vault
     from perpvol_core.store import Store
-    from perpvol_core.vault import Vault
+    from perpvol_sim.demo import DEMO_CREDENTIALS
 
     store = Store.open(settings)
     Vault.open(settings, store)

@@ -1,6 +1,6 @@
 """Proof-of-trust figures: SIGKILL crash runs and the fault matrix, printed as a table. Asserts via the suites.
 
-Reuses ``tests/test_trust_crash.py`` (``run_crash_scenario``) and ``tests/test_trust_faults.py``
+Reuses ``tests/trust/test_trust_crash.py`` (``run_crash_scenario``) and ``tests/trust/test_trust_faults.py``
 (``CASES``, ``run_fault_case``): each crash run kills a real sync process at seeded random moments and checks
 exact totals afterwards; each fault case ends in complete data or a clear error (then recovers).
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 def crash_rows(kills: int, dialects: list[str]) -> list[tuple[str, ...]]:
     import pytest
 
-    from tests.test_trust_crash import crash_env, database, run_crash_scenario
+    from tests.trust.test_trust_crash import crash_env, database, run_crash_scenario
 
     rows = []
     for dialect in dialects:
@@ -41,7 +41,7 @@ def crash_rows(kills: int, dialects: list[str]) -> list[tuple[str, ...]]:
 
 
 def fault_rows() -> list[tuple[str, ...]]:
-    from tests.test_trust_faults import CASES, KNOWN_BUGS, run_fault_case
+    from tests.trust.test_trust_faults import CASES, KNOWN_BUGS, run_fault_case
 
     rows = []
     for case in CASES:

@@ -32,11 +32,11 @@ import tornado.web
 import tornado.websocket
 from tornado.ioloop import IOLoop
 
-from perpvol_core import embed as embed_core
+from perpvol_core.analytics import embed as embed_core
 from perpvol_core.config import Settings
-from perpvol_core.events import EventBus, get_bus
-from perpvol_core.secrets import Secret, redact
-from perpvol_core.types import EXCHANGES
+from perpvol_core.fill import EXCHANGES
+from perpvol_core.security.redaction import Secret, redact
+from perpvol_core.services.events import EventBus, get_bus
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class ApiContext:
         with self._lock:
             if self._settings is None:
                 self._settings = Settings.from_env()
-                from perpvol_core.pubsub import install_bus
+                from perpvol_core.services.pubsub import install_bus
 
                 install_bus(self._settings)
             return self._settings
@@ -149,7 +149,7 @@ class ApiContext:
         """The vault (only account routes use it; the embed routes never do)."""
         with self._lock:
             if self._vault is None:
-                from perpvol_core.vault import Vault
+                from perpvol_core.security.vault import Vault
 
                 self._vault = Vault.open(self.settings, self.store)
             return self._vault
@@ -160,7 +160,7 @@ class ApiContext:
         with self._lock:
             if self._worker is None and self._use_worker and not os.environ.get("PERPVOL_NO_WORKER"):
                 try:
-                    from perpvol_core.worker import get_worker
+                    from perpvol_core.services.worker import get_worker
 
                     self._worker = get_worker(self.settings)
                 except ImportError:
@@ -351,7 +351,7 @@ def account_view(acc: Any) -> dict[str, Any]:
 
 def summary_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     """``{"generated_at", "totals": {24h,7d,30d,all}, "by_exchange": {...}}`` with decimal strings."""
-    from perpvol_core import volume
+    from perpvol_core.analytics import volume
 
     s = volume.summary(store, now_ms=now_ms)  # None: the answer shared by concurrent callers for up to 1 s
     generated = _now_ms() if now_ms is None else now_ms
@@ -400,7 +400,7 @@ def daily_payload(
 def _build_daily_payload(
     store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
 ) -> dict[str, Any]:
-    from perpvol_core import volume
+    from perpvol_core.analytics import volume
 
     frame = volume.daily_volume(store, start=start, end=end, exchange=exchange, market=market)
     rows = []
@@ -477,7 +477,7 @@ def _clean_status(value: Any) -> Any:
 
 def _build_credentials(exchange: str, body: dict[str, Any]) -> Any:
     """Typed credentials from a request body; raises ``ApiError`` 400 naming the missing field."""
-    from perpvol_core.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
 
     def text(name: str, maxlen: int = 4096) -> str:
         v = body.get(name)
@@ -499,7 +499,7 @@ def _build_credentials(exchange: str, body: dict[str, Any]) -> Any:
 
 def _test_credentials(creds: Any, base_url: str | None) -> str:
     """Check credentials against the exchange; raises the connectors' ExchangeError subclasses."""
-    from perpvol_core.sync import test_credentials
+    from perpvol_core.services.sync import test_credentials
 
     return redact(test_credentials(creds, base_url))
 
@@ -876,7 +876,7 @@ def _usd(value: str) -> str:
 
 
 def render_embed(data: dict[str, Any]) -> str:
-    """The widget HTML (gold on black) from an :func:`~perpvol_core.embed.embed_payload` dict."""
+    """The widget HTML (gold on black) from an :func:`~perpvol_core.analytics.embed.embed_payload` dict."""
     template = _TEMPLATE_PATH.read_text(encoding="utf-8")
     totals = data.get("totals", {})
     cells = "".join(

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from perpvol_core.config import Settings
-from perpvol_core.secrets import redact
+from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 def _start_worker() -> Any:
     if os.environ.get("PERPVOL_NO_WORKER"):
         return None
-    from perpvol_core.live import attach_live_feed
-    from perpvol_core.worker import get_worker
+    from perpvol_core.services.live import attach_live_feed
+    from perpvol_core.services.worker import get_worker
 
     settings = Settings.from_env()
     settings.ensure_home()

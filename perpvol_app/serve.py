@@ -22,7 +22,7 @@ from typing import Any
 from perpvol_core.config import Settings
 
 APP_FILE = Path(__file__).resolve().parent / "app.py"
-LOGIN_TEMPLATE = Path(__file__).resolve().parent.parent / "themes" / "login.html"
+LOGIN_TEMPLATE = Path(__file__).resolve().parent / "themes" / "login.html"
 DEMO_HOME = Path("~/.perpvol-demo")
 #: environment variables that could point a demo at the user's real data; the demo ignores them.
 _REAL_DATA_VARS = ("PERPVOL_DATABASE_URL", "PERPVOL_MASTER_KEY", "PERPVOL_MASTER_KEY_FILE", "PERPVOL_REDIS_URL")
@@ -133,9 +133,9 @@ class DemoExchanges:
     """Both simulators in this process, live mode on, plus the credentials to reach them."""
 
     def __init__(self, seed: int, fills: int, now_ms: int, woox_port: int, paradex_port: int) -> None:
-        from perpvol_core.sim.history import History
-        from perpvol_core.sim.paradex import ParadexSim
-        from perpvol_core.sim.woox import WooxSim
+        from perpvol_sim.history import History
+        from perpvol_sim.paradex import ParadexSim
+        from perpvol_sim.woox import WooxSim
 
         self.woox_history = History("woox", seed, fills, now_ms=now_ms)
         self.paradex_history = History("paradex", seed, fills, now_ms=now_ms)
@@ -158,8 +158,8 @@ class DemoExchanges:
 
     def credentials(self) -> list[tuple[str, Any, str]]:
         """(label, credentials, base_url) of the demo accounts."""
-        from perpvol_core.credentials import ParadexTokenCredentials, WooxCredentials
-        from perpvol_core.secrets import Secret
+        from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+        from perpvol_core.security.redaction import Secret
 
         api_key, api_secret = woox_demo_key(self.woox)
         return [
@@ -218,9 +218,9 @@ def _progress_printer() -> Any:
 
 
 def cmd_demo(args: Any) -> int:
+    from perpvol_core.security.vault import Vault
+    from perpvol_core.services.sync import SyncEngine
     from perpvol_core.store import Store
-    from perpvol_core.sync import SyncEngine
-    from perpvol_core.vault import Vault
 
     settings = demo_settings()
     settings.ensure_home()

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perpvol_core.secrets import Secret
+from perpvol_core.security.redaction import Secret
 
 
 class ConfigError(Exception):

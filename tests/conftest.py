@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from perpvol_core.config import Settings
-from perpvol_core.sim.server import free_port as _free_port
+from perpvol_sim.server import free_port as _free_port
 
 PG_ADMIN_URL = os.environ.get(
     "PERPVOL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

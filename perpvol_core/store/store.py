@@ -28,10 +28,10 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from perpvol_core.config import Settings
-from perpvol_core.secrets import redact
+from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER, Fill
+from perpvol_core.security.redaction import redact
 from perpvol_core.store import models as m
 from perpvol_core.store.frames import frame
-from perpvol_core.types import EXCHANGES, MAKER, MS_PER_DAY, TAKER, Fill
 
 log = logging.getLogger(__name__)
 

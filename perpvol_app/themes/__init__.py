@@ -1,0 +1,1 @@
+"""Gold-on-black theme files (package data): CSS, Bokeh theme, login page, Panel design."""

@@ -1,0 +1,1 @@
+"""The Panel dashboard, its components, and the read-only view."""

@@ -1,0 +1,192 @@
+"""What every browser session of one server process shares: settings, the store, the worker.
+
+Sessions only read: the store through ``perpvol_core.analytics.volume`` queries, sync progress through the
+worker's status. The live figures come from one process-wide cache so that N open tabs cost one query
+per refresh interval, not N.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from perpvol_core.config import Settings
+from perpvol_core.security.redaction import redact
+
+log = logging.getLogger(__name__)
+
+
+class TTLCache:
+    """One value recomputed at most every ``ttl_s`` seconds, shared by every session (thread-safe)."""
+
+    def __init__(self, compute: Callable[[], Any], ttl_s: float = 1.5) -> None:
+        self._compute = compute
+        self.ttl_s = ttl_s
+        self._value: Any = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, force: bool = False) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            if force or self._value is None or now - self._at >= self.ttl_s:
+                self._value = self._compute()
+                self._at = now
+            return self._value
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._at = 0.0
+
+
+@dataclass
+class AppContext:
+    """The process's settings, store and (lazily) vault and worker."""
+
+    settings: Settings
+    store: Any
+    worker: Any = None
+    _vault: Any = field(default=None, repr=False)
+
+    @property
+    def vault(self) -> Any:
+        if self._vault is None:
+            from perpvol_core.security.vault import Vault
+
+            self._vault = Vault.open(self.settings, self.store)
+        return self._vault
+
+    def summary(self) -> dict[str, Any]:
+        """``volume.summary`` of the store; the core shares one computation per second and data version.
+
+        Its 24h figure is refreshed every couple of seconds by the dashboard's live update."""
+        from perpvol_core.analytics import volume
+
+        return volume.summary(self.store)  # shared across callers per second and data version by the core
+
+    def invalidate(self) -> None:
+        forget(self.store)
+
+    def worker_status(self) -> dict[str, Any]:
+        """The worker's per-account status, or ``{}`` when no worker runs in this process."""
+        if self.worker is None:
+            return {}
+        try:
+            status = self.worker.status() or {}
+        except Exception as exc:  # noqa: BLE001 - a status read must never break the page
+            log.warning("worker status failed: %s", redact(exc))
+            return {}
+        accounts = status.get("accounts")
+        if isinstance(accounts, list):  # perpvol_core.services.worker: {"accounts": [{"label": ...}, ...]}
+            return {a["label"]: a for a in accounts if isinstance(a, dict) and "label" in a}
+        return dict(status)
+
+
+_context: AppContext | None = None
+_context_lock = threading.Lock()
+
+
+def get_context(settings: Settings | None = None, store: Any = None, worker: Any = None) -> AppContext:
+    """The process-wide context, created on first use (``Settings.from_env()`` unless given)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            settings = settings or Settings.from_env()
+            if worker is None:
+                worker = _existing_worker(settings)
+            if store is None and worker is not None:
+                store = getattr(worker, "store", None)
+            if store is None:
+                from perpvol_core.store import Store
+
+                settings.ensure_home()
+                store = Store.open(settings)
+            _context = AppContext(settings=settings, store=store, worker=worker)
+            if worker is not None and getattr(worker, "store", None) is store:
+                _context._vault = getattr(worker, "vault", None)
+        return _context
+
+
+def set_context(ctx: AppContext | None) -> None:
+    """Install a context (tests, the demo) or clear it."""
+    global _context
+    with _context_lock:
+        _context = ctx
+
+
+def _existing_worker(settings: Settings) -> Any:
+    """The worker started by the server plugin, if there is one (never starts one from a session)."""
+    try:
+        from perpvol_core.services import worker as worker_mod
+    except ImportError:
+        return None
+    get_worker = getattr(worker_mod, "get_worker", None)
+    return get_worker(settings) if callable(get_worker) else None
+
+
+def money(value: Decimal | str | None, places: int = 2) -> str:
+    """``$1,234,567.89`` from an exact Decimal (rounded half-even for display only)."""
+    if value is None:
+        return "—"
+    d = Decimal(value)
+    return f"${d:,.{places}f}"
+
+
+def exact(value: Decimal | str | None) -> str:
+    """The exact decimal string (no exponent, no float)."""
+    if value is None:
+        return ""
+    d = Decimal(value)
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+# -- shared reads ------------------------------------------------------------------------------------
+
+_versions: dict[Any, TTLCache] = {}  # keyed by the store object (kept alive: no id reuse)
+_memo: dict[tuple[Any, ...], tuple[Any, float, Any]] = {}
+_memo_lock = threading.Lock()
+MEMO_MAX_AGE_S = 300.0
+
+
+def data_version(store: Any) -> str:
+    """The store's data version (changes whenever fills are added or removed, by any process), ~1.5 s fresh."""
+    cache = _versions.get(store)
+    if cache is None:
+        cache = _versions[store] = TTLCache(store.data_version)
+    return cache.get()
+
+
+def memo(store: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """A store read shared by every session until the data version changes (or MEMO_MAX_AGE_S passes).
+
+    Dashboards opened by several tabs, and the reload each does after a sync, cost one query.
+    """
+    version = data_version(store)
+    full_key = (store, *key)
+    now = time.monotonic()
+    with _memo_lock:
+        hit = _memo.get(full_key)
+        if hit is not None and hit[0] == version and now - hit[1] < MEMO_MAX_AGE_S:
+            return hit[2]
+    value = compute()
+    with _memo_lock:
+        _memo[full_key] = (version, now, value)
+    return value
+
+
+def forget(store: Any) -> None:
+    """Drop the shared reads of ``store`` (after a write from this process, e.g. removing an account)."""
+    with _memo_lock:
+        for k in [k for k in _memo if k[0] is store]:
+            del _memo[k]
+    cache = _versions.get(store)
+    if cache is not None:
+        cache.invalidate()

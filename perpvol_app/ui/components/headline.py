@@ -1,0 +1,56 @@
+"""Headline figures: live 24h, 7d, 30d and all-time volume, total and per exchange."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+import param
+
+from perpvol_app.ui.components.context import exact, money
+
+WINDOWS = (("24h", "Last 24h"), ("7d", "7 days"), ("30d", "30 days"), ("all", "All time"))
+EXCHANGE_NAMES = {"woox": "WOO X", "paradex": "Paradex"}
+
+
+def render_summary(summary: dict[str, Any] | None) -> str:
+    """HTML of the four figures; exact values ride along in ``title`` and ``data-exact``."""
+    totals = (summary or {}).get("totals") or {}
+    by_exchange = (summary or {}).get("by_exchange") or {}
+    cells = []
+    for key, label in WINDOWS:
+        value = totals.get(key)
+        subs = []
+        for exch, name in EXCHANGE_NAMES.items():
+            sub = (by_exchange.get(exch) or {}).get(key)
+            if sub is not None:
+                subs.append(
+                    f'<span data-exchange="{exch}" data-exact="{exact(sub)}">{name} {html.escape(money(sub, 0))}</span>'
+                )
+        live = " pv-live" if key == "24h" else ""
+        cells.append(
+            f'<div class="pv-figure{live}" data-window="{key}">'
+            f'<div class="pv-figure-label">{label}{" · live" if key == "24h" else ""}</div>'
+            f'<div class="pv-figure-value" data-exact="{exact(value)}" title="{exact(value)} USD">'
+            f"{html.escape(money(value))}</div>"
+            f'<div class="pv-figure-sub">{" · ".join(subs)}</div></div>'
+        )
+    return f'<div class="pv-figures" id="pv-headline">{"".join(cells)}</div>'
+
+
+class Headline(pn.viewable.Viewer):
+    """The four figures. ``summary`` is ``perpvol_core.analytics.volume.summary(...)``; the dashboard refreshes it."""
+
+    summary = param.Dict(default={}, doc="volume.summary() result (Decimal values)")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._pane = pn.pane.HTML(render_summary(self.summary), sizing_mode="stretch_width", margin=(5, 10))
+
+    @param.depends("summary", watch=True)
+    def _update(self) -> None:
+        self._pane.object = render_summary(self.summary)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._pane

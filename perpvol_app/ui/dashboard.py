@@ -1,0 +1,218 @@
+"""The dashboard: every component assembled once on the gold template, refreshed by one periodic
+callback per session that only reads (the worker syncs; sessions never do).
+
+``create_app(settings=None)`` returns the servable template (``perpvol_app/app.py`` serves it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+import panel as pn
+import param
+
+from perpvol_app.ui.components.accounts import SyncProgress, snapshot
+from perpvol_app.ui.components.breakdowns import Breakdowns
+from perpvol_app.ui.components.context import AppContext, TTLCache, get_context
+from perpvol_app.ui.components.headline import Headline
+from perpvol_app.ui.components.history import HistoryChart
+from perpvol_app.ui.components.keys import KeyManager
+from perpvol_app.ui.components.tiers import FeeTiers
+from perpvol_app.ui.theme import apply_theme, make_template
+from perpvol_core.config import Settings
+from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.security.redaction import redact
+
+log = logging.getLogger(__name__)
+
+REFRESH_MS = 2000
+#: a full reload (history, breakdowns, tiers, 7d/30d/all) happens at most this often, and only
+#: when the stored data changed (a sync finished or new fills arrived).
+FULL_RELOAD_MIN_S = 10.0
+
+EMPTY_HTML = """
+<div class="pv-empty" id="pv-empty">
+  <h3 style="margin-top:0">Welcome to perpvol</h3>
+  <p>No exchange account yet. Add a <b>read-only</b> WOO X API key or a Paradex read-only token in
+  <b>Keys</b> below: it is tested against the exchange, encrypted, and two years of fills are synced.</p>
+  <p>Just looking? Run <code>make demo</code> for simulated exchanges and a full dashboard.</p>
+</div>
+"""
+
+
+def _live_24h(ctx: AppContext) -> dict[str, Decimal]:
+    """Exact counted volume of the last 24 hours per exchange (fills table, index range scan)."""
+    from perpvol_core.analytics import volume
+
+    now = int(time.time() * 1000)
+    return {e: volume.window_volume(ctx.store, now + 1 - MS_PER_DAY, now + 1, e) for e in EXCHANGES}
+
+
+_live_caches: dict[int, TTLCache] = {}
+_rows_caches: dict[int, TTLCache] = {}
+
+
+def live_24h(ctx: AppContext) -> dict[str, Decimal]:
+    """Shared across sessions: computed at most every ~1.5 s per process."""
+    cache = _live_caches.get(id(ctx))
+    if cache is None:
+        cache = _live_caches[id(ctx)] = TTLCache(lambda: _live_24h(ctx))
+    return cache.get()
+
+
+def account_rows(ctx: AppContext) -> list[dict[str, Any]]:
+    cache = _rows_caches.get(id(ctx))
+    if cache is None:
+        cache = _rows_caches[id(ctx)] = TTLCache(lambda: snapshot(ctx.store))
+    return cache.get()
+
+
+def _data_version(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """Changes when a sync stored something new (fills seen, coverage, last success) or an account came/went."""
+    return tuple((r["label"], r["fills_seen"], r["covered_to_ms"], r["last_sync_ms"]) for r in rows)
+
+
+def _section(title: str, *objects: Any, anchor: str) -> pn.Column:
+    return pn.Column(
+        pn.pane.HTML(f'<h3 id="{anchor}" style="margin:6px 0 2px 0">{title}</h3>', margin=(0, 10)),
+        *objects,
+        sizing_mode="stretch_width",
+        styles={"border-top": "1px solid #4d3f0f", "padding-top": "6px"},
+        margin=(10, 0),
+    )
+
+
+class Dashboard(pn.viewable.Viewer):
+    """Headline figures, sync progress, history, breakdowns, fee tiers and key management."""
+
+    rows = param.List(default=[], doc="account rows (masked)")
+    summary = param.Dict(default={}, doc="volume.summary() with the live 24h merged in")
+
+    def __init__(self, context: AppContext, **params: Any) -> None:
+        params.setdefault("rows", account_rows(context))
+        params.setdefault("summary", context.summary())
+        super().__init__(**params)
+        self.context = context
+        store = context.store
+        self.headline = Headline(summary=self.summary)
+        self.sync = SyncProgress(rows=self.rows)
+        self.history = HistoryChart(store=store)
+        self.breakdowns = Breakdowns(store=store)
+        self.tiers = FeeTiers()
+        self.tiers.refresh(store)
+        self.keys = KeyManager(context=context, rows=self.rows)
+        self._empty = pn.pane.HTML(EMPTY_HTML, sizing_mode="stretch_width", visible=not self.rows, margin=(5, 10))
+        self._version = _data_version(self.rows)
+        self._busy = False
+        self._last_full = time.monotonic()
+        self._layout = pn.Column(
+            self._empty,
+            self.headline,
+            self.sync,
+            _section("History", self.history, anchor="history"),
+            _section("Breakdowns", self.breakdowns, anchor="breakdowns"),
+            _section("Fee tiers", self.tiers, anchor="tiers"),
+            _section("Keys", self.keys, anchor="keys"),
+            sizing_mode="stretch_width",
+        )
+
+    @param.depends("rows", watch=True)
+    def _on_rows(self) -> None:
+        self.sync.rows = self.rows
+        self.keys.rows = self.rows
+        self._empty.visible = not self.rows
+
+    @param.depends("summary", watch=True)
+    def _on_summary(self) -> None:
+        self.headline.summary = self.summary
+
+    def _read(self) -> dict[str, Any]:
+        """Every store read of one refresh (runs on a worker thread; touches no widget)."""
+        out: dict[str, Any] = {"rows": account_rows(self.context)}
+        version = _data_version(out["rows"])
+        if version != self._version and time.monotonic() - self._last_full >= FULL_RELOAD_MIN_S:
+            out["version"] = version
+            out["full"] = self._fetch()
+        else:
+            out["live"] = live_24h(self.context)
+        return out
+
+    def _apply(self, update: dict[str, Any]) -> None:
+        if update["rows"] != self.rows:
+            self.rows = update["rows"]
+        if "full" in update:
+            self._version = update["version"]
+            self._apply_full(update["full"])
+        else:
+            self._merge_live(update["live"])
+
+    def tick(self) -> None:
+        """One refresh, synchronously (tests, the benchmark)."""
+        self._apply(self._read())
+
+    async def atick(self) -> None:
+        """The periodic callback: reads off the event loop, then updates the live 24h figure and sync
+        progress, and everything after a sync stored new data. Sessions only read."""
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            self._apply(await asyncio.to_thread(self._read))
+        except Exception as exc:  # noqa: BLE001 - a failed read must not kill the session's callback
+            log.warning("dashboard refresh failed: %s", redact(exc))
+        finally:
+            self._busy = False
+
+    def _merge_live(self, live: dict[str, Decimal]) -> None:
+        summary = self.summary or {"totals": {}, "by_exchange": {}}
+        if all((summary.get("by_exchange", {}).get(e) or {}).get("24h") == v for e, v in live.items()):
+            return
+        by_exchange = {e: dict(v) for e, v in summary.get("by_exchange", {}).items()}
+        for e, v in live.items():
+            by_exchange.setdefault(e, {})["24h"] = v
+        totals = dict(summary.get("totals", {}))
+        totals["24h"] = sum(live.values(), Decimal(0))
+        self.summary = {"totals": totals, "by_exchange": by_exchange}
+
+    def _fetch(self) -> dict[str, Any]:
+        """Everything from the store (shared reads: one query per data change for all sessions)."""
+        from perpvol_app.ui.components import tiers
+
+        return {
+            "summary": self.context.summary(),
+            "daily": self.history.fetch(),
+            "breakdowns": self.breakdowns.fetch(),
+            "tiers": tiers.compute(self.context.store),
+        }
+
+    def _apply_full(self, data: dict[str, Any]) -> None:
+        self._last_full = time.monotonic()
+        self.summary = data["summary"]
+        self.history.daily = data["daily"]
+        self.breakdowns.apply(data["breakdowns"])
+        self.tiers.progress = data["tiers"]
+
+    def reload(self) -> None:
+        """Everything from the store again (after a sync stored new fills)."""
+        self._apply_full(self._fetch())
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+def create_app(settings: Settings | None = None, context: AppContext | None = None) -> pn.template.BaseTemplate:
+    """The servable page for this session (the store, vault and worker are shared per process)."""
+    apply_theme()
+    ctx = context or get_context(settings)
+    dashboard = Dashboard(ctx)
+    template = make_template()
+    template.main.append(dashboard)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)
+        pn.state.on_session_destroyed(lambda _ctx: cb.stop())
+    template.dashboard = dashboard  # for tests and the benchmark
+    return template

@@ -1,0 +1,281 @@
+"""The read-only view (``notebooks/readonly.ipynb``, rendered by Voila): aggregates only.
+
+Headline totals (24h, 7d, 30d, all; per exchange), the daily volume chart, volume by exchange and by
+market. It reads the store through :mod:`perpvol_core.analytics.volume` and nothing else: it never imports the
+vault, never reads a credential or the master key, and shows no input widget. It works with no master
+key configured at all (``tests/ui/test_notebooks.py`` checks that the vault module is never imported and
+that no key file appears).
+
+Money is exact ``Decimal`` in every table and label; only the chart geometry uses floats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import holoviews as hv
+import panel as pn
+import polars as pl
+from bokeh.models import NumeralTickFormatter
+
+from perpvol_app.ui.theme import (
+    BLACK,
+    EXCHANGE_COLORS,
+    GOLD,
+    GOLD_DIM,
+    GOLD_FAINT,
+    GoldDesign,
+    apply_theme,
+    bokeh_theme,
+    chart_opts,
+)
+from perpvol_core.analytics import volume
+from perpvol_core.config import Settings
+from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.store import Store
+
+PERIOD_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
+EXCHANGE_LABELS = {"woox": "WOO X", "paradex": "Paradex"}
+#: Days shown in the daily chart (two years, as the dashboard).
+HISTORY_DAYS = 730
+TOP_MARKETS = 12
+
+
+def money(value: Decimal | None, places: int = 2) -> str:
+    """``$1,234.57`` from an exact Decimal (rounded for display only)."""
+    if value is None:
+        return "—"
+    return f"${Decimal(value):,.{places}f}"
+
+
+def exact(value: Decimal) -> str:
+    """The exact decimal string, no exponent."""
+    text = format(Decimal(value), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def use_theme() -> None:
+    """The gold/black theme for HoloViews and Panel, safe in a notebook after ``pn.extension(inline=True)``.
+
+    ``perpvol_app.ui.theme.apply_theme`` calls ``hv.extension``, which in a notebook publishes BokehJS again
+    from the CDN (unreachable offline, and it replaces the inline copy); here, once Panel's notebook
+    extension is loaded, only the theme and the design are set.
+    """
+    if not pn.extension._loaded:
+        apply_theme()
+        return
+    hv.renderer("bokeh").theme = bokeh_theme()  # loads the bokeh backend without publishing any JS
+    hv.Store.set_current_backend("bokeh")
+    pn.config.design = GoldDesign
+    pn.config.theme = "dark"
+
+
+def open_store(settings: Settings | None = None) -> Store:
+    """The configured store (``PERPVOL_DATABASE_URL`` / ``PERPVOL_HOME``); the vault is not opened."""
+    return Store.open(settings or Settings.from_env())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the read-only view shows, read once."""
+
+    generated_ms: int
+    summary: dict[str, dict[str, Any]]
+    daily: pl.DataFrame  # date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills
+    by_market: pl.DataFrame  # exchange, market, volume_usd, fees_usd, fills
+    by_liquidity: pl.DataFrame  # exchange, liquidity, volume_usd, fees_usd, fills
+
+    @property
+    def empty(self) -> bool:
+        return self.daily.is_empty()
+
+
+def load(store: Store, now_ms: int | None = None, days: int = HISTORY_DAYS) -> Snapshot:
+    """Read the aggregates of ``store`` (counted perp volume only)."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    start = dt.datetime.fromtimestamp((now - (days - 1) * MS_PER_DAY) / 1000, tz=dt.UTC).date()
+    return Snapshot(
+        generated_ms=now,
+        summary=volume.summary(store, now_ms=now),
+        daily=volume.daily_volume(store, start=start),
+        by_market=volume.by_market(store, top_n=None),
+        by_liquidity=volume.by_liquidity(store),
+    )
+
+
+# -- pieces ---------------------------------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_STYLE = f"""
+<style>
+.pv-ro table {{ border-collapse: collapse; width: 100%; color: {GOLD}; font-variant-numeric: tabular-nums; }}
+.pv-ro th, .pv-ro td {{ border-bottom: 1px solid {GOLD_FAINT}; padding: 4px 10px; text-align: right; }}
+.pv-ro th:first-child, .pv-ro td:first-child {{ text-align: left; }}
+.pv-ro th {{ color: {GOLD_DIM}; font-weight: normal; }}
+.pv-ro h3 {{ color: {GOLD}; font-size: 18px; margin: 14px 0 6px; }}
+.pv-cards {{ display: flex; flex-wrap: wrap; gap: 12px; }}
+.pv-card {{ border: 1px solid {GOLD_FAINT}; padding: 10px 16px; min-width: 160px; }}
+.pv-card .pv-label {{ color: {GOLD_DIM}; font-size: 12px; }}
+.pv-card .pv-value {{ color: {GOLD}; font-size: 24px; font-variant-numeric: tabular-nums; }}
+.pv-note {{ color: {GOLD_DIM}; font-size: 12px; }}
+</style>
+"""
+
+
+def headline_html(snap: Snapshot) -> str:
+    """Total counted perp volume per period, then the same per exchange."""
+    totals = snap.summary["totals"]
+    cards = "".join(
+        f'<div class="pv-card" data-period="{p}" title="exact: {exact(totals[p])} USD">'
+        f'<div class="pv-label">{html.escape(PERIOD_LABELS[p])}</div>'
+        f'<div class="pv-value">{money(totals[p], 0)}</div></div>'
+        for p in volume.PERIODS
+    )
+    rows = [
+        [EXCHANGE_LABELS.get(e, e)] + [money(periods[p]) for p in volume.PERIODS]
+        for e, periods in snap.summary["by_exchange"].items()
+    ]
+    rows.append(["Total"] + [money(totals[p]) for p in volume.PERIODS])
+    table = _table(["Exchange"] + [PERIOD_LABELS[p] for p in volume.PERIODS], rows, "pv-by-exchange")
+    when = dt.datetime.fromtimestamp(snap.generated_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    note = f'<p class="pv-note">Perpetual futures only, maker and taker, USD notional; as of {when}.</p>'
+    return f'{_STYLE}<div class="pv-ro"><div class="pv-cards">{cards}</div>{table}{note}</div>'
+
+
+def breakdown_html(snap: Snapshot) -> str:
+    """Volume, maker share, fees and fills per exchange; then the top markets."""
+    per_exchange: list[list[str]] = []
+    liq = snap.by_liquidity
+    for exch in EXCHANGES:
+        rows = liq.filter(pl.col("exchange") == exch)
+        total = sum((Decimal(v) for v in rows["volume_usd"]), Decimal(0))
+        maker = sum((Decimal(v) for v in rows.filter(pl.col("liquidity") == "MAKER")["volume_usd"]), Decimal(0))
+        fees = sum((Decimal(v) for v in rows["fees_usd"]), Decimal(0))
+        fills = int(rows["fills"].sum()) if rows.height else 0
+        share = f"{maker / total * 100:.1f}%" if total else "—"
+        bps = f"{fees / total * 10000:.2f}" if total else "—"
+        per_exchange.append([EXCHANGE_LABELS.get(exch, exch), money(total), share, money(fees), bps, f"{fills:,}"])
+    exch_table = _table(
+        ["Exchange", "Volume", "Maker share", "Fees", "Fees (bps)", "Fills"], per_exchange, "pv-exchange-breakdown"
+    )
+    markets = [
+        [r["market"], EXCHANGE_LABELS.get(r["exchange"], r["exchange"]), money(r["volume_usd"]),
+         money(r["fees_usd"]), f"{int(r['fills']):,}"]
+        for r in snap.by_market.head(TOP_MARKETS).iter_rows(named=True)
+    ]  # fmt: skip
+    market_table = _table(["Market", "Exchange", "Volume", "Fees", "Fills"], markets, "pv-by-market")
+    return (
+        f'{_STYLE}<div class="pv-ro"><h3>By exchange</h3>{exch_table}'
+        f"<h3>Top markets (all time)</h3>{market_table}</div>"
+    )
+
+
+def daily_series(snap: Snapshot) -> pl.DataFrame:
+    """One row per UTC day from the first day with fills to today, a float column per exchange (chart only)."""
+    today = dt.datetime.fromtimestamp(snap.generated_ms / 1000, tz=dt.UTC).date()
+    first = snap.daily["date"].min() if not snap.daily.is_empty() else today
+    days = pl.DataFrame({"date": pl.date_range(first, max(first, today), "1d", eager=True)})
+    wide = (
+        snap.daily.select("date", "exchange", pl.col("volume_usd").cast(pl.Float64))
+        .pivot(on="exchange", index="date", values="volume_usd")
+        if not snap.daily.is_empty()
+        else pl.DataFrame({"date": []}, schema={"date": pl.Date})
+    )
+    out = days.join(wide, on="date", how="left")
+    for exch in EXCHANGES:
+        if exch not in out.columns:
+            out = out.with_columns(pl.lit(0.0).alias(exch))
+    return out.select("date", *EXCHANGES).fill_null(0.0)
+
+
+def daily_chart(snap: Snapshot) -> hv.Overlay:
+    """Daily counted volume, stacked by exchange (every day shown, zero when there were no fills)."""
+    series = daily_series(snap)
+    dates = series["date"].to_list()
+    areas = [
+        hv.Area((dates, series[exch].to_list()), "date", "volume", label=EXCHANGE_LABELS.get(exch, exch)).opts(
+            color=EXCHANGE_COLORS.get(exch, GOLD), line_color=None, fill_alpha=0.9
+        )
+        for exch in EXCHANGES
+    ]
+    stacked = hv.Area.stack(hv.Overlay(areas))
+    return stacked.opts(
+        hv.opts.Area(tools=["hover"], **chart_opts()),
+        hv.opts.Overlay(
+            title="Daily perp volume (USD)",
+            ylabel="USD",
+            xlabel="",
+            height=320,
+            yformatter=NumeralTickFormatter(format="$0,0a"),
+            legend_position="top_left",
+            show_grid=True,
+            **chart_opts(),
+        ),
+    )
+
+
+def market_chart(snap: Snapshot, top: int = TOP_MARKETS) -> hv.Bars:
+    """The largest markets by counted volume, all time."""
+    top_rows = snap.by_market.head(top).reverse()  # an inverted Bars draws the first row at the bottom
+    data = {
+        "market": [
+            f"{r['market']} ({EXCHANGE_LABELS.get(r['exchange'], r['exchange'])})"
+            for r in top_rows.iter_rows(named=True)
+        ],
+        "volume": [float(v) for v in top_rows["volume_usd"]],
+        "volume_text": [money(v) for v in top_rows["volume_usd"]],
+    }
+    bars = hv.Bars(data, kdims=["market"], vdims=["volume", "volume_text"])
+    return bars.opts(
+        invert_axes=True,
+        color=GOLD,
+        line_color=None,
+        title="Volume by market (USD)",
+        xlabel="",
+        ylabel="USD",
+        height=max(200, 28 * max(1, len(data["market"])) + 80),
+        tools=["hover"],
+        hover_tooltips=[("market", "@market"), ("volume", "@volume_text")],
+        xformatter=NumeralTickFormatter(format="$0,0a"),
+        **chart_opts(),
+    )
+
+
+def readonly_view(
+    settings: Settings | None = None, store: Store | None = None, now_ms: int | None = None
+) -> pn.Column:
+    """The whole read-only page as one Panel layout (no input widgets, no credentials)."""
+    use_theme()
+    own_store = store is None
+    st = store if store is not None else open_store(settings)
+    try:
+        snap = load(st, now_ms=now_ms)
+    finally:
+        if own_store:
+            st.close()
+    style = {"background": BLACK, "color": GOLD, "padding": "12px"}
+    parts: list[Any] = [
+        pn.pane.HTML(f'<h2 style="color:{GOLD};margin:0">perpvol — perpetual volume (read-only)</h2>', name="title"),
+        pn.pane.HTML(headline_html(snap), sizing_mode="stretch_width", name="headline"),
+    ]
+    if snap.empty:
+        parts.append(pn.pane.HTML('<p class="pv-note">No fills stored yet.</p>', name="empty"))
+    parts += [
+        pn.pane.HoloViews(daily_chart(snap), sizing_mode="stretch_width", name="daily-chart", linked_axes=False),
+        pn.pane.HTML(breakdown_html(snap), sizing_mode="stretch_width", name="breakdown"),
+        pn.pane.HoloViews(market_chart(snap), sizing_mode="stretch_width", name="market-chart", linked_axes=False),
+    ]
+    return pn.Column(*parts, sizing_mode="stretch_width", styles=style, name="perpvol-readonly")

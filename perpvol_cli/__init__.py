@@ -1,0 +1,1 @@
+"""The ``perpvol`` command line: one module per command group, all built on ``perpvol_core``."""

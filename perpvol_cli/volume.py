@@ -1,0 +1,140 @@
+"""``perpvol volume`` (totals, daily series, the JSON contract) and ``perpvol export`` (fills to CSV/Parquet)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import polars as pl
+
+from perpvol_core.analytics import volume
+from perpvol_core.config import Settings
+from perpvol_core.fill import EXCHANGES
+from perpvol_core.store import Store, canonical_decimal
+
+EXIT_USAGE = 2
+_MONEY_COLUMNS = ("price", "size", "notional", "fee")
+EXPORT_COLUMNS = (
+    "account", "exchange", "fill_id", "fill_type", "market", "side", "liquidity", "price", "size", "notional",
+    "fee", "fee_asset", "ts_ms", "time_utc", "is_perp", "counted",
+)  # fmt: skip
+
+
+def _parse_date(value: str | None, flag: str) -> date | None:
+    """Raises: ValueError with the flag named."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{flag} {value!r} is not a date; use YYYY-MM-DD") from exc
+
+
+def _usd(value: str) -> str:
+    """Human display only (JSON stays exact): thousands separators, cents."""
+    return f"{Decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):,}"
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = (cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True)))
+        print("  ".join(cells))
+
+
+def _print_human(report: dict, exchange: str | None) -> None:
+    periods = volume.PERIODS
+    rows: list[tuple[str, ...]] = [("perp volume (USD)", *periods)]
+    for exch in [exchange] if exchange else EXCHANGES:
+        rows.append((exch, *(_usd(report["by_exchange"][exch][p]) for p in periods)))
+    if not exchange:
+        rows.append(("total", *(_usd(report["totals"][p]) for p in periods)))
+    _print_table(rows)
+    if "daily" in report:
+        print()
+        if not report["daily"]:
+            print("no fills in this range")
+            return
+        daily: list[tuple[str, ...]] = [("date", "exchange", "volume", "maker", "taker", "fees", "fills")]
+        for d in report["daily"]:
+            daily.append(
+                (d["date"], d["exchange"], _usd(d["volume_usd"]), _usd(d["maker_usd"]), _usd(d["taker_usd"]),
+                 _usd(d["fees_usd"]), str(d["fills"]))
+            )  # fmt: skip
+        _print_table(daily)
+
+
+def cmd_volume(args: argparse.Namespace) -> int:
+    """Print volume totals (and the daily series with --daily), as a table or the JSON contract."""
+    try:
+        start = _parse_date(args.date_from, "--from")
+        end = _parse_date(args.date_to, "--to")
+    except ValueError as exc:
+        print(f"perpvol: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if start and end and start > end:
+        print("perpvol: error: --from is after --to", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store.open(Settings.from_env())
+    try:
+        report = volume.volume_report(store, daily=args.daily, start=start, end=end, exchange=args.exchange)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_human(report, args.exchange)
+    return 0
+
+
+def _export_frame(store: Store) -> pl.DataFrame:
+    labels = {a.id: a.label for a in store.list_accounts()}
+    fills = store.fills_frame()
+    return fills.with_columns(
+        pl.col("account_id").replace_strict(labels, default=None, return_dtype=pl.Utf8).alias("account"),
+        pl.from_epoch(pl.col("ts_ms"), time_unit="ms").dt.replace_time_zone("UTC")
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").alias("time_utc"),
+    ).select(EXPORT_COLUMNS)  # fmt: skip
+
+
+def _write_csv(frame: pl.DataFrame, tmp: Path) -> None:
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in frame.iter_rows(named=True):
+            writer.writerow(
+                canonical_decimal(row[c]) if c in _MONEY_COLUMNS else str(row[c]).lower()
+                if isinstance(row[c], bool) else row[c]
+                for c in EXPORT_COLUMNS
+            )  # fmt: skip
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export every stored fill: CSV with exact decimal strings, or Parquet with Decimal columns."""
+    out = Path(args.out).expanduser()
+    if not out.parent.is_dir():
+        print(f"perpvol: error: folder {out.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store.open(Settings.from_env())
+    try:
+        frame = _export_frame(store)
+    finally:
+        store.close()
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # no half-written export on a crash
+    try:
+        if args.format == "csv":
+            _write_csv(frame, tmp)
+        else:
+            frame.write_parquet(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"exported {frame.height} fills to {out} ({args.format}, {generated})")
+    return 0

@@ -1,0 +1,1 @@
+"""What the surfaces show: volume rollups and windows, fee tiers, embed aggregates."""

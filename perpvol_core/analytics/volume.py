@@ -1,0 +1,282 @@
+"""Volume queries over the store: daily series, rolling windows, breakdowns, the JSON report of design.md.
+
+Everything is exact: rollups and fills hold ``Decimal`` money and the frames here use polars Decimal
+columns (never float). Only counted perp fills make up volume (``perpvol_core.fill.is_counted``);
+``by_fill_type`` also shows the uncounted types, flagged. Fees in USD are fees paid in USDT/USDC/USD.
+
+Dates are UTC calendar days; ``start``/``end`` date filters are inclusive. Rolling windows (24h, 7d, 30d)
+cover ``(now - N days, now]``: full days come from the rollups, the partial first and last days from
+the fills table, so the totals are exact to the millisecond.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import weakref
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER
+from perpvol_core.store import Store, canonical_decimal
+
+WINDOWS: dict[str, int] = {"24h": 1, "7d": 7, "30d": 30}
+PERIODS: tuple[str, ...] = ("24h", "7d", "30d", "all")
+_ZERO = Decimal(0)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def day_ms(day: date) -> int:
+    """UTC midnight of ``day`` in epoch milliseconds."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
+
+
+def _floor_day(ms: int) -> int:
+    return ms - ms % MS_PER_DAY
+
+
+def _ceil_day(ms: int) -> int:
+    return -((-ms) // MS_PER_DAY) * MS_PER_DAY
+
+
+def _counted_rollups(
+    store: Store, start: date | None, end: date | None, exchange: str | None = None, market: str | None = None
+) -> pl.DataFrame:
+    rollups = store.rollups_frame(
+        start_day_ms=day_ms(start) if start else None,
+        end_day_ms=day_ms(end) if end else None,
+        exchange=exchange,
+        market=market,
+    )
+    return rollups.filter(pl.col("counted"))
+
+
+def _money_sum(name: str, condition: pl.Expr | None = None, column: str = "notional") -> pl.Expr:
+    expr = pl.col(column)
+    if condition is not None:
+        expr = expr.filter(condition)
+    return expr.sum().alias(name)
+
+
+def _with_date(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.from_epoch(pl.col("day_ms"), time_unit="ms").dt.date().alias("date"))
+
+
+def daily_volume(
+    store: Store,
+    start: date | None = None,
+    end: date | None = None,
+    exchange: str | None = None,
+    market: str | None = None,
+) -> pl.DataFrame:
+    """Counted perp volume per UTC day and exchange, for days with fills, sorted by date then exchange.
+
+    Columns: date (Date), exchange, volume_usd, maker_usd, taker_usd, fees_usd (Decimal), fills (Int64).
+    """
+    rollups = _counted_rollups(store, start, end, exchange, market)
+    daily = (
+        rollups.group_by("day_ms", "exchange")
+        .agg(
+            _money_sum("volume_usd"),
+            _money_sum("maker_usd", pl.col("liquidity") == MAKER),
+            _money_sum("taker_usd", pl.col("liquidity") == TAKER),
+            _money_sum("fees_usd", column="fees"),
+            pl.col("fills").sum().cast(pl.Int64).alias("fills"),
+        )
+        .sort("day_ms", "exchange")
+    )
+    return _with_date(daily).select("date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
+
+
+def _sum_by_exchange(rollups: pl.DataFrame) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for exch, total in rollups.group_by("exchange").agg(pl.col("notional").sum()).iter_rows():
+        out[exch] = Decimal(total)
+    return out
+
+
+def _window_by_exchange(
+    store: Store, rollups: pl.DataFrame, start_ms: int, end_ms: int, exchange: str | None = None
+) -> dict[str, Decimal]:
+    """Exact counted notional per exchange over ``[start_ms, end_ms)``; ``rollups`` are the counted rollups."""
+    totals: dict[str, Decimal] = {}
+
+    def add(part: dict[str, Decimal]) -> None:
+        for exch, value in part.items():
+            totals[exch] = totals.get(exch, _ZERO) + value
+
+    first_full, end_full = _ceil_day(start_ms), _floor_day(end_ms)
+    if first_full >= end_full:  # no whole day inside: the fills table has it all
+        add(store.counted_notional_between(start_ms, end_ms, exchange))
+        return totals
+    add(store.counted_notional_between(start_ms, first_full, exchange))
+    full_days = rollups.filter((pl.col("day_ms") >= first_full) & (pl.col("day_ms") < end_full))
+    if exchange is not None:
+        full_days = full_days.filter(pl.col("exchange") == exchange)
+    add(_sum_by_exchange(full_days))
+    add(store.counted_notional_between(end_full, end_ms, exchange))
+    return totals
+
+
+def window_volume(store: Store, start_ms: int, end_ms: int, exchange: str | None = None) -> Decimal:
+    """Exact counted perp volume of fills with ``start_ms <= ts_ms < end_ms``."""
+    rollups = store.rollups_frame(
+        start_day_ms=_ceil_day(start_ms), end_day_ms=_floor_day(end_ms), exchange=exchange
+    ).filter(pl.col("counted"))
+    return sum(_window_by_exchange(store, rollups, start_ms, end_ms, exchange).values(), _ZERO)
+
+
+def summary(store: Store, now_ms: int | None = None) -> dict[str, dict[str, Any]]:
+    """Counted perp volume for "24h", "7d", "30d" (windows ending at ``now_ms``) and "all", as Decimal.
+
+    Returns ``{"totals": {period: Decimal}, "by_exchange": {exchange: {period: Decimal}}}``; every
+    exchange of ``perpvol_core.fill.EXCHANGES`` is present (zeros when it has no fills).
+    Without ``now_ms`` the answer is shared for up to ``SUMMARY_TTL_MS`` while the data is unchanged:
+    many API clients and dashboard sessions ask at once, and the windows only slide in the meantime.
+    """
+    if now_ms is not None:
+        return _summary_at(store, now_ms)
+    now = _now_ms()
+    key = (store.data_version(), now // SUMMARY_TTL_MS)
+    with _summary_lock:  # one computation per key; concurrent callers wait for it instead of repeating it
+        cached = _summary_cache.get(store)
+        if cached is None or cached[0] != key:
+            cached = (key, _summary_at(store, now))
+            _summary_cache[store] = cached
+        return copy.deepcopy(cached[1])
+
+
+SUMMARY_TTL_MS = 1000
+_summary_cache: weakref.WeakKeyDictionary[Store, tuple[tuple[str, int], dict[str, Any]]] = weakref.WeakKeyDictionary()
+_summary_lock = threading.Lock()
+
+
+def _summary_at(store: Store, now: int) -> dict[str, dict[str, Any]]:
+    rollups = store.rollups_frame().filter(pl.col("counted"))
+    by_exchange: dict[str, dict[str, Decimal]] = {e: dict.fromkeys(PERIODS, _ZERO) for e in EXCHANGES}
+    per_period: dict[str, dict[str, Decimal]] = {"all": _sum_by_exchange(rollups)}
+    for period, days in WINDOWS.items():
+        per_period[period] = _window_by_exchange(store, rollups, now + 1 - days * MS_PER_DAY, now + 1)
+    for period, values in per_period.items():
+        for exch, value in values.items():
+            by_exchange.setdefault(exch, dict.fromkeys(PERIODS, _ZERO))[period] = value
+    totals = {p: sum((by_exchange[e][p] for e in by_exchange), _ZERO) for p in PERIODS}
+    return {"totals": totals, "by_exchange": by_exchange}
+
+
+def _iso_utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def volume_report(
+    store: Store,
+    daily: bool = False,
+    start: date | None = None,
+    end: date | None = None,
+    exchange: str | None = None,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    """The JSON object of ``perpvol volume --json`` (design.md): decimal strings, ``generated_at`` in UTC.
+
+    ``totals`` follow ``exchange`` when given; ``by_exchange`` always lists woox and paradex; ``daily``
+    (only when asked) is the daily series within ``start``..``end`` (inclusive dates).
+    """
+    now = _now_ms() if now_ms is None else now_ms
+    data = summary(store, now)
+    totals = data["by_exchange"][exchange] if exchange else data["totals"]
+    report: dict[str, Any] = {
+        "generated_at": _iso_utc(now),
+        "totals": {p: canonical_decimal(totals[p]) for p in PERIODS},
+        "by_exchange": {
+            e: {p: canonical_decimal(v) for p, v in periods.items()} for e, periods in data["by_exchange"].items()
+        },
+    }
+    if daily:
+        rows = daily_volume(store, start, end, exchange).iter_rows(named=True)
+        report["daily"] = [
+            {
+                "date": row["date"].isoformat(),
+                "exchange": row["exchange"],
+                **{k: canonical_decimal(row[k]) for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")},
+                "fills": int(row["fills"]),
+            }
+            for row in rows
+        ]
+    return report
+
+
+def by_market(
+    store: Store,
+    start: date | None = None,
+    end: date | None = None,
+    top_n: int | None = 10,
+    exchange: str | None = None,
+) -> pl.DataFrame:
+    """Counted volume per (exchange, market), largest first; ``top_n`` rows (all when None).
+
+    Columns: exchange, market, volume_usd, fees_usd (Decimal), fills.
+    """
+    rollups = _counted_rollups(store, start, end, exchange)
+    out = (
+        rollups.group_by("exchange", "market")
+        .agg(_money_sum("volume_usd"), _money_sum("fees_usd", column="fees"), pl.col("fills").sum().cast(pl.Int64))
+        .sort(["volume_usd", "exchange", "market"], descending=[True, False, False])
+    )
+    return out.head(top_n) if top_n is not None else out
+
+
+def by_liquidity(
+    store: Store, start: date | None = None, end: date | None = None, exchange: str | None = None
+) -> pl.DataFrame:
+    """Counted volume per (exchange, liquidity MAKER|TAKER).
+
+    Columns: exchange, liquidity, volume_usd, fees_usd (Decimal), fills.
+    """
+    rollups = _counted_rollups(store, start, end, exchange)
+    return (
+        rollups.group_by("exchange", "liquidity")
+        .agg(_money_sum("volume_usd"), _money_sum("fees_usd", column="fees"), pl.col("fills").sum().cast(pl.Int64))
+        .sort("exchange", "liquidity")
+    )
+
+
+def by_fill_type(
+    store: Store, start: date | None = None, end: date | None = None, exchange: str | None = None
+) -> pl.DataFrame:
+    """Notional per (exchange, fill_type, counted), INCLUDING uncounted types and non-perp markets.
+
+    Columns: exchange, fill_type, counted (Boolean), volume_usd (Decimal notional), fills.
+    """
+    rollups = store.rollups_frame(
+        start_day_ms=day_ms(start) if start else None, end_day_ms=day_ms(end) if end else None, exchange=exchange
+    )
+    return (
+        rollups.group_by("exchange", "fill_type", "counted")
+        .agg(_money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64))
+        .sort(["exchange", "counted", "fill_type"], descending=[False, True, False])
+    )
+
+
+def fees(store: Store, start: date | None = None, end: date | None = None, exchange: str | None = None) -> pl.DataFrame:
+    """USD fees of counted fills per UTC day and exchange (negative = rebate).
+
+    Columns: date, exchange, maker_fees_usd, taker_fees_usd, fees_usd (Decimal).
+    """
+    rollups = _counted_rollups(store, start, end, exchange)
+    out = (
+        rollups.group_by("day_ms", "exchange")
+        .agg(
+            _money_sum("maker_fees_usd", pl.col("liquidity") == MAKER, column="fees"),
+            _money_sum("taker_fees_usd", pl.col("liquidity") == TAKER, column="fees"),
+            _money_sum("fees_usd", column="fees"),
+        )
+        .sort("day_ms", "exchange")
+    )
+    return _with_date(out).select("date", "exchange", "maker_fees_usd", "taker_fees_usd", "fees_usd")

@@ -1,0 +1,411 @@
+"""What every exchange connector shares: errors, pacing, retries, pages of fills, the connector base.
+
+A connector only adds its request signing (an ``httpx.Auth``), its pagination and its parsing. This
+module owns the HTTP client (httpx with timeouts), client-side pacing at each endpoint's documented
+rate limit (so that a normal backfill never draws a 429), and bounded retries with backoff on 429,
+5xx, timeouts, truncated JSON and HTML error pages (honouring ``x-ratelimit-reset`` / ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from perpvol_core.exchanges._errors import (  # noqa: F401  (re-exported for the connectors)
+    BadPayload,
+    ExchangeError,
+    ExchangeUnavailable,
+    InvalidCredentials,
+    RateLimited,
+)
+from perpvol_core.security.redaction import redact
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "perpvol/0.1 (+self-hosted volume dashboard)"
+
+
+
+# --------------------------------------------------------------------------------------------- pacing
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` per ``per_s`` seconds (a sliding window, the strictest common reading)."""
+
+    requests: int
+    per_s: float
+
+
+class Pacer:
+    """Client-side pacing for one (account, endpoint): every documented limit is kept with a margin.
+
+    For each limit N per W seconds a request may start only when the N-th previous start lies more than
+    W·(1 + margin) ago — this never exceeds a sliding window, a fixed window or a token bucket of that
+    size. A 429 widens the margin (up to 25 %) and holds every request until the server's reset time.
+    """
+
+    def __init__(self, limits: list[RateLimit], margin: float = 0.03) -> None:
+        self.limits = list(limits)
+        self.margin = margin
+        self._starts: deque[float] = deque(maxlen=max((lim.requests for lim in limits), default=1))
+        self._hold_until = 0.0
+        self._lock = threading.Lock()
+
+    def _next_start(self, now: float) -> float:
+        at = max(now, self._hold_until)
+        starts = self._starts
+        for lim in self.limits:
+            if len(starts) >= lim.requests:
+                at = max(at, starts[-lim.requests] + lim.per_s * (1 + self.margin))
+        return at
+
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
+        """Block until a request may start; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                at = self._next_start(now)
+                if at <= now:
+                    self._starts.append(now)
+                    return waited
+            sleep(at - now)
+            waited += at - now
+
+    def penalize(self, hold_s: float) -> None:
+        """After a 429: hold every request for ``hold_s`` and pace more carefully from now on."""
+        with self._lock:
+            self._hold_until = max(self._hold_until, time.monotonic() + max(hold_s, 0.0))
+            self.margin = min(max(self.margin * 2, 0.05), 0.25)
+
+
+_pacers: dict[tuple[str, ...], Pacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def get_pacer(key: tuple[str, ...], limits: list[RateLimit]) -> Pacer:
+    """The process-wide pacer of ``key`` (exchange, account identity, endpoint): shared by every connector."""
+    with _pacers_lock:
+        pacer = _pacers.get(key)
+        if pacer is None or pacer.limits != list(limits):
+            pacer = _pacers[key] = Pacer(limits)
+        return pacer
+
+
+# --------------------------------------------------------------------------------------------- pages
+
+
+@dataclass
+class FillPage:
+    """One page of normalized fills and where to resume after it.
+
+    ``position``: the connector's resume point after this page (``None`` when the range is done).
+    ``window_done_ms``: set when this page completes a time window: ``[window_done_ms, end_ms]`` of the
+    requested range is then complete (connectors walk windows from newest to oldest).
+    ``skipped``: bad rows reported and skipped (redacted text). ``progress``: 0..1 of the range done.
+    """
+
+    fills: list
+    position: dict | None
+    window_done_ms: int | None = None
+    skipped: list[str] = field(default_factory=list)
+    progress: float | None = None
+
+
+@dataclass
+class RequestStats:
+    """Counters of one connector (the benchmark and the tests read them)."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    by_path: dict[str, int] = field(default_factory=dict)
+    waited_s: float = 0.0
+
+
+def parse_json(content: bytes) -> Any:
+    """JSON with every non-integer number as ``Decimal`` (never float). Raises ``ValueError`` when not JSON."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def to_decimal(value: Any) -> Decimal:
+    """``Decimal`` from a JSON number or string; ``ValueError`` when empty or not a finite number."""
+    if value is None or isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    if not d.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return d
+
+
+def to_text(value: Any, what: str) -> str:
+    """Identity text (an id, a symbol) from a JSON string or integer; ``TypeError``/``ValueError`` otherwise.
+
+    ``str()`` would turn ``null`` into the id ``"None"`` (so unrelated fills would share one identity) and a
+    list into ``"['x']"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"{what} is {type(value).__name__}, not text")
+    text = str(value).strip()
+    if not text:
+        raise ValueError(f"{what} is empty")
+    return text
+
+
+def clock_skew_s(response: httpx.Response, local_now_s: float | None = None) -> float | None:
+    """Seconds our clock is ahead of the server's, from its ``Date`` header (±1 s); None without one."""
+    from email.utils import parsedate_to_datetime
+
+    header = response.headers.get("date")
+    if not header:
+        return None
+    try:
+        server_s = parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return (time.time() if local_now_s is None else local_now_s) - server_s
+
+
+def to_ms(value: Any) -> int:
+    """Epoch milliseconds from int ms, ``"seconds.millis"`` text, seconds, or ns/us given as integers.
+
+    Raises ``ValueError`` when the value is not a timestamp.
+    """
+    if value is None or isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    text = str(value).strip()
+    try:
+        d = Decimal(text)
+    except ArithmeticError as exc:
+        raise ValueError(f"not a timestamp: {value!r}") from exc
+    if not d.is_finite() or d < 0:
+        raise ValueError(f"not a timestamp: {value!r}")
+    if "." in text or "e" in text.lower() or d < Decimal(100_000_000_000):  # seconds (with millis)
+        return int((d * 1000).to_integral_value())
+    if d >= Decimal(10) ** 17:  # nanoseconds
+        return int(d // 1_000_000)
+    if d >= Decimal(10) ** 14:  # microseconds
+        return int(d // 1000)
+    return int(d)
+
+
+# --------------------------------------------------------------------------------------------- connector
+
+
+class Connector(ABC):
+    """Base of the exchange connectors: one account, one HTTP client, paced and retried requests.
+
+    Subclasses set ``exchange``, ``limits`` (endpoint key → limits), implement ``validate`` and
+    ``iter_fill_pages``, and may override ``check_payload`` to map an exchange's error envelope.
+    """
+
+    exchange: str = ""
+    #: endpoint key -> documented limits (the key is what ``request(..., endpoint=)`` names)
+    limits: dict[str, list[RateLimit]] = {}
+    #: how far back the exchange serves fills through the connector's endpoint (None: no known limit)
+    max_history_ms: int | None = None
+    #: overlap of an incremental sync with what is already covered (late-arriving fills)
+    incremental_overlap_ms: int = 120_000
+    #: what to say when the requested range is older than ``max_history_ms``
+    history_note: str = ""
+
+    def __init__(
+        self,
+        credentials: Any,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        max_attempts: int = 6,
+        backoff_s: float = 0.25,
+        max_backoff_s: float = 8.0,
+        rate_limits: dict[str, list[RateLimit]] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.credentials = credentials
+        from perpvol_core.exchanges import DEFAULT_BASE_URLS
+
+        self.base_url = (base_url or DEFAULT_BASE_URLS[self.exchange]).rstrip("/")
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.limits = {**self.limits, **(rate_limits or {})}
+        self.stats = RequestStats()
+        self._sleep = sleep
+        if not isinstance(timeout, httpx.Timeout):
+            timeout = httpx.Timeout(timeout, connect=min(float(timeout), 10.0))
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            auth=self.make_auth(),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # -- subclass hooks ---------------------------------------------------------------------------
+
+    def make_auth(self) -> httpx.Auth | None:
+        """The ``httpx.Auth`` that signs this account's requests."""
+        return None
+
+    @property
+    def account_key(self) -> str:
+        """Identity of the account for pacing (requests of one account share the exchange's budget)."""
+        return ""
+
+    def check_payload(self, response: httpx.Response, payload: Any) -> None:  # noqa: B027 - optional hook
+        """Raise the matching :class:`ExchangeError` when ``payload`` is an error envelope."""
+
+    @abstractmethod
+    def validate(self) -> str:
+        """Check the credentials; returns a short identity text. Raises :class:`ExchangeError`."""
+
+    @abstractmethod
+    def iter_fill_pages(self, start_ms: int, end_ms: int, position: dict | None = None) -> Iterator[FillPage]:
+        """Pages of fills in ``[start_ms, end_ms]``, newest windows first, resuming at ``position``.
+
+        Raises :class:`ExchangeError` (after retries) when the exchange cannot be read.
+        """
+
+    def min_pages(self, n_fills: int) -> int:
+        """The fewest requests that can return ``n_fills`` (for benchmarks)."""
+        return max(1, -(-n_fills // 500))
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.max_backoff_s, self.backoff_s * (2**attempt))
+        return base * (0.5 + random.random() / 2)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        endpoint: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """Paced, retried request; returns the decoded JSON payload (floats as ``Decimal``).
+
+        Raises:
+            InvalidCredentials: 401/403 or an auth error envelope.
+            RateLimited: still 429 after ``max_attempts``.
+            ExchangeUnavailable: 5xx, timeouts, connection errors, maintenance, after ``max_attempts``.
+            BadPayload: truncated JSON / HTML after the retries, or a non-retryable 4xx.
+        """
+        key = endpoint or path
+        limits = self.limits.get(key) or self.limits.get("default") or []
+        pacer = get_pacer((self.exchange, self.base_url, self.account_key, key), limits) if limits else None
+        last: ExchangeError | None = None
+        for attempt in range(self.max_attempts):
+            if attempt:
+                self.stats.retries += 1
+            if pacer is not None:
+                self.stats.waited_s += pacer.acquire(self._sleep)
+            self.stats.requests += 1
+            self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
+            wait: float | None = None
+            try:
+                response = self.client.request(method, path, params=params, headers=headers, auth=auth)
+                payload = self._decode(response)
+                return payload
+            except ExchangeError as exc:
+                if not exc.retryable:
+                    raise
+                last = exc
+                wait = exc.retry_after_s
+                if isinstance(exc, RateLimited):
+                    self.stats.rate_limited += 1
+                    if pacer is not None:
+                        pacer.penalize(min(wait, self.max_backoff_s) if wait is not None else self._backoff(attempt))
+            except httpx.TimeoutException as exc:
+                last = ExchangeUnavailable(f"{self.exchange}: request timed out ({type(exc).__name__})")
+            except httpx.TransportError as exc:
+                last = ExchangeUnavailable(f"{self.exchange} unreachable at {self.base_url}: {exc}")
+            if attempt + 1 < self.max_attempts:
+                # a server-given reset is honoured but capped: its clock may be skewed from ours
+                delay = min(wait, self.max_backoff_s) if wait is not None else self._backoff(attempt)
+                log.info("%s %s: %s; retry %d in %.2fs", self.exchange, path, last, attempt + 1, delay)
+                self._sleep(min(max(delay, 0.0), 60.0))
+        assert last is not None
+        cls = type(last)
+        raise cls(f"{last} (gave up after {self.max_attempts} attempts)", retryable=False)
+
+    def _decode(self, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status == 429:
+            raise RateLimited(
+                f"{self.exchange}: rate limit exceeded (HTTP 429)", retry_after_s=self._retry_after(response)
+            )
+        try:
+            payload = parse_json(response.content)
+        except ValueError:
+            payload = None
+        if payload is not None:
+            self.check_payload(response, payload)
+        if status in (401, 403):
+            raise InvalidCredentials(f"{self.exchange} rejected the credentials (HTTP {status}): {_brief(response)}")
+        if status >= 500:
+            raise ExchangeUnavailable(f"{self.exchange} failed (HTTP {status}): {_brief(response)}")
+        if status >= 400:
+            raise BadPayload(f"{self.exchange} refused the request (HTTP {status}): {_brief(response)}")
+        if payload is None:
+            raise BadPayload(f"{self.exchange} sent an unreadable response: {_brief(response)}", retryable=True)
+        return payload
+
+    @staticmethod
+    def _retry_after(response: httpx.Response) -> float | None:
+        reset = response.headers.get("x-ratelimit-reset")
+        if reset:
+            try:
+                value = float(reset)
+                if value > 1e12:  # ms
+                    value /= 1000
+                if value > 1e9:  # epoch seconds
+                    return max(0.0, value - time.time()) + random.random() * 0.1
+                return max(0.0, value)
+            except ValueError:
+                pass
+        after = response.headers.get("retry-after")
+        if after:
+            try:
+                return max(0.0, float(after))
+            except ValueError:
+                pass
+        return None
+
+
+def _brief(response: httpx.Response, limit: int = 200) -> str:
+    text = response.text.strip().replace("\n", " ")
+    if text.lower().startswith("<"):
+        text = "an HTML page"
+    elif not text:
+        text = "an empty body"
+    return redact(text[:limit] + ("…" if len(text) > limit else ""))

@@ -1,0 +1,1 @@
+"""WOO X: request signing, the REST connector, and the private stream."""

@@ -1,0 +1,1 @@
+"""Secrets: the masked ``Secret`` type and ``redact``, credential types, and the encrypted vault."""

@@ -1,0 +1,341 @@
+"""The vault: the one place where exchange credentials are encrypted and decrypted (AES-256-GCM).
+
+Ciphertext = ``b"pv1:" + 12-byte nonce + AES-GCM(ciphertext || tag)``. The master key lives outside
+the database: ``PERPVOL_MASTER_KEY`` (base64 of 32 bytes), ``PERPVOL_MASTER_KEY_FILE``, or a key file
+created once (mode 0600) at ``$PERPVOL_HOME/master.key``. An encrypted check value in the store's
+``meta`` table detects a wrong key before anything is decrypted or changed.
+
+Rotation of a key file is crash-safe: the new key is first written to ``<key file>.new`` (0600), then
+every credential and the check value are re-encrypted in ONE database transaction, then the new file
+is renamed over the old one. If the process dies after the commit but before the rename,
+:meth:`Vault.open` notices that the check value only opens with the pending key and finishes the rename.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import secrets as _random
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from perpvol_core.config import ConfigError, Settings
+from perpvol_core.security.credentials import Credentials, credentials_from_dict, credentials_to_dict
+from perpvol_core.store import Store
+
+log = logging.getLogger(__name__)
+
+VERSION_PREFIX = b"pv1:"
+_NONCE_LEN = 12
+_KEY_LEN = 32
+_AAD = b"perpvol-vault-v1"
+CHECK_META_KEY = "vault_check"
+_CHECK_PLAINTEXT = b"perpvol vault check v1"
+
+
+class VaultError(Exception):
+    """The vault cannot be used (missing, unreadable or malformed key, ...); the message says why."""
+
+
+class WrongMasterKey(VaultError):
+    """The master key does not open this database's credentials."""
+
+
+class TamperedCiphertext(VaultError):
+    """A ciphertext failed authentication (modified, truncated, or of an unknown version)."""
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the master key comes from: the environment, or a file (given or default)."""
+
+    from_env: bool
+    path: Path | None
+
+    def describe(self) -> str:
+        return "PERPVOL_MASTER_KEY" if self.from_env else f"key file {self.path}"
+
+
+def generate_key() -> bytes:
+    """A fresh random 32-byte master key."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def encode_key(key: bytes) -> str:
+    return base64.b64encode(key).decode("ascii")
+
+
+def decode_key(text: str, where: str) -> bytes:
+    """Decode a base64 master key. Raises: ConfigError naming ``where`` (never echoing the value)."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigError(f"{where} is not valid base64 (expected base64 of 32 random bytes)") from exc
+    if len(key) != _KEY_LEN:
+        raise ConfigError(f"{where} decodes to {len(key)} bytes; a master key is 32 bytes of base64")
+    return key
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Write ``key`` to ``path`` atomically with mode 0600 (temp file, fsync, rename, fsync the folder).
+
+    Raises: OSError.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{_random.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (encode_key(key) + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _create_key_file_once(path: Path) -> bytes:
+    """Create ``path`` with a fresh key unless another process just did; returns the key in the file.
+
+    The key is written to a temp file and hard-linked into place, which fails when ``path`` exists, so
+    two first runs at once agree on one key instead of the later silently replacing the earlier.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{_random.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (encode_key(generate_key()) + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+        _fsync_dir(path.parent)
+        log.info("created master key file %s", path)
+    except FileExistsError:
+        pass  # another process won the race: use its key
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_key_file(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        text = path.read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read master key file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    return decode_key(text, f"master key file {path}")
+
+
+def pending_key_path(path: Path) -> Path:
+    """Where a rotation stages the new key before the database commit."""
+    return path.with_name(path.name + ".new")
+
+
+def key_source(settings: Settings) -> KeySource:
+    if settings.master_key is not None:
+        return KeySource(from_env=True, path=None)
+    return KeySource(from_env=False, path=settings.master_key_file or settings.default_key_file)
+
+
+def _seal(key: bytes, plaintext: bytes) -> bytes:
+    nonce = os.urandom(_NONCE_LEN)
+    return VERSION_PREFIX + nonce + AESGCM(key).encrypt(nonce, plaintext, _AAD)
+
+
+def _open(key: bytes, blob: bytes) -> bytes:
+    blob = bytes(blob)
+    if not blob.startswith(VERSION_PREFIX):
+        raise TamperedCiphertext("ciphertext has an unknown version prefix (not written by this vault)")
+    body = blob[len(VERSION_PREFIX) :]
+    if len(body) < _NONCE_LEN + 16:
+        raise TamperedCiphertext("ciphertext is truncated")
+    try:
+        return AESGCM(key).decrypt(body[:_NONCE_LEN], body[_NONCE_LEN:], _AAD)
+    except InvalidTag as exc:
+        raise TamperedCiphertext("ciphertext failed authentication (tampered, or another master key)") from exc
+
+
+def _check_value(key: bytes) -> str:
+    return base64.b64encode(_seal(key, _CHECK_PLAINTEXT)).decode("ascii")
+
+
+def _key_opens_check(key: bytes, stored_check: str) -> bool:
+    try:
+        return _open(key, base64.b64decode(stored_check)) == _CHECK_PLAINTEXT
+    except (TamperedCiphertext, binascii.Error, ValueError):
+        return False
+
+
+class Vault:
+    """Encrypts and decrypts credentials with one master key. Build with :meth:`open`."""
+
+    def __init__(self, key: bytes, source: KeySource | None = None) -> None:
+        if len(key) != _KEY_LEN:
+            raise VaultError("a master key is 32 bytes")
+        self._key = bytes(key)
+        self.source = source or KeySource(from_env=True, path=None)
+
+    def __repr__(self) -> str:
+        return f"Vault({self.source.describe()})"
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store) -> Vault:
+        """Load the master key and verify it against the store's check value.
+
+        On first use (no check value yet) the check value is written; without any configured key a key
+        file is created once at ``settings.default_key_file``, but never when the database already holds
+        encrypted data (that would silently orphan it). A rotation interrupted after its database commit
+        is finished here.
+
+        Raises:
+            ConfigError: a configured key (env or file) is unreadable or malformed.
+            WrongMasterKey: the key does not open this database (nothing is changed).
+            VaultError: the default key file is missing but the database has encrypted credentials.
+        """
+        source = key_source(settings)
+        stored_check = store.get_meta(CHECK_META_KEY)
+        if source.from_env:
+            assert settings.master_key is not None
+            key = decode_key(settings.master_key.reveal(), "PERPVOL_MASTER_KEY")
+        else:
+            assert source.path is not None
+            key = cls._file_key(settings, source.path, store, stored_check)
+        if stored_check is None:
+            stored_check = store.set_meta_if_absent(CHECK_META_KEY, _check_value(key))
+        if _key_opens_check(key, stored_check):
+            if source.path is not None:
+                _discard_stale_pending(source.path)
+            return cls(key, source)
+        if source.path is not None:
+            finished = _finish_pending_rotation(source.path, stored_check)
+            if finished is not None:
+                return cls(finished, source)
+        raise WrongMasterKey(
+            f"the master key ({source.describe()}) does not match this database "
+            f"({store!r}): its credentials were encrypted with another key. Point PERPVOL_MASTER_KEY or "
+            "PERPVOL_MASTER_KEY_FILE at the right key; nothing was changed."
+        )
+
+    @staticmethod
+    def _file_key(settings: Settings, path: Path, store: Store, stored_check: str | None) -> bytes:
+        if path.exists() or settings.master_key_file is not None:
+            return _read_key_file(path)  # a configured file that is missing is an error, never a new key
+        pending = pending_key_path(path)
+        if stored_check is not None or store.list_accounts():
+            if pending.exists():  # crash after a rotation's commit AND after the old file vanished
+                return _read_key_file(pending)
+            raise VaultError(
+                f"master key file {path} is missing but the database holds encrypted credentials; "
+                "restore the key file or set PERPVOL_MASTER_KEY_FILE"
+            )
+        return _create_key_file_once(path)
+
+    # -- the one choke point ----------------------------------------------------------------------
+
+    def encrypt(self, creds: Credentials) -> bytes:
+        """Encrypt credentials for the store."""
+        plaintext = json.dumps(credentials_to_dict(creds), separators=(",", ":")).encode("utf-8")
+        return _seal(self._key, plaintext)
+
+    def decrypt(self, blob: bytes) -> Credentials:
+        """Decrypt a stored blob. Raises: TamperedCiphertext (never returns garbage)."""
+        plaintext = _open(self._key, blob)
+        try:
+            return credentials_from_dict(json.loads(plaintext))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TamperedCiphertext("decrypted credentials are malformed") from exc
+
+    # -- rotation ------------------------------------------------------------------------------------
+
+    def rotate(self, store: Store, new_key: bytes) -> int:
+        """Re-encrypt every credential and the check value under ``new_key`` in ONE transaction.
+
+        Afterwards this vault uses the new key. Returns the number of credentials re-encrypted.
+        Raises: TamperedCiphertext when a stored blob does not open (nothing is changed).
+        """
+        if len(new_key) != _KEY_LEN:
+            raise VaultError("a master key is 32 bytes")
+
+        def reencrypt(blob: bytes) -> bytes:
+            return _seal(new_key, _open(self._key, blob))
+
+        count = store.rewrite_credentials(reencrypt, {CHECK_META_KEY: _check_value(new_key)})
+        self._key = bytes(new_key)
+        return count
+
+
+def _finish_pending_rotation(path: Path, stored_check: str) -> bytes | None:
+    """If ``<path>.new`` opens the check value, the rotation committed: move it into place and return it."""
+    pending = pending_key_path(path)
+    if not pending.exists():
+        return None
+    key = _read_key_file(pending)
+    if not _key_opens_check(key, stored_check):
+        return None
+    os.replace(pending, path)
+    _fsync_dir(path.parent)
+    log.warning("finished an interrupted master key rotation: %s now holds the new key", path)
+    return key
+
+
+def _discard_stale_pending(path: Path) -> None:
+    """A ``.new`` key that does not open the database is from a rotation that never committed."""
+    pending = pending_key_path(path)
+    if pending.exists():
+        pending.unlink()
+        log.warning("discarded %s: its rotation never committed", pending)
+
+
+def rotate_master_key(settings: Settings, store: Store, new_key_file: Path | None = None) -> tuple[Path, int]:
+    """Rotate to a fresh master key, crash-safely. Returns (file holding the new key, credentials re-encrypted).
+
+    With a key file (default or ``PERPVOL_MASTER_KEY_FILE``) and no ``new_key_file``, the file is replaced
+    (staged as ``<file>.new``, database commit, atomic rename). With ``new_key_file`` the new key goes
+    there and the old file is left alone. An environment key requires ``new_key_file``.
+
+    Raises:
+        VaultError: env key without ``new_key_file``, or ``new_key_file`` already exists.
+        WrongMasterKey / ConfigError: as :meth:`Vault.open`.
+    """
+    vault = Vault.open(settings, store)
+    new_key = generate_key()
+    if new_key_file is not None:
+        if new_key_file.exists():
+            raise VaultError(f"{new_key_file} already exists; choose a new path for the new key")
+        write_key_file(new_key_file, new_key)
+        try:
+            count = vault.rotate(store, new_key)
+        except BaseException:
+            new_key_file.unlink(missing_ok=True)  # the database still uses the old key
+            raise
+        return new_key_file, count
+    if vault.source.from_env or vault.source.path is None:
+        raise VaultError(
+            "the master key comes from PERPVOL_MASTER_KEY; rotate with --new-key-file PATH, then set "
+            "PERPVOL_MASTER_KEY_FILE=PATH (or PERPVOL_MASTER_KEY to its content) and unset the old value"
+        )
+    path = vault.source.path
+    pending = pending_key_path(path)
+    write_key_file(pending, new_key)
+    try:
+        count = vault.rotate(store, new_key)
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    os.replace(pending, path)
+    _fsync_dir(path.parent)
+    return path, count

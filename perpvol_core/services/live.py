@@ -1,0 +1,473 @@
+"""The live feed: private fill streams of every account, ingested as they happen, and live volume totals.
+
+One :class:`LiveFeed` per deployment runs inside the background worker (``worker.add_service``). For each
+stored account it keeps a private WebSocket open:
+
+* WOO X v2 private stream ``/v2/ws/private/stream/{application_id}``: ``auth`` event (``sign`` =
+  HMAC-SHA256(secret, ``"|" + ts``)), ``subscribe`` ``executionreport``, answer ``ping`` with ``pong``;
+  pushes with ``tradeId`` ≠ 0 are fills.
+* Paradex JSON-RPC ``/v1``: ``auth`` with a bearer JWT (read-only token, or a JWT from a signed
+  ``POST /v1/auth`` for an L2 key), ``subscribe`` ``fills.ALL``; ``subscription`` notifications carry fills.
+
+Pushed fills are parsed with the connectors' parsers and ingested through the same idempotent
+``store.ingest_fills`` as REST sync, so a fill seen live and later in REST counts once. A dropped stream
+reconnects with exponential backoff; after every (re)connect one incremental REST sync of that account
+closes the gap, and while a stream is down (or the credential cannot open one) the feed asks for
+frequent incremental REST syncs instead. Each change of the 24h/7d/30d/all totals is published on the
+event bus as ``{"type": "volume", "totals": {...}, "by_exchange": {...}, "ts_ms": ...}`` (decimal strings);
+stream states as ``{"type": "live_status", "label": ..., "state": ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import websockets
+from websockets.exceptions import WebSocketException
+
+from perpvol_core.exchanges._errors import StreamAuthRefused, StreamProtocolError
+from perpvol_core.exchanges._stream import ws_url
+from perpvol_core.exchanges.paradex.stream import bearer_jwt as paradex_jwt
+from perpvol_core.exchanges.paradex.stream import parse_push as parse_paradex_push
+from perpvol_core.exchanges.woox.stream import application_id as woox_application_id
+from perpvol_core.exchanges.woox.stream import auth_message as woox_auth_message
+from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push
+from perpvol_core.fill import Fill
+from perpvol_core.security.redaction import redact
+from perpvol_core.services.events import EventBus, get_bus
+
+log = logging.getLogger(__name__)
+
+# states of one account's stream
+CONNECTING, LIVE, DOWN, REST_ONLY, STOPPED = "connecting", "live", "down", "rest_only", "stopped"
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-account stream state
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class StreamStatus:
+    """What the feed knows about one account's stream (all times UTC epoch ms)."""
+
+    label: str
+    exchange: str
+    state: str = CONNECTING
+    connected_ms: int | None = None
+    last_message_ms: int | None = None
+    last_fill_ms: int | None = None
+    fills_received: int = 0
+    fills_new: int = 0
+    connects: int = 0
+    last_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "exchange": self.exchange,
+            "state": self.state,
+            "connected_ms": self.connected_ms,
+            "last_message_ms": self.last_message_ms,
+            "last_fill_ms": self.last_fill_ms,
+            "fills_received": self.fills_received,
+            "fills_new": self.fills_new,
+            "connects": self.connects,
+            "last_error": self.last_error,
+        }
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dec_str(value: Any) -> str:
+    from perpvol_core.store.models import canonical_decimal
+
+    return canonical_decimal(value)
+
+
+def volume_event(store: Any, now_ms: int | None = None) -> dict[str, Any]:
+    """The ``volume`` bus event for the store's current totals (decimal strings)."""
+    from perpvol_core.analytics import volume
+
+    now = _now_ms() if now_ms is None else now_ms
+    s = volume.summary(store, now_ms=now)
+    return {
+        "type": "volume",
+        "totals": {k: _dec_str(v) for k, v in s["totals"].items()},
+        "by_exchange": {ex: {k: _dec_str(v) for k, v in vals.items()} for ex, vals in s["by_exchange"].items()},
+        "ts_ms": now,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The feed
+# ---------------------------------------------------------------------------------------------
+class LiveFeed:
+    """Streams every account's fills into the store and publishes live totals; a worker service.
+
+    ``sync_now(labels)`` asks for an incremental REST sync of ``labels`` (``None``: all) and should
+    return quickly (the worker's ``sync_now``); it is called from a helper thread. ``start()``/``stop()``
+    are idempotent; nothing here raises into the caller after ``start()`` - errors are logged (redacted)
+    and shown in :meth:`status`.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        vault: Any,
+        *,
+        bus: EventBus | None = None,
+        sync_now: Callable[[list[str] | None], Any] | None = None,
+        fallback_interval_s: float = 10.0,
+        refresh_interval_s: float = 30.0,
+        account_poll_s: float = 5.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        auth_retry_s: float = 300.0,
+        handshake_timeout_s: float = 10.0,
+        woox_application_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self._bus = bus
+        self._sync_now = sync_now
+        self.fallback_interval_s = fallback_interval_s
+        self.refresh_interval_s = refresh_interval_s
+        self.account_poll_s = account_poll_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.auth_retry_s = auth_retry_s
+        self.handshake_timeout_s = handshake_timeout_s
+        self.woox_application_id = woox_application_id
+        self._statuses: dict[str, StreamStatus] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self._dirty: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._last_totals: Any = None
+        self._sync_requests: dict[str, float] = {}
+        self._app_ids: dict[str, str] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def bus(self) -> EventBus:
+        return self._bus or get_bus()
+
+    def start(self) -> LiveFeed:
+        """Start the feed on its own thread and event loop (returns once the loop runs)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return self
+            self._ready.clear()
+            self._thread = threading.Thread(target=self._run, name="perpvol-live", daemon=True)
+            self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every stream and stop the loop (idempotent)."""
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and loop.is_running():
+            loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    close = stop
+
+    def status(self) -> dict[str, Any]:
+        """Per-account stream states: ``{"streams": [{label, exchange, state, ...}], "running": bool}``."""
+        with self._lock:
+            streams = [s.as_dict() for s in self._statuses.values()]
+        return {"running": bool(self._thread and self._thread.is_alive()), "streams": streams}
+
+    def mark_dirty(self) -> None:
+        """Ask for a recompute of the totals (thread-safe; e.g. after a REST sync ingested fills)."""
+        loop, dirty = self._loop, self._dirty
+        if loop is not None and dirty is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(dirty.set)
+
+    # -- loop ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except Exception as exc:  # noqa: BLE001 - the feed must never crash its host
+            log.error("live feed stopped: %s", redact(exc))
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._loop = None
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        self._dirty = asyncio.Event()
+        self._unsubscribe = self.bus.subscribe(self._on_bus_event)
+        self._ready.set()
+        self._dirty.set()  # publish the current totals once at start
+        helpers = [
+            asyncio.create_task(self._publisher(), name="live-publisher"),
+            asyncio.create_task(self._accounts_watch(), name="live-accounts"),
+            asyncio.create_task(self._fallback(), name="live-fallback"),
+            asyncio.create_task(self._refresh(), name="live-refresh"),
+        ]
+        await self._stopping.wait()
+        for task in [*helpers, *self._tasks.values()]:
+            task.cancel()
+        await asyncio.gather(*helpers, *self._tasks.values(), return_exceptions=True)
+        with self._lock:
+            for st in self._statuses.values():
+                st.state = STOPPED
+
+    def _on_bus_event(self, event: dict[str, Any]) -> None:
+        # a REST sync that finished (or ingested a page) may have changed the totals; bursts coalesce
+        if event.get("type") in ("sync_done", "sync_progress"):
+            self.mark_dirty()
+
+    async def _refresh(self) -> None:
+        # rolling windows move with time even without new fills
+        while True:
+            await asyncio.sleep(self.refresh_interval_s)
+            self._dirty.set()
+
+    async def _publisher(self) -> None:
+        """Coalesces bursts: one recompute per wake-up, published only when the totals changed."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                event = await asyncio.to_thread(volume_event, self.store)
+            except Exception as exc:  # noqa: BLE001 - try again on the next change
+                log.warning("live totals not computed: %s", redact(exc))
+                continue
+            key = (event["totals"], event["by_exchange"])
+            if key != self._last_totals:
+                self._last_totals = key
+                self.bus.publish(event)
+
+    # -- accounts ------------------------------------------------------------------------------
+    async def _accounts_watch(self) -> None:
+        while True:
+            try:
+                accounts = await asyncio.to_thread(self.store.list_accounts)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("live feed cannot list accounts: %s", redact(exc))
+                accounts = None
+            if accounts is not None:
+                current = {a.label: a for a in accounts}
+                for label, task in list(self._tasks.items()):
+                    if label not in current or task.done():
+                        task.cancel()
+                        self._tasks.pop(label, None)
+                        with self._lock:
+                            self._statuses.pop(label, None)
+                for label, acc in current.items():
+                    if label not in self._tasks:
+                        with self._lock:
+                            self._statuses[label] = StreamStatus(label=label, exchange=acc.exchange)
+                        self._tasks[label] = asyncio.create_task(self._stream_loop(acc), name=f"live-{label}")
+            await asyncio.sleep(self.account_poll_s)
+
+    def _set_state(self, st: StreamStatus, state: str, error: str | None = None) -> None:
+        changed = st.state != state
+        with self._lock:
+            st.state = state
+            if error is not None:
+                st.last_error = redact(error)
+            if state == LIVE:
+                st.last_error = None
+        if changed:
+            self.bus.publish({"type": "live_status", "label": st.label, "exchange": st.exchange, "state": state,
+                              "error": st.last_error, "ts_ms": _now_ms()})
+
+    async def _request_sync(self, label: str, reason: str) -> None:
+        if self._sync_now is None:
+            return
+        log.debug("incremental REST sync of %s (%s)", label, reason)
+        self._sync_requests[label] = time.monotonic()
+        try:
+            await asyncio.to_thread(self._sync_now, [label])
+        except Exception as exc:  # noqa: BLE001
+            log.warning("REST sync request for %s failed: %s", label, redact(exc))
+
+    async def _fallback(self) -> None:
+        """While a stream is not live, poll REST incrementally every ``fallback_interval_s``."""
+        while True:
+            await asyncio.sleep(self.fallback_interval_s)
+            with self._lock:
+                down = [s.label for s in self._statuses.values() if s.state in (DOWN, REST_ONLY, CONNECTING)]
+            for label in down:
+                last = self._sync_requests.get(label, 0.0)
+                if time.monotonic() - last >= self.fallback_interval_s * 0.9:
+                    await self._request_sync(label, "stream not live")
+
+    async def _stream_loop(self, account: Any) -> None:
+        st = self._statuses[account.label]
+        backoff = self.backoff_initial_s
+        while True:
+            self._set_state(st, CONNECTING)
+            connects_before = st.connects
+            try:
+                creds = await asyncio.to_thread(self.vault.decrypt, account.credentials)
+                await self._run_stream(account, creds, st)
+                error = "stream closed"
+            except asyncio.CancelledError:
+                raise
+            except StreamAuthRefused as exc:
+                self._set_state(st, REST_ONLY, f"the stream refused this credential: {exc}")
+                await asyncio.sleep(self.auth_retry_s)
+                continue
+            except (TimeoutError, OSError, WebSocketException, StreamProtocolError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - keep trying, never crash the feed
+                log.warning("stream of %s failed: %s", account.label, redact(exc))
+                error = f"{type(exc).__name__}: {exc}"
+            self._set_state(st, DOWN, error)
+            if st.connects > connects_before:  # it was live: start the backoff over
+                backoff = self.backoff_initial_s
+            delay = backoff
+            backoff = min(backoff * 2, self.backoff_max_s)
+            await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))  # noqa: S311 - jitter
+
+    async def _run_stream(self, account: Any, creds: Any, st: StreamStatus) -> None:
+        """Connect, authenticate, subscribe, then ingest pushes until the connection drops (raises then)."""
+        exchange = account.exchange
+        app_id = None
+        if exchange == "woox":
+            app_id = self.woox_application_id or self._app_ids.get(account.label)
+            if app_id is None:
+                app_id = await asyncio.to_thread(woox_application_id, creds, account.base_url)
+                self._app_ids[account.label] = app_id
+        url = ws_url(exchange, account.base_url, app_id)
+        async with websockets.connect(
+            url,
+            open_timeout=self.handshake_timeout_s,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=2,
+            max_size=2**22,
+            user_agent_header="perpvol/0.1",
+        ) as ws:
+            if exchange == "woox":
+                await self._woox_handshake(ws, creds)
+            else:
+                await self._paradex_handshake(ws, creds, account.base_url)
+            with self._lock:
+                st.connects += 1
+                st.connected_ms = _now_ms()
+            self._set_state(st, LIVE)
+            # fills made while the stream was down are only in REST: one incremental sync closes the gap
+            asyncio.get_running_loop().create_task(self._request_sync(account.label, "stream (re)connected"))
+            parser = parse_woox_push if exchange == "woox" else parse_paradex_push
+            while True:
+                raw = await ws.recv()
+                st.last_message_ms = _now_ms()
+                try:
+                    msg = json.loads(raw, parse_float=Decimal)  # exact prices and sizes, never float
+                except ValueError:
+                    continue
+                if not isinstance(msg, dict):
+                    continue
+                if exchange == "woox" and msg.get("event") == "ping":
+                    await ws.send(json.dumps({"event": "pong", "ts": _now_ms()}))
+                    continue
+                try:
+                    fill = parser(msg)
+                except (KeyError, ValueError, TypeError) as exc:
+                    log.warning("unreadable fill push on %s: %s", account.label, redact(exc))
+                    continue
+                if fill is not None:
+                    await self._ingest(account, st, fill)
+
+    async def _ingest(self, account: Any, st: StreamStatus, fill: Fill) -> None:
+        new = await asyncio.to_thread(self.store.ingest_fills, account.id, [fill])
+        with self._lock:
+            st.fills_received += 1
+            st.fills_new += int(new or 0)
+            st.last_fill_ms = fill.ts_ms
+        if new:
+            self._dirty.set()
+
+    # -- handshakes ----------------------------------------------------------------------------
+    async def _recv_json(self, ws: Any) -> dict[str, Any]:
+        raw = await asyncio.wait_for(ws.recv(), timeout=self.handshake_timeout_s)
+        try:
+            msg = json.loads(raw)
+        except ValueError as exc:
+            raise StreamProtocolError("the stream sent text that is not JSON") from exc
+        if not isinstance(msg, dict):
+            raise StreamProtocolError("the stream sent a non-object message")
+        return msg
+
+    async def _await_reply(self, ws: Any, match: Callable[[dict[str, Any]], bool], pong: bool) -> dict[str, Any]:
+        while True:
+            msg = await self._recv_json(ws)
+            if pong and msg.get("event") == "ping":
+                await ws.send(json.dumps({"event": "pong", "ts": _now_ms()}))
+                continue
+            if match(msg):
+                return msg
+
+    async def _woox_handshake(self, ws: Any, creds: Any) -> None:
+        await ws.send(json.dumps(woox_auth_message(creds.api_key, creds.api_secret.reveal(), _now_ms(), "pv-auth")))
+        reply = await self._await_reply(ws, lambda m: m.get("event") == "auth", pong=True)
+        if not reply.get("success"):
+            raise StreamAuthRefused(redact(reply.get("errorMsg") or "auth failed"))
+        await ws.send(json.dumps({"id": "pv-sub", "topic": "executionreport", "event": "subscribe"}))
+        reply = await self._await_reply(ws, lambda m: m.get("event") == "subscribe", pong=True)
+        if not reply.get("success"):
+            raise StreamProtocolError(f"subscribe refused: {redact(reply.get('errorMsg') or reply)}")
+
+    async def _paradex_handshake(self, ws: Any, creds: Any, base_url: str | None) -> None:
+        jwt = await asyncio.to_thread(paradex_jwt, creds, base_url)
+        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "auth", "params": {"bearer": jwt}, "id": 0}))
+        reply = await self._await_reply(ws, lambda m: m.get("id") == 0, pong=False)
+        if "error" in reply:
+            err = reply.get("error") or {}
+            code = err.get("code") if isinstance(err, dict) else None
+            text = redact(err.get("message") if isinstance(err, dict) else err)
+            if code in (40110, 40111, 40112):
+                raise StreamAuthRefused(f"{code} {text}")
+            raise StreamProtocolError(f"auth failed: {code} {text}")
+        subscribe = {"jsonrpc": "2.0", "method": "subscribe", "params": {"channel": "fills.ALL"}, "id": 1}
+        await ws.send(json.dumps(subscribe))
+        reply = await self._await_reply(ws, lambda m: m.get("id") == 1, pong=False)
+        if "error" in reply:
+            raise StreamProtocolError(f"subscribe refused: {redact(reply['error'])}")
+
+
+def attach_live_feed(worker: Any, **options: Any) -> LiveFeed:
+    """Install the Redis bus when ``PERPVOL_REDIS_URL`` is set and attach a :class:`LiveFeed` to ``worker``.
+
+    Idempotent (one feed per worker). Call before or after ``worker.start()``; the feed starts and stops
+    with the worker and asks it for incremental syncs when a stream is down or reconnected.
+    """
+    from perpvol_core.services.pubsub import install_bus
+
+    install_bus(worker.settings)
+    for service in getattr(worker, "services", []):
+        if isinstance(service, LiveFeed):
+            return service
+    feed = LiveFeed(worker.store, worker.vault, sync_now=worker.sync_now, **options)
+    worker.add_service(feed)
+    return feed

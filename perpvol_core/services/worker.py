@@ -1,0 +1,208 @@
+"""The background worker: one per server process (or ``perpvol worker`` on its own).
+
+It runs the periodic incremental sync of every account (default every 60 s), ``sync_now`` on request,
+and reports per-account status, progress and coverage from the store. Other long-running services
+(the live fill feed) are attached with :meth:`Worker.add_service` and started/stopped with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from perpvol_core.config import Settings
+from perpvol_core.security.redaction import redact
+from perpvol_core.services.sync import DEFAULT_DAYS, AccountResult, SyncEngine, coverage_text
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 60.0
+
+
+class Service(Protocol):
+    """Anything the worker starts and stops with itself (e.g. the live feed)."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> Any: ...
+
+
+class Worker:
+    """Periodic incremental sync on one background thread, plus attached services.
+
+    ``store``/``vault`` default to ``Store.open(settings)`` / ``Vault.open(settings, store)``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: Any = None,
+        vault: Any = None,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        days: int = DEFAULT_DAYS,
+        engine: SyncEngine | None = None,
+        connector_options: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        if store is None:
+            from perpvol_core.store import Store
+
+            store = Store.open(self.settings)
+        if vault is None:
+            from perpvol_core.security.vault import Vault
+
+            vault = Vault.open(self.settings, store)
+        self.store = store
+        self.vault = vault
+        self.interval_s = interval_s
+        self.days = days
+        self.engine = engine or SyncEngine(store, vault, connector_options=connector_options)
+        self.services: list[Service] = []
+        self.last_results: dict[str, AccountResult] = {}
+        self.last_run_ms: int | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pending: set[str] | None = None  # labels asked for by sync_now (empty set = all)
+        self._pending_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running_sync = threading.Lock()
+
+    # -- services -----------------------------------------------------------------------------
+
+    def add_service(self, service: Service) -> None:
+        """Attach a service (``start()``/``stop()``); started now if the worker already runs."""
+        self.services.append(service)
+        if self.running:
+            service.start()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Worker:
+        """Start the sync thread and the services (idempotent)."""
+        if self.running:
+            return self
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="perpvol-worker", daemon=True)
+        self._thread.start()
+        for service in self.services:
+            try:
+                service.start()
+            except Exception as exc:  # one broken service must not stop the sync
+                log.error("service %r failed to start: %s", service, redact(exc))
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the services and the sync thread (the current page finishes; resume is exact anyway)."""
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception as exc:
+                log.warning("service %r failed to stop: %s", service, redact(exc))
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+        self.engine.close()
+
+    def sync_now(self, labels: Iterable[str] | None = None) -> None:
+        """Ask for a sync of ``labels`` (all when None) as soon as possible; returns at once."""
+        with self._pending_lock:
+            wanted = set(labels or ())
+            if self._pending is None:
+                self._pending = wanted
+            elif not wanted or not self._pending:
+                self._pending = set()
+            else:
+                self._pending |= wanted
+        self._wake.set()
+
+    def run_once(self, labels: Iterable[str] | None = None) -> list[AccountResult]:
+        """Sync now on the calling thread (used by the loop and by tests)."""
+        with self._running_sync:
+            results = self.engine.sync(labels=list(labels) if labels else None, days=self.days)
+        for r in results:
+            self.last_results[r.label] = r
+        self.last_run_ms = int(time.time() * 1000)
+        return results
+
+    def _loop(self) -> None:
+        next_at = 0.0
+        while not self._stop.is_set():
+            timeout = max(0.0, next_at - time.monotonic())
+            self._wake.wait(timeout)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            with self._pending_lock:
+                pending, self._pending = self._pending, None
+            periodic = time.monotonic() >= next_at
+            if pending is None and not periodic:
+                continue
+            labels = sorted(pending) if pending else None
+            try:
+                self.run_once(labels)
+            except Exception as exc:  # never let the thread die
+                log.error("worker sync failed: %s", redact(exc))
+            if periodic or labels is None:
+                next_at = time.monotonic() + self.interval_s
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Per-account status, progress, ETA, coverage and last error, read from the store (JSON-able)."""
+        accounts = []
+        for acc in self.store.list_accounts():
+            st = self.store.get_sync_state(acc.id)
+            accounts.append(
+                {
+                    "label": acc.label,
+                    "exchange": acc.exchange,
+                    "status": acc.status,
+                    "error": acc.last_error,
+                    "progress": st.progress,
+                    "eta_s": st.eta_s,
+                    "fills_seen": st.fills_seen,
+                    "covered_from_ms": st.covered_from_ms,
+                    "covered_to_ms": st.covered_to_ms,
+                    "coverage": coverage_text(acc.exchange, st.covered_from_ms, st.covered_to_ms, self.days),
+                    "last_success_ms": st.last_success_ms,
+                    "resumable": st.cursor is not None,
+                }
+            )
+        return {
+            "running": self.running,
+            "interval_s": self.interval_s,
+            "last_run_ms": self.last_run_ms,
+            "accounts": accounts,
+        }
+
+
+_worker: Worker | None = None
+_worker_lock = threading.Lock()
+
+
+def get_worker(settings: Settings | None = None, **options: Any) -> Worker:
+    """The process-wide worker (created on first call, not started)."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = Worker(settings, **options)
+        return _worker
+
+
+def reset_worker() -> None:
+    """Stop and forget the process-wide worker (tests)."""
+    global _worker
+    with _worker_lock:
+        worker, _worker = _worker, None
+    if worker is not None:
+        worker.stop()

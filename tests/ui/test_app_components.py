@@ -1,0 +1,268 @@
+"""The dashboard's components against a real store seeded from the simulators' histories.
+
+Expected figures come from the History generator itself (its exact ``expected_daily``), never from
+the code under test. Key management runs against a real Paradex simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from perpvol_app.ui.components.accounts import render_accounts, snapshot
+from perpvol_app.ui.components.breakdowns import Breakdowns
+from perpvol_app.ui.components.context import AppContext, TTLCache
+from perpvol_app.ui.components.headline import render_summary
+from perpvol_app.ui.components.history import HistoryChart, aggregate, rolling_average
+from perpvol_app.ui.components.keys import KeyManager
+from perpvol_app.ui.components.tiers import TIERS, FeeTiers, tier_progress
+from perpvol_app.ui.dashboard import Dashboard
+from perpvol_core.analytics import volume
+from perpvol_core.config import Settings
+from perpvol_core.fill import EXCHANGES
+from perpvol_sim.history import History
+
+SEED = 11
+N_FILLS = 1200
+NOW_MS = 1_790_000_000_000  # fixed: 2026-09-21, the histories and every window are reproducible
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory):
+    from perpvol_sim.demo import seed_demo_store
+
+    home = tmp_path_factory.mktemp("seeded")
+    store = seed_demo_store(f"sqlite:///{home / 'perpvol.db'}", seed=SEED, fills=N_FILLS, now_ms=NOW_MS)
+    expected = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).expected_daily() for e in EXCHANGES}
+    yield store, expected
+    store.close()
+
+
+def _expected_per_day(expected: dict[str, dict[str, dict]]) -> dict[str, dict[str, Decimal]]:
+    days: dict[str, dict[str, Decimal]] = {}
+    for exch, daily in expected.items():
+        for day, row in daily.items():
+            days.setdefault(day, {e: Decimal(0) for e in EXCHANGES})[exch] += row["volume_usd"]
+    return days
+
+
+def test_history_has_one_row_per_day_with_exact_totals(seeded) -> None:
+    store, expected = seeded
+    chart = HistoryChart(store=store)
+    series = chart.series()
+    per_day = _expected_per_day(expected)
+    first = min(dt.date.fromisoformat(d) for d in per_day)
+    today = dt.datetime.now(dt.UTC).date()
+    assert series.height == (today - first).days + 1  # every day, including days without fills
+    assert series["date"].n_unique() == series.height
+    for row in series.iter_rows(named=True):
+        want = per_day.get(row["date"].isoformat(), {e: Decimal(0) for e in EXCHANGES})
+        for exch in EXCHANGES:
+            assert Decimal(row[exch]) == want[exch], (row["date"], exch)
+        assert Decimal(row["total"]) == sum(want.values())
+
+
+def test_chart_frame_carries_exact_strings_and_counts_days(seeded) -> None:
+    store, expected = seeded
+    chart = HistoryChart(store=store)
+    frame = chart.chart_frame()
+    assert frame.height == chart.series().height * len(EXCHANGES)
+    per_day = _expected_per_day(expected)
+    for row in frame.iter_rows(named=True):
+        want = per_day.get(row["period"].isoformat(), {e: Decimal(0) for e in EXCHANGES})
+        assert Decimal(row["volume_s"]) == want[row["exchange"]]
+        assert Decimal(row["total_s"]) == sum(want.values())
+    assert f'data-days="{chart.series().height}"' in chart._info.object
+
+
+def test_aggregation_and_cumulative_keep_the_total(seeded) -> None:
+    store, expected = seeded
+    all_time = sum((r["volume_usd"] for d in expected.values() for r in d.values()), Decimal(0))
+    series = HistoryChart(store=store).series()
+    for agg in ("day", "week", "month"):
+        out = aggregate(series, agg)
+        assert Decimal(out["total"].sum()) == all_time
+        cum = aggregate(series, agg, cumulative=True)
+        assert Decimal(cum["total"][-1]) == all_time
+    weeks = aggregate(series, "week")
+    assert all(d.weekday() == 0 for d in weeks["date"].to_list())
+
+
+def test_rolling_average_is_the_exact_trailing_mean(seeded) -> None:
+    store, _ = seeded
+    series = HistoryChart(store=store).series()
+    avg = rolling_average(series, 30)
+    totals = [Decimal(v) for v in series["total"].to_list()]
+    i = series.height - 1
+    assert Decimal(avg["avg"][i]) == (sum(totals[i - 29 : i + 1]) / 30).quantize(Decimal("0.01"))
+
+
+def test_csv_export_is_the_daily_series_exactly(seeded) -> None:
+    store, expected = seeded
+    rows = list(csv.DictReader(io.StringIO(HistoryChart(store=store).csv().getvalue())))
+    assert rows and set(rows[0]) >= {"date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills"}
+    for r in rows:
+        want = expected[r["exchange"]][r["date"]]
+        assert Decimal(r["volume_usd"]) == want["volume_usd"]
+        assert int(r["fills"]) == want["fills"]
+    assert len(rows) == sum(len(d) for d in expected.values())
+
+
+def test_breakdowns_sum_to_the_totals(seeded) -> None:
+    store, expected = seeded
+    all_by_exchange = {e: sum((r["volume_usd"] for r in d.values()), Decimal(0)) for e, d in expected.items()}
+    b = Breakdowns(store=store, period="all", top_n=50)
+    markets = volume.by_market(store, top_n=None)
+    assert b.markets.height == min(50, markets.height)
+    for exch in EXCHANGES:
+        total = sum(
+            (Decimal(v) for v in markets.filter(markets["exchange"] == exch)["volume_usd"].to_list()), Decimal(0)
+        )
+        assert total == all_by_exchange[exch]
+    liq = b.liquidity_totals()
+    for exch in EXCHANGES:
+        assert liq[exch]["MAKER"] + liq[exch]["TAKER"] == all_by_exchange[exch]
+        assert liq[exch]["MAKER"] == sum((r["maker_usd"] for r in expected[exch].values()), Decimal(0))
+    counted = b.fill_types.filter(b.fill_types["counted"])
+    assert sum((Decimal(v) for v in counted["volume_usd"].to_list()), Decimal(0)) == sum(all_by_exchange.values())
+    html = b._types.object
+    assert "pv-types-counted" in html
+    # Paradex histories include settlement/unwind fills: they are listed apart, never counted
+    uncounted = b.fill_types.filter(~b.fill_types["counted"])
+    if uncounted.height:
+        assert "pv-types-apart" in html
+
+
+def test_headline_shows_exact_figures(seeded) -> None:
+    store, _ = seeded
+    summary = volume.summary(store, now_ms=NOW_MS)
+    html = render_summary(summary)
+    for key in ("24h", "7d", "30d", "all"):
+        value = summary["totals"][key]
+        assert f'data-window="{key}"' in html
+        assert f'data-exact="{format(value.normalize(), "f") if value else "0"}"' in html or str(value) in html
+
+
+def test_tier_progress_thresholds_and_pace() -> None:
+    window, tiers = TIERS["paradex"]
+    p = tier_progress("paradex", Decimal(50_000), Decimal(10_000))
+    assert p.tier == tiers[0][0] and p.next_tier == tiers[1][0] and p.next_threshold == tiers[1][1]
+    # the window gains pace - volume/window per day: 10000 - 50000/14 → ceil(50000 / 6428.57…) = 8 days
+    assert p.days_to_next == 8
+    assert tier_progress("paradex", Decimal(50_000), Decimal(1_000)).days_to_next is None  # pace too low
+    top = tier_progress("paradex", tiers[-1][1] + 1, Decimal(0))
+    assert top.next_tier is None and top.fraction == 1.0
+
+
+def test_fee_tiers_use_window_volumes(seeded) -> None:
+    store, _ = seeded
+    ft = FeeTiers()
+    ft.refresh(store, now_ms=NOW_MS)
+    by = {p.exchange: p for p in ft.progress}
+    assert by["paradex"].volume == volume.window_volume(store, NOW_MS - 14 * 86_400_000, NOW_MS, "paradex")
+    assert by["woox"].volume == volume.window_volume(store, NOW_MS - 30 * 86_400_000, NOW_MS, "woox")
+    assert 'data-exchange="paradex"' in ft._pane.object
+
+
+def test_ttl_cache_shares_one_computation() -> None:
+    calls = []
+    cache = TTLCache(lambda: calls.append(1) or len(calls), ttl_s=60)
+    assert cache.get() == 1 and cache.get() == 1
+    cache.invalidate()
+    assert cache.get() == 2
+
+
+def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path) -> None:
+    store, _ = seeded
+    ctx = AppContext(settings=Settings(home=tmp_path, database_url="sqlite://"), store=store)
+    dash = Dashboard(ctx)
+    stale = {"totals": {"24h": Decimal(-1)}, "by_exchange": {e: {"24h": Decimal(-1)} for e in EXCHANGES}}
+    dash.summary = stale
+    dash.tick()
+    assert dash.summary["totals"]["24h"] >= 0
+    assert dash.summary["totals"]["24h"] == sum(dash.summary["by_exchange"][e]["24h"] for e in EXCHANGES)
+    assert "pv-headline" in dash.headline._pane.object
+    assert not dash._empty.visible  # accounts exist: no first-run guide
+
+
+# -- key management against a real simulator -----------------------------------------------------
+
+
+@pytest.fixture
+def key_context(sqlite_settings: Settings):
+    from perpvol_core.store import Store
+    from perpvol_sim.paradex import ParadexSim
+
+    store = Store.open(sqlite_settings)
+    sim = ParadexSim(seed=3, n_fills=50)
+    sim.start()
+    ctx = AppContext(settings=sqlite_settings, store=store)
+    try:
+        yield ctx, sim
+    finally:
+        sim.stop()
+        store.close()
+
+
+def test_key_is_tested_before_saving_and_listed_masked(key_context) -> None:
+    ctx, sim = key_context
+    km = KeyManager(context=ctx)
+    token = sim.mint_read_only_token("test")
+    km.token.value = token
+    km.kind.value = "paradex_token"
+    km.label.value = "px"
+    km.base_url.value = sim.api_url
+    asyncio.run(km._on_add())
+    assert km.message_kind == "ok", km.message
+    assert km.token.value == ""  # cleared on submit
+    acc = ctx.store.get_account("px")
+    assert token not in acc.hint and token[-4:] in acc.hint
+    assert token.encode() not in acc.credentials  # encrypted by the vault
+    rows = snapshot(ctx.store)
+    page = render_accounts(rows) + km._list.object + km._message.object
+    assert "px" in page and token not in page and acc.hint in page
+
+
+def test_rejected_key_is_not_saved_and_error_is_redacted(key_context) -> None:
+    ctx, sim = key_context
+    km = KeyManager(context=ctx)
+    bogus = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIweDEifQ.c2lnbmF0dXJlLW5vdC12YWxpZA"
+    ok = asyncio.run(km.add(kind="paradex_token", label="bad", base_url=sim.api_url, token=bogus))
+    assert not ok and km.message_kind == "error"
+    assert bogus not in km.message and bogus not in km._message.object
+    assert [a.label for a in ctx.store.list_accounts()] == []
+
+
+def test_remove_needs_confirmation(key_context) -> None:
+    ctx, sim = key_context
+    km = KeyManager(context=ctx)
+    assert asyncio.run(km.add(kind="paradex_token", label="px", base_url=sim.api_url,
+                              token=sim.mint_read_only_token("t")))  # fmt: skip
+    km.refresh()
+    km.selected.value = "px"
+    km._on_remove()
+    assert km.confirm_button.visible and [a.label for a in ctx.store.list_accounts()] == ["px"]
+    km._on_cancel()
+    assert not km.confirm_button.visible and [a.label for a in ctx.store.list_accounts()] == ["px"]
+    km._on_remove()
+    km._on_confirm()
+    assert ctx.store.list_accounts() == []
+    assert 'data-count="0"' in km._list.object
+
+
+def test_empty_store_shows_the_first_run_guide(sqlite_settings: Settings) -> None:
+    from perpvol_core.store import Store
+
+    store = Store.open(sqlite_settings)
+    try:
+        dash = Dashboard(AppContext(settings=sqlite_settings, store=store))
+        assert dash._empty.visible and "make demo" in dash._empty.object
+        assert 'data-days="0"' in dash.history._info.object
+    finally:
+        store.close()

@@ -1,0 +1,273 @@
+"""The notebooks run (nbval) against a demo store; the Voila read-only view renders without the vault.
+
+Every notebook is executed in a real kernel of this venv by ``python -m pytest --nbval-lax`` in a
+subprocess whose environment points ``PERPVOL_DATABASE_URL``/``PERPVOL_HOME`` at a temporary SQLite store
+seeded from the simulators' histories (``perpvol_sim.demo``). The read-only view (module and
+notebook) runs with NO master key configured, and must neither import the vault nor create a key file.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from perpvol_sim.demo import DEMO_ACCOUNTS, seed_demo_store
+from perpvol_sim.server import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = REPO / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+STRIP_SCRIPT = REPO / "scripts" / "strip_notebook_outputs.py"
+BIN = Path(sys.executable).parent
+DEMO_FILLS = 1500
+#: Modules the read-only view must never load: the vault, credentials and everything that syncs.
+FORBIDDEN_MODULES = (
+    "perpvol_core.security.vault",
+    "perpvol_core.security.credentials",
+    "perpvol_core.services.sync",
+    "perpvol_core.exchanges",
+)
+
+
+def _clean_env(home: Path, db_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}
+    env.update(PERPVOL_HOME=str(home), PERPVOL_DATABASE_URL=db_url, PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store seeded with one WOO X and one Paradex simulator history (no credentials)."""
+    folder = tmp_path_factory.mktemp("demo-db")
+    url = f"sqlite:///{folder / 'perpvol.db'}"
+    store = seed_demo_store(url, seed=7, fills=DEMO_FILLS)
+    assert store.fill_count() == DEMO_FILLS * len(DEMO_ACCOUNTS)
+    store.close()
+    return url
+
+
+def _files(home: Path) -> list[str]:
+    return sorted(p.name for p in home.iterdir()) if home.exists() else []
+
+
+# -- committed notebooks are clean ------------------------------------------------------------------
+
+
+def test_notebooks_exist() -> None:
+    assert {p.name for p in NOTEBOOKS} >= {"dashboard.ipynb", "explore.ipynb", "readonly.ipynb"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_has_no_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name} cell {i} has outputs: run scripts/strip_notebook_outputs.py"
+            assert cell.execution_count is None, f"{path.name} cell {i} has an execution count"
+    assert "widgets" not in nb.metadata
+
+
+def _strip_script():  # noqa: ANN202 - the script module, loaded from scripts/
+    spec = importlib.util.spec_from_file_location("strip_notebook_outputs", STRIP_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_strip_script_check_mode_and_strip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = _strip_script()
+    assert script.main(["--check"]) == 0  # the committed notebooks
+    dirty = tmp_path / "dirty.ipynb"
+    nb = nbformat.read(NOTEBOOK_DIR / "readonly.ipynb", as_version=4)
+    sources = [c.source for c in nb.cells]
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.execution_count = 3
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="volume 123\n")]
+    nb.metadata["widgets"] = {"state": {}}
+    nbformat.write(nb, dirty)
+    capsys.readouterr()
+    assert script.main(["--check", str(dirty)]) == 1
+    assert "dirty.ipynb" in capsys.readouterr().out
+    assert script.main([str(dirty)]) == 0
+    assert script.main(["--check", str(dirty)]) == 0
+    stripped = nbformat.read(dirty, as_version=4)
+    nbformat.validate(stripped)
+    assert [c.source for c in stripped.cells] == sources
+
+
+# -- the read-only view has no access to the vault ----------------------------------------------------
+
+
+def test_readonly_module_imports_nothing_secret() -> None:
+    tree = ast.parse((REPO / "perpvol_app" / "ui" / "readonly.py").read_text())
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+            imported.update(f"{node.module}.{a.name}" for a in node.names)
+    for name in imported:
+        assert not name.startswith(FORBIDDEN_MODULES), f"readonly.py imports {name}"
+
+
+def test_readonly_view_runs_without_master_key_and_never_loads_vault(tmp_path: Path, demo_db: str) -> None:
+    home = tmp_path / "home"
+    # a configured key file that does not exist: the vault would refuse to open; the view never asks
+    missing_key = tmp_path / "nowhere" / "master.key"
+    code = (
+        "import json, sys\n"
+        "from perpvol_app.ui.readonly import readonly_view\n"
+        "view = readonly_view()\n"
+        "names = [getattr(o, 'name', '') for o in view.objects]\n"
+        "print(json.dumps({'modules': sorted(m for m in sys.modules if m.startswith('perpvol')), 'names': names}))\n"
+    )
+    env = _clean_env(home, demo_db, PERPVOL_MASTER_KEY_FILE=str(missing_key))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name in FORBIDDEN_MODULES:
+        assert not any(m == name or m.startswith(name + ".") for m in out["modules"]), f"{name} was imported"
+    assert {"headline", "daily-chart", "breakdown", "market-chart"} <= set(out["names"])
+    assert not missing_key.exists() and not missing_key.parent.exists()
+    assert "master.key" not in _files(home)
+
+
+# -- the notebooks run under nbval ------------------------------------------------------------------------
+
+
+def _nbval(notebooks: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env",
+        "--timeout=240", "-o", "addopts=", *map(str, notebooks),
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+
+
+def test_notebooks_run_under_nbval(tmp_path: Path, demo_db: str) -> None:
+    """All notebooks, cell by cell, in one kernel per notebook (``--nbval-lax``: errors fail, outputs are free).
+
+    The dashboard has the Keys section, so it opens the vault: it gets a key file, as ``perpvol serve``
+    has. The read-only notebook runs WITHOUT any key in the Voila tests below.
+    """
+    from perpvol_core.security.vault import generate_key, write_key_file
+
+    key_file = tmp_path / "keys" / "master.key"
+    key_file.parent.mkdir(mode=0o700)
+    write_key_file(key_file, generate_key())
+    db_copy = tmp_path / "perpvol.db"  # the vault records its key check: keep the shared demo db untouched
+    shutil.copy(demo_db.removeprefix("sqlite:///"), db_copy)
+    env = _clean_env(tmp_path / "home", f"sqlite:///{db_copy}", PERPVOL_MASTER_KEY_FILE=str(key_file))
+    proc = _nbval(NOTEBOOKS, env)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+
+
+# -- the Voila view ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def voila_url(tmp_path_factory: pytest.TempPathFactory, demo_db: str) -> Iterator[tuple[str, Path]]:
+    """``voila notebooks/readonly.ipynb`` on a free port, with the demo store and no master key."""
+    voila = BIN / "voila"
+    if not voila.exists():
+        pytest.skip(f"voila is not installed in {BIN}")
+    home = tmp_path_factory.mktemp("voila-home")
+    port = free_port()
+    log = home.parent / "voila.log"
+    with open(log, "w") as log_fh:
+        proc = subprocess.Popen(
+            [str(voila), "notebooks/readonly.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
+            cwd=REPO, env=_clean_env(home, demo_db), stdout=log_fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"voila exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"voila did not start:\n{log.read_text()[-3000:]}")
+                    time.sleep(0.5)
+            yield url, home
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=180) as resp:  # noqa: S310 - loopback only
+        return resp.status, resp.read().decode("utf-8", "replace")
+
+
+def test_voila_renders_aggregates_without_keys(voila_url: tuple[str, Path]) -> None:
+    url, home = voila_url
+    status, page = _get(url)
+    assert status == 200
+    # the executed view is in the page: the figures (Bokeh documents) and the aggregate tables
+    assert "Daily perp volume (USD)" in page and "Volume by market (USD)" in page
+    assert page.count("application/vnd.holoviews_exec.v0+json") >= 1
+    for marker in ("pv-by-exchange", "pv-by-market", "pv-exchange-breakdown", "All time"):
+        assert marker in page, marker
+    # the Bokeh models of the rendered documents (the page also inlines BokehJS itself, whose library
+    # code mentions every widget, so look at the serialized models, not at raw strings)
+    models = re.findall(r'type\\*":\\*"object\\*",\\*"name\\*":\\*"([A-Za-z_.]+)', page)
+    assert models.count("Figure") >= 2, sorted(set(models))
+    inputs = [m for m in models if re.search(r"(Input|TextArea|Button|Select|Picker|Toggle|Checkbox)$", m)]
+    assert inputs == [], f"the read-only view has input widgets: {inputs}"
+    assert "Traceback" not in page and "master.key" not in page
+    assert "master.key" not in _files(home)
+
+
+@pytest.mark.browser
+def test_voila_page_draws_charts_in_a_browser(voila_url: tuple[str, Path], tmp_path: Path) -> None:
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian chromium is not installed (make chromium)")
+    from playwright.sync_api import sync_playwright
+
+    url, _home = voila_url
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1600})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url, timeout=180_000)
+            page.wait_for_selector(".pv-card", timeout=120_000)
+            # Playwright's CSS engine pierces (nested) shadow roots, where Panel renders the plots
+            page.locator("canvas").first.wait_for(timeout=120_000)
+            assert page.locator(".bk-Canvas, .bk-canvas, canvas").count() >= 2
+            assert page.locator("input[type=password]").count() == 0
+            assert page.locator(".pv-ro input, .pv-ro textarea").count() == 0
+            assert page.locator(".pv-card").count() == 4
+            page.screenshot(path=str(tmp_path / "voila.png"), full_page=True)
+            assert not [e for e in errors if "sprintf" in e or "Bokeh" in e], errors
+        finally:
+            browser.close()
