@@ -82,6 +82,14 @@ accounts = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
+    # The exchange's own identity of the account (WOO X account/application id, Paradex main address).
+    sa.Column("identity", sa.String(200), nullable=True),
+    # JSON documents, each owned by one service: what the server was seen to do (paging, page size,
+    # order, symbol needed), the last self-check of the stored fills, and the exchange's own figures.
+    sa.Column("server_profile", sa.Text, nullable=True),
+    sa.Column("verification", sa.Text, nullable=True),
+    sa.Column("exchange_report", sa.Text, nullable=True),
+    sa.UniqueConstraint("exchange", "identity", name="uq_accounts_exchange_identity"),
 )
 
 fills = sa.Table(

@@ -85,6 +85,10 @@ class Account:
     status: str
     last_error: str | None
     created_ms: int
+    identity: str | None = None
+    server_profile: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+    exchange_report: dict[str, Any] | None = None
 
 
 @dataclass
@@ -232,7 +236,21 @@ def _account(row: Any) -> Account:
         status=row.status,
         last_error=row.last_error,
         created_ms=row.created_ms,
+        identity=row.identity,
+        server_profile=_json_doc(row.server_profile),
+        verification=_json_doc(row.verification),
+        exchange_report=_json_doc(row.exchange_report),
     )
+
+
+def _json_doc(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:  # a hand-edited cell: treat as unknown rather than failing every read
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _sync_state(account_id: int, row: Any | None) -> SyncState:
@@ -414,6 +432,47 @@ class Store:
                 conn.execute(table.delete().where(table.c.account_id == account_id))
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
             self._bump_data_version(conn)
+
+    def set_identity(self, label: str, identity: str | None) -> Account:
+        """Record the exchange's own identity of the account.
+
+        Raises:
+            AccountNotFound: no such label.  AccountExists: another label holds that identity.
+        """
+        try:
+            with self._write() as conn:
+                if identity is not None:
+                    other = conn.execute(
+                        sa.select(m.accounts.c.label).where(
+                            m.accounts.c.identity == identity,
+                            m.accounts.c.label != label,
+                            m.accounts.c.exchange == sa.select(m.accounts.c.exchange)
+                            .where(m.accounts.c.label == label)
+                            .scalar_subquery(),
+                        )
+                    ).scalar()
+                    if other is not None:
+                        raise AccountExists(f"this exchange account is already stored as {other!r}")
+                res = conn.execute(m.accounts.update().where(m.accounts.c.label == label).values(identity=identity))
+                if res.rowcount == 0:
+                    raise AccountNotFound(f"no account labelled {label!r}")
+        except sa.exc.IntegrityError as exc:  # a concurrent writer took the identity (PostgreSQL)
+            raise AccountExists("this exchange account is already stored under another label") from exc
+        return self.get_account(label)
+
+    def set_account_doc(self, label: str, name: str, doc: dict[str, Any] | None) -> None:
+        """Store one of the account's JSON documents (``server_profile``, ``verification``, ``exchange_report``).
+
+        Raises:
+            AccountNotFound: no such label.  ValueError: unknown document name.
+        """
+        if name not in ("server_profile", "verification", "exchange_report"):
+            raise ValueError(f"unknown account document {name!r}")
+        text = None if doc is None else json.dumps(doc, sort_keys=True, default=str)
+        with self._write() as conn:
+            res = conn.execute(m.accounts.update().where(m.accounts.c.label == label).values({name: text}))
+            if res.rowcount == 0:
+                raise AccountNotFound(f"no account labelled {label!r}")
 
     def set_status(self, label: str, status: str, error: str | None = None) -> None:
         """Set ``status`` (new|ok|syncing|error) and the last error, which is stored redacted.

@@ -321,3 +321,22 @@ def test_failed_ingest_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPa
     assert store.ingest_fills(account_id, make_fills(13, 40), sync_update={"progress": 0.5}) == 40
     assert stored_rollups(store) == expected_rollups(make_fills(13, 40))
     assert store.get_sync_state(account_id).progress == 0.5
+
+
+def test_account_identity_is_unique_per_exchange_and_documents_round_trip(store: Store) -> None:
+    store.add_account("a", "woox", None, b"x", "hint")
+    store.add_account("b", "woox", None, b"y", "hint")
+    store.add_account("c", "paradex", None, b"z", "hint")
+    assert store.set_identity("a", "app-1").identity == "app-1"
+    with pytest.raises(AccountExists, match="'a'"):
+        store.set_identity("b", "app-1")
+    assert store.get_account("b").identity is None
+    assert store.set_identity("c", "app-1").identity == "app-1"  # another exchange may share the text
+    store.set_account_doc("a", "server_profile", {"paging": "page", "page_size": 100})
+    assert store.get_account("a").server_profile == {"page_size": 100, "paging": "page"}
+    store.set_account_doc("a", "server_profile", None)
+    assert store.get_account("a").server_profile is None
+    with pytest.raises(ValueError):
+        store.set_account_doc("a", "credentials", {})
+    with pytest.raises(AccountNotFound):
+        store.set_account_doc("nope", "verification", {})
