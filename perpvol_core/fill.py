@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from perpvol_core.timeutil import MS_PER_DAY, day_floor_ms  # noqa: F401  (MS_PER_DAY re-exported: fills are bucketed by day)
+
 ExchangeName = Literal["woox", "paradex"]
 EXCHANGES: tuple[str, ...] = ("woox", "paradex")
 
@@ -23,7 +25,7 @@ PARADEX_COUNTED_FILL_TYPES = frozenset({"FILL", "LIQUIDATION", "RPI", "BLOCK_TRA
 #: Stored and shown apart, never counted.
 PARADEX_UNCOUNTED_FILL_TYPES = frozenset({"SETTLE_MARKET", "UNWIND_TRANSFER", "TRANSFER"})
 
-MS_PER_DAY = 86_400_000
+
 MS_PER_HOUR = 3_600_000
 
 #: Bounds a fill must meet to be stored exactly (column widths, int64 ms, 38-digit decimals). A row outside
@@ -113,4 +115,4 @@ class Fill:
     @property
     def day_ms(self) -> int:
         """UTC midnight (epoch ms) of the fill's day."""
-        return self.ts_ms - self.ts_ms % MS_PER_DAY
+        return day_floor_ms(self.ts_ms)

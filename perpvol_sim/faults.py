@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter, deque
 from typing import Any
+
+from perpvol_core import timeutil
 
 RATE_LIMIT = "rate_limit"
 SERVER_ERROR = "server_error"
@@ -142,7 +143,7 @@ class Faults:
 
     def now_ms(self) -> int:
         """The simulator's clock: real time shifted by ``clock_skew_ms``."""
-        return int(time.time() * 1000) + self.clock_skew_ms
+        return timeutil.now_ms() + self.clock_skew_ms
 
     @staticmethod
     def html_page() -> str:

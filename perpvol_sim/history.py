@@ -27,15 +27,15 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
+
+from perpvol_core import timeutil
+from perpvol_core.timeutil import MS_PER_DAY
 
 log = logging.getLogger(__name__)
 
-MS_PER_DAY = 86_400_000
 PARADEX_COUNTED = frozenset({"FILL", "LIQUIDATION", "RPI", "BLOCK_TRADE"})
 
 FillCallback = Callable[["SimFill"], None]
@@ -131,7 +131,7 @@ def _default_spec(name: str, exchange: str) -> _MarketSpec:
 
 def utc_day(ts_ms: int) -> str:
     """The UTC calendar day ``YYYY-MM-DD`` of an epoch-ms timestamp."""
-    return datetime.fromtimestamp(ts_ms // 1000, tz=UTC).strftime("%Y-%m-%d")
+    return timeutil.date_of_ms(ts_ms).isoformat()
 
 
 class History:
@@ -157,7 +157,7 @@ class History:
         self.exchange = exchange
         self.seed = seed
         self.days = days
-        self.now_ms = int(now_ms if now_ms is not None else time.time() * 1000)
+        self.now_ms = int(now_ms) if now_ms is not None else timeutil.now_ms()
         self.start_ms = self.now_ms - days * MS_PER_DAY
         known = {m.name: m for m in (_WOOX_MARKETS if exchange == "woox" else _PARADEX_MARKETS)}
         self._markets = (
@@ -372,7 +372,7 @@ class History:
         with self._lock:
             last = self.fills[-1].ts_ms if self.fills else self.start_ms
             if ts_ms is None:
-                ts_ms = max(int(time.time() * 1000), last)
+                ts_ms = max(timeutil.now_ms(), last)
             elif ts_ms < last:
                 raise ValueError("live fills must not be older than the newest fill")
             perps = [m for m in self._markets if m.kind == "perp"] or self._markets

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from perpvol_core.exchanges.paradex import starknet as sa
 from perpvol_core.fill import MS_PER_DAY, PARADEX_COUNTED_FILL_TYPES
+from perpvol_core.money import plain_decimal
 from perpvol_sim.faults import HTML_ERROR, RATE_LIMIT, SERVER_ERROR, STALL, TRUNCATE, Faults
 from perpvol_sim.history import History, SimFill
 from perpvol_sim.server import BackgroundServer
@@ -435,10 +436,6 @@ def asset_kind_of(market: str) -> str:
     return "SPOT"
 
 
-def _dec(value: Decimal) -> str:
-    return format(value, "f")
-
-
 def _stable_int(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "big")
 
@@ -454,9 +451,9 @@ def fill_to_json(fill: SimFill, account: int, config: ParadexSimConfig) -> dict[
         "market": fill.market,
         "side": fill.side,
         "liquidity": fill.liquidity,
-        "price": _dec(fill.price),
-        "size": _dec(fill.size),
-        "fee": _dec(fill.fee),
+        "price": plain_decimal(fill.price),
+        "size": plain_decimal(fill.size),
+        "fee": plain_decimal(fill.fee),
         "fee_currency": fill.fee_asset,
         "created_at": str(fill.ts_ms) if config.created_at_as_string else fill.ts_ms,
         "order_id": fill.order_id,
@@ -469,15 +466,15 @@ def fill_to_json(fill: SimFill, account: int, config: ParadexSimConfig) -> dict[
     seed = _stable_int(fill.fill_id, fill.fill_type)
     trade_like = fill.fill_type in PARADEX_COUNTED_FILL_TYPES
     if fill.ts_ms >= since.get("realized_pnl", 0):
-        result["realized_pnl"] = _dec((Decimal(seed % 200_001) - 100_000) / 1000) if trade_like else "0"
+        result["realized_pnl"] = plain_decimal((Decimal(seed % 200_001) - 100_000) / 1000) if trade_like else "0"
     if fill.ts_ms >= since.get("realized_funding", 0):
-        result["realized_funding"] = _dec((Decimal(seed % 2_001) - 1_000) / 10_000)
+        result["realized_funding"] = plain_decimal((Decimal(seed % 2_001) - 1_000) / 10_000)
     if fill.ts_ms >= since.get("flags", 0):
         result["flags"] = ["interactive"] if seed % 3 == 0 else (["rpi"] if fill.fill_type == "RPI" else [])
     if fill.ts_ms >= since.get("orderbook_seq_no", 0):
         result["orderbook_seq_no"] = 0 if fill.fill_type in ("LIQUIDATION", "SETTLE_MARKET") else fill.ts_ms * 1000
     if fill.ts_ms >= since.get("underlying_price", 0):
-        result["underlying_price"] = _dec(fill.price)
+        result["underlying_price"] = plain_decimal(fill.price)
     return result
 
 
@@ -962,11 +959,11 @@ class VolumeTiersHandler(_Handler):
                 {
                     "kind": "retail",
                     "tier_name": name,
-                    "min_volume": _dec(min_volume),
+                    "min_volume": plain_decimal(min_volume),
                     "min_volume_duration": "14d",
                     "nft_min_volume": "0",
                     "sort_order": order,
-                    "fee_rates": {"maker_rate": "0", "taker_rate": _dec(taker_bps)},
+                    "fee_rates": {"maker_rate": "0", "taker_rate": plain_decimal(taker_bps)},
                 }
             )
         self.send_json({"results": results})
@@ -1217,7 +1214,7 @@ class AccountInfoHandler(_Handler):
                             "commission_rate": "0",
                             "discount_rate": "0",
                         },
-                        "volume_tiers": {"retail": {"tier": tier, "volume": _dec(volume)}},
+                        "volume_tiers": {"retail": {"tier": tier, "volume": plain_decimal(volume)}},
                     }
                 ]
             }
@@ -1239,7 +1236,7 @@ class AccountHistoryHandler(_Handler):
         today = state.now_ms() // MS_PER_DAY * MS_PER_DAY
         days = [today - k * MS_PER_DAY for k in range(29, -1, -1)]
         if kind == "volume" and state.owns_fills(self.account_for()):
-            values = [_dec(state.counted_notional(d, d + MS_PER_DAY)) for d in days]
+            values = [plain_decimal(state.counted_notional(d, d + MS_PER_DAY)) for d in days]
         else:
             values = ["0"] * len(days)
         # Numbers (spec) written from Decimal text, never through float.

@@ -54,6 +54,7 @@ import tornado.web
 import tornado.websocket
 from tornado import httputil
 
+from perpvol_core.money import plain_decimal
 from perpvol_sim import faults as fault_kinds
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import MS_PER_DAY, History, SimFill
@@ -188,10 +189,6 @@ def _seconds_string(ts_ms: int) -> str:
     return f"{ts_ms // 1000}.{ts_ms % 1000:03d}"
 
 
-def _dec_str(value: Decimal) -> str:
-    return format(value, "f")
-
-
 def v3_row(fill: SimFill, response_format: str) -> dict[str, Any]:
     """A transactionHistory row (§3.1) in the doc or the live format."""
     live = response_format == "live"
@@ -200,8 +197,8 @@ def v3_row(fill: SimFill, response_format: str) -> dict[str, Any]:
         "symbol": fill.market,
         "orderId": int(fill.order_id),
         "orderTag": "default",
-        "executedPrice": _num(fill.price) if live else _dec_str(fill.price),
-        "executedQuantity": _num(fill.size) if live else _dec_str(fill.size),
+        "executedPrice": _num(fill.price) if live else plain_decimal(fill.price),
+        "executedQuantity": _num(fill.size) if live else plain_decimal(fill.size),
         "isMaker": 1 if fill.liquidity == "MAKER" else 0,
         "side": fill.side,
         "fee": _num(fill.fee),

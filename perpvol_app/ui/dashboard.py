@@ -23,6 +23,7 @@ from perpvol_app.ui.components.history import HistoryChart
 from perpvol_app.ui.components.keys import KeyManager
 from perpvol_app.ui.components.tiers import FeeTiers
 from perpvol_app.ui.theme import apply_theme, make_template
+from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.fill import EXCHANGES, MS_PER_DAY
 from perpvol_core.security.redaction import redact
@@ -48,7 +49,7 @@ def _live_24h(ctx: AppContext) -> dict[str, Decimal]:
     """Exact counted volume of the last 24 hours per exchange (fills table, index range scan)."""
     from perpvol_core.analytics import volume
 
-    now = int(time.time() * 1000)
+    now = timeutil.now_ms()
     return {e: volume.window_volume(ctx.store, now + 1 - MS_PER_DAY, now + 1, e) for e in EXCHANGES}
 
 

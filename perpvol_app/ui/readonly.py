@@ -11,9 +11,7 @@ Money is exact ``Decimal`` in every table and label; only the chart geometry use
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,6 +32,7 @@ from perpvol_app.ui.theme import (
     bokeh_theme,
     chart_opts,
 )
+from perpvol_core import timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
 from perpvol_core.fill import EXCHANGES, MS_PER_DAY
@@ -99,8 +98,8 @@ class Snapshot:
 
 def load(store: Store, now_ms: int | None = None, days: int = HISTORY_DAYS) -> Snapshot:
     """Read the aggregates of ``store`` (counted perp volume only)."""
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    start = dt.datetime.fromtimestamp((now - (days - 1) * MS_PER_DAY) / 1000, tz=dt.UTC).date()
+    now = timeutil.now_ms() if now_ms is None else now_ms
+    start = timeutil.date_of_ms(now - (days - 1) * MS_PER_DAY)
     return Snapshot(
         generated_ms=now,
         summary=volume.summary(store, now_ms=now),
@@ -150,7 +149,7 @@ def headline_html(snap: Snapshot) -> str:
     ]
     rows.append(["Total"] + [money(totals[p]) for p in volume.PERIODS])
     table = _table(["Exchange"] + [PERIOD_LABELS[p] for p in volume.PERIODS], rows, "pv-by-exchange")
-    when = dt.datetime.fromtimestamp(snap.generated_ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = timeutil.display_utc(snap.generated_ms)
     note = f'<p class="pv-note">Perpetual futures only, maker and taker, USD notional; as of {when}.</p>'
     return f'{_STYLE}<div class="pv-ro"><div class="pv-cards">{cards}</div>{table}{note}</div>'
 
@@ -185,7 +184,7 @@ def breakdown_html(snap: Snapshot) -> str:
 
 def daily_series(snap: Snapshot) -> pl.DataFrame:
     """One row per UTC day from the first day with fills to today, a float column per exchange (chart only)."""
-    today = dt.datetime.fromtimestamp(snap.generated_ms / 1000, tz=dt.UTC).date()
+    today = timeutil.date_of_ms(snap.generated_ms)
     first = snap.daily["date"].min() if not snap.daily.is_empty() else today
     days = pl.DataFrame({"date": pl.date_range(first, max(first, today), "1d", eager=True)})
     wide = (

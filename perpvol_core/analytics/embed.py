@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import time
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
+
+from perpvol_core import timeutil
+from perpvol_core.money import canonical_decimal
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{16,200}$")
 TOKEN_BYTES = 24
@@ -53,12 +53,6 @@ def _field(row: Any, name: str) -> Any:
     return getattr(row, name, None)
 
 
-def _dec(value: Any) -> str:
-    from perpvol_core.store.models import canonical_decimal
-
-    return canonical_decimal(value if isinstance(value, Decimal) else Decimal(str(value)))
-
-
 def embed_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     """Aggregate figures only: ``{"generated_at", "totals": {24h, 7d, 30d, all}, "by_exchange": {...}}``.
 
@@ -66,12 +60,12 @@ def embed_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     """
     from perpvol_core.analytics import volume
 
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = timeutil.now_ms() if now_ms is None else now_ms
     summary = volume.summary(store, now_ms=now_ms)
-    totals = {str(k): _dec(v) for k, v in (summary.get("totals") or {}).items()}
+    totals = {str(k): canonical_decimal(v) for k, v in (summary.get("totals") or {}).items()}
     by_exchange = {
-        str(ex): {str(k): _dec(v) for k, v in (vals or {}).items()}
+        str(ex): {str(k): canonical_decimal(v) for k, v in (vals or {}).items()}
         for ex, vals in (summary.get("by_exchange") or {}).items()
     }
-    generated = datetime.fromtimestamp(now_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = timeutil.iso_utc(now_ms)
     return {"generated_at": generated, "totals": totals, "by_exchange": by_exchange}

@@ -13,33 +13,22 @@ from __future__ import annotations
 
 import copy
 import threading
-import time
 import weakref
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
+from perpvol_core import timeutil
 from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER
-from perpvol_core.store import Store, canonical_decimal
+from perpvol_core.money import canonical_decimal
+from perpvol_core.store import Store
+from perpvol_core.timeutil import day_floor_ms, day_ms, iso_utc
 
 WINDOWS: dict[str, int] = {"24h": 1, "7d": 7, "30d": 30}
 PERIODS: tuple[str, ...] = ("24h", "7d", "30d", "all")
 _ZERO = Decimal(0)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def day_ms(day: date) -> int:
-    """UTC midnight of ``day`` in epoch milliseconds."""
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
-
-
-def _floor_day(ms: int) -> int:
-    return ms - ms % MS_PER_DAY
 
 
 def _ceil_day(ms: int) -> int:
@@ -112,7 +101,7 @@ def _window_by_exchange(
         for exch, value in part.items():
             totals[exch] = totals.get(exch, _ZERO) + value
 
-    first_full, end_full = _ceil_day(start_ms), _floor_day(end_ms)
+    first_full, end_full = _ceil_day(start_ms), day_floor_ms(end_ms)
     if first_full >= end_full:  # no whole day inside: the fills table has it all
         add(store.counted_notional_between(start_ms, end_ms, exchange))
         return totals
@@ -128,7 +117,7 @@ def _window_by_exchange(
 def window_volume(store: Store, start_ms: int, end_ms: int, exchange: str | None = None) -> Decimal:
     """Exact counted perp volume of fills with ``start_ms <= ts_ms < end_ms``."""
     rollups = store.rollups_frame(
-        start_day_ms=_ceil_day(start_ms), end_day_ms=_floor_day(end_ms), exchange=exchange
+        start_day_ms=_ceil_day(start_ms), end_day_ms=day_floor_ms(end_ms), exchange=exchange
     ).filter(pl.col("counted"))
     return sum(_window_by_exchange(store, rollups, start_ms, end_ms, exchange).values(), _ZERO)
 
@@ -143,7 +132,7 @@ def summary(store: Store, now_ms: int | None = None) -> dict[str, dict[str, Any]
     """
     if now_ms is not None:
         return _summary_at(store, now_ms)
-    now = _now_ms()
+    now = timeutil.now_ms()
     key = (store.data_version(), now // SUMMARY_TTL_MS)
     with _summary_lock:  # one computation per key; concurrent callers wait for it instead of repeating it
         cached = _summary_cache.get(store)
@@ -171,10 +160,6 @@ def _summary_at(store: Store, now: int) -> dict[str, dict[str, Any]]:
     return {"totals": totals, "by_exchange": by_exchange}
 
 
-def _iso_utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def volume_report(
     store: Store,
     daily: bool = False,
@@ -188,11 +173,11 @@ def volume_report(
     ``totals`` follow ``exchange`` when given; ``by_exchange`` always lists woox and paradex; ``daily``
     (only when asked) is the daily series within ``start``..``end`` (inclusive dates).
     """
-    now = _now_ms() if now_ms is None else now_ms
+    now = timeutil.now_ms() if now_ms is None else now_ms
     data = summary(store, now)
     totals = data["by_exchange"][exchange] if exchange else data["totals"]
     report: dict[str, Any] = {
-        "generated_at": _iso_utc(now),
+        "generated_at": iso_utc(now),
         "totals": {p: canonical_decimal(totals[p]) for p in PERIODS},
         "by_exchange": {
             e: {p: canonical_decimal(v) for p, v in periods.items()} for e, periods in data["by_exchange"].items()

@@ -29,6 +29,7 @@ from perpvol_core.exchanges._errors import (  # noqa: F401  (re-exported for the
     InvalidCredentials,
     RateLimited,
 )
+from perpvol_core.money import to_decimal  # noqa: F401  (re-exported for the connectors)
 from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -138,19 +139,6 @@ class RequestStats:
 def parse_json(content: bytes) -> Any:
     """JSON with every non-integer number as ``Decimal`` (never float). Raises ``ValueError`` when not JSON."""
     return json.loads(content, parse_float=Decimal)
-
-
-def to_decimal(value: Any) -> Decimal:
-    """``Decimal`` from a JSON number or string; ``ValueError`` when empty or not a finite number."""
-    if value is None or isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except ArithmeticError as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-    if not d.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
-    return d
 
 
 def to_text(value: Any, what: str) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 import websockets
 from websockets.exceptions import WebSocketException
 
+from perpvol_core import timeutil
 from perpvol_core.exchanges._errors import StreamAuthRefused, StreamProtocolError
 from perpvol_core.exchanges._stream import ws_url
 from perpvol_core.exchanges.paradex.stream import bearer_jwt as paradex_jwt
@@ -43,6 +44,7 @@ from perpvol_core.exchanges.woox.stream import application_id as woox_applicatio
 from perpvol_core.exchanges.woox.stream import auth_message as woox_auth_message
 from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push
 from perpvol_core.fill import Fill
+from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
 from perpvol_core.services.events import EventBus, get_bus
 
@@ -85,26 +87,18 @@ class StreamStatus:
         }
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _dec_str(value: Any) -> str:
-    from perpvol_core.store.models import canonical_decimal
-
-    return canonical_decimal(value)
-
-
 def volume_event(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     """The ``volume`` bus event for the store's current totals (decimal strings)."""
     from perpvol_core.analytics import volume
 
-    now = _now_ms() if now_ms is None else now_ms
+    now = timeutil.now_ms() if now_ms is None else now_ms
     s = volume.summary(store, now_ms=now)
     return {
         "type": "volume",
-        "totals": {k: _dec_str(v) for k, v in s["totals"].items()},
-        "by_exchange": {ex: {k: _dec_str(v) for k, v in vals.items()} for ex, vals in s["by_exchange"].items()},
+        "totals": {k: canonical_decimal(v) for k, v in s["totals"].items()},
+        "by_exchange": {
+            ex: {k: canonical_decimal(v) for k, v in vals.items()} for ex, vals in s["by_exchange"].items()
+        },
         "ts_ms": now,
     }
 
@@ -298,7 +292,7 @@ class LiveFeed:
                 st.last_error = None
         if changed:
             self.bus.publish({"type": "live_status", "label": st.label, "exchange": st.exchange, "state": state,
-                              "error": st.last_error, "ts_ms": _now_ms()})
+                              "error": st.last_error, "ts_ms": timeutil.now_ms()})
 
     async def _request_sync(self, label: str, reason: str) -> None:
         if self._sync_now is None:
@@ -374,14 +368,14 @@ class LiveFeed:
                 await self._paradex_handshake(ws, creds, account.base_url)
             with self._lock:
                 st.connects += 1
-                st.connected_ms = _now_ms()
+                st.connected_ms = timeutil.now_ms()
             self._set_state(st, LIVE)
             # fills made while the stream was down are only in REST: one incremental sync closes the gap
             asyncio.get_running_loop().create_task(self._request_sync(account.label, "stream (re)connected"))
             parser = parse_woox_push if exchange == "woox" else parse_paradex_push
             while True:
                 raw = await ws.recv()
-                st.last_message_ms = _now_ms()
+                st.last_message_ms = timeutil.now_ms()
                 try:
                     msg = json.loads(raw, parse_float=Decimal)  # exact prices and sizes, never float
                 except ValueError:
@@ -389,7 +383,7 @@ class LiveFeed:
                 if not isinstance(msg, dict):
                     continue
                 if exchange == "woox" and msg.get("event") == "ping":
-                    await ws.send(json.dumps({"event": "pong", "ts": _now_ms()}))
+                    await ws.send(json.dumps({"event": "pong", "ts": timeutil.now_ms()}))
                     continue
                 try:
                     fill = parser(msg)
@@ -423,13 +417,14 @@ class LiveFeed:
         while True:
             msg = await self._recv_json(ws)
             if pong and msg.get("event") == "ping":
-                await ws.send(json.dumps({"event": "pong", "ts": _now_ms()}))
+                await ws.send(json.dumps({"event": "pong", "ts": timeutil.now_ms()}))
                 continue
             if match(msg):
                 return msg
 
     async def _woox_handshake(self, ws: Any, creds: Any) -> None:
-        await ws.send(json.dumps(woox_auth_message(creds.api_key, creds.api_secret.reveal(), _now_ms(), "pv-auth")))
+        ts = timeutil.now_ms()
+        await ws.send(json.dumps(woox_auth_message(creds.api_key, creds.api_secret.reveal(), ts, "pv-auth")))
         reply = await self._await_reply(ws, lambda m: m.get("event") == "auth", pong=True)
         if not reply.get("success"):
             raise StreamAuthRefused(redact(reply.get("errorMsg") or "auth failed"))

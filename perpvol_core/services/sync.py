@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from perpvol_core import timeutil
 from perpvol_core.exchanges import (
     Connector,
     ExchangeError,
@@ -32,21 +32,12 @@ from perpvol_core.exchanges import (
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 from perpvol_core.services.events import EventBus, get_bus
+from perpvol_core.timeutil import display_utc
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DAYS = 730
 ProgressCallback = Callable[[dict[str, Any]], None]
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def fmt_ms(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def error_text(exc: BaseException) -> str:
@@ -69,7 +60,7 @@ def coverage_text(
     if covered_from_ms is None or covered_to_ms is None:
         text = "nothing synced yet"
     else:
-        text = f"complete from {fmt_ms(covered_from_ms)} to {fmt_ms(covered_to_ms)}"
+        text = f"complete from {display_utc(covered_from_ms)} to {display_utc(covered_to_ms)}"
     if exchange == "woox":  # always said: a trader must know nothing older can be fetched
         from perpvol_core.exchanges.woox.rest import WooxConnector
 
@@ -149,7 +140,7 @@ class SyncEngine:
         *,
         connector_options: dict[str, dict[str, Any]] | None = None,
         max_workers: int = 8,
-        clock: Callable[[], int] = now_ms,
+        clock: Callable[[], int] = timeutil.now_ms,
     ) -> None:
         self.store = store
         self.vault = vault

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.security.redaction import redact
 from perpvol_core.services.sync import DEFAULT_DAYS, AccountResult, SyncEngine, coverage_text
@@ -131,7 +132,7 @@ class Worker:
             results = self.engine.sync(labels=list(labels) if labels else None, days=self.days)
         for r in results:
             self.last_results[r.label] = r
-        self.last_run_ms = int(time.time() * 1000)
+        self.last_run_ms = timeutil.now_ms()
         return results
 
     def _loop(self) -> None:

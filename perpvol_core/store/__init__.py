@@ -1,6 +1,6 @@
 """Persistent store: accounts, fills, daily rollups, sync state (see docs/internals.md)."""
 
-from perpvol_core.store.models import canonical_decimal
+from perpvol_core.money import canonical_decimal
 from perpvol_core.store.store import (
     ACCOUNT_STATUSES,
     USD_ASSETS,

@@ -13,21 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-
-def canonical_decimal(value: Decimal) -> str:
-    """Fixed-point text without exponent or trailing zeros (``"1234.5"``, ``"0"``, ``"-0.001"``).
-
-    Raises:
-        ValueError: ``value`` is NaN or infinite.
-    """
-    if not value.is_finite():
-        raise ValueError(f"not a finite decimal: {value}")
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
-    return text
+from perpvol_core.money import canonical_decimal
 
 
 class Money(TypeDecorator):

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,8 +26,9 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 
+from perpvol_core import timeutil
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER, Fill
+from perpvol_core.fill import EXCHANGES, MAKER, TAKER, Fill
 from perpvol_core.security.redaction import redact
 from perpvol_core.store import models as m
 from perpvol_core.store.frames import frame
@@ -116,10 +116,6 @@ class EmbedToken:
     token_hash: str
     created_ms: int
     revoked_ms: int | None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -211,7 +207,7 @@ def _rollup_deltas(rows: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], list
             key = (
                 row["account_id"],
                 row["exchange"],
-                row["ts_ms"] - row["ts_ms"] % MS_PER_DAY,
+                timeutil.day_floor_ms(row["ts_ms"]),
                 row["market"],
                 row["liquidity"],
                 row["fill_type"],
@@ -372,7 +368,7 @@ class Store:
                         hint=hint,
                         status="new",
                         last_error=None,
-                        created_ms=now_ms(),
+                        created_ms=timeutil.now_ms(),
                     )
                 )
         except sa.exc.IntegrityError as exc:  # a concurrent add of the same label (PostgreSQL)
@@ -737,7 +733,7 @@ class Store:
             values["cursor"] = json.dumps(values["cursor"], sort_keys=True) if values["cursor"] is not None else None
         if values.get("last_error"):
             values["last_error"] = redact(values["last_error"])
-        values["updated_ms"] = now_ms()
+        values["updated_ms"] = timeutil.now_ms()
         return values
 
     def _upsert_sync_state(self, conn: Connection, account_id: int, values: dict[str, Any]) -> None:
@@ -802,7 +798,7 @@ class Store:
             with self._write() as conn:
                 token_id = conn.execute(
                     m.embed_tokens.insert()
-                    .values(name=name, token_hash=token_hash, created_ms=now_ms())
+                    .values(name=name, token_hash=token_hash, created_ms=timeutil.now_ms())
                     .returning(m.embed_tokens.c.id)
                 ).scalar_one()
         except sa.exc.IntegrityError as exc:
@@ -823,7 +819,7 @@ class Store:
             res = conn.execute(
                 m.embed_tokens.update()
                 .where(m.embed_tokens.c.id == token_id, m.embed_tokens.c.revoked_ms.is_(None))
-                .values(revoked_ms=now_ms())
+                .values(revoked_ms=timeutil.now_ms())
             )
             return res.rowcount > 0
 

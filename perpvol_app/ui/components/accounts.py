@@ -7,7 +7,6 @@ manager and the sync-progress view both render from it. Nothing here ever holds 
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 
@@ -15,15 +14,13 @@ import panel as pn
 import param
 
 from perpvol_core.security.redaction import redact
+from perpvol_core.timeutil import display_utc
 
 NAMES = {"woox": "WOO X", "paradex": "Paradex"}
 
 
 def _fmt_ms(ms: int | None, with_time: bool = True) -> str:
-    if not ms:
-        return "—"
-    t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return t.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+    return display_utc(ms or None, with_time)  # 0 means "never" here
 
 
 def snapshot(store: Any, worker_status: dict[str, Any] | None = None) -> list[dict[str, Any]]:

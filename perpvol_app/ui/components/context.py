@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from perpvol_core.config import Settings
+from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -141,11 +142,7 @@ def exact(value: Decimal | str | None) -> str:
     """The exact decimal string (no exponent, no float)."""
     if value is None:
         return ""
-    d = Decimal(value)
-    text = format(d, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
+    return canonical_decimal(value)
 
 
 # -- shared reads ------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ import panel as pn
 import param
 
 from perpvol_app.ui.components.context import exact, money
+from perpvol_core import timeutil
 from perpvol_core.fill import MS_PER_DAY
 
 #: exchange -> (window days, [(tier name, minimum window volume USD)]) ascending.
@@ -98,7 +98,7 @@ def tier_progress(exchange: str, volume: Decimal, pace: Decimal) -> TierProgress
 def compute(store: Any, now_ms: int | None = None) -> list[TierProgress]:
     from perpvol_core.analytics import volume as vol
 
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = timeutil.now_ms() if now_ms is None else now_ms
     out = []
     for exchange, (window, _tiers) in TIERS.items():
         in_window = vol.window_volume(store, now_ms - window * MS_PER_DAY, now_ms, exchange)
