@@ -1,16 +1,49 @@
-"""Configuration from the environment, exactly the variables of design.md."""
+"""Configuration from the environment, exactly the variables of design.md.
+
+The environment is read by ``pydantic-settings`` (prefix ``PERPVOL_``, exact case, an empty value counts as
+unset); :class:`Settings` is the resolved, immutable result that the rest of the code and the tests use.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
 
 from perpvol_core.security.redaction import Secret
 
 
 class ConfigError(Exception):
     """A configuration value is missing, unreadable or invalid; the message says which and why."""
+
+
+class _Environment(BaseSettings):
+    """The ``PERPVOL_*`` variables as given (``None`` when unset or empty)."""
+
+    model_config = SettingsConfigDict(env_prefix="PERPVOL_", case_sensitive=True, env_ignore_empty=True, extra="ignore")
+
+    HOME: Path | None = None
+    DATABASE_URL: str | None = None
+    MASTER_KEY_FILE: Path | None = None
+    MASTER_KEY: str | None = None
+    API_TOKEN: str | None = None
+    PASSWORD: str | None = None
+    REDIS_URL: str | None = None
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (``os.environ`` or one passed by a caller)."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(_Environment)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 @dataclass(frozen=True)
@@ -26,22 +59,22 @@ class Settings:
     redis_url: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        home = Path(env.get("PERPVOL_HOME") or Path.home() / ".perpvol").expanduser()
-        db = env.get("PERPVOL_DATABASE_URL") or f"sqlite:///{home / 'perpvol.db'}"
-        key_file = env.get("PERPVOL_MASTER_KEY_FILE")
-        key = env.get("PERPVOL_MASTER_KEY")
-        token = env.get("PERPVOL_API_TOKEN")
-        password = env.get("PERPVOL_PASSWORD")
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``); unset or empty variables take their defaults.
+
+        Every variable is text (or a path), so reading never fails; a bad value (an unreadable key file, a
+        malformed master key or URL) raises ``ConfigError``/``StoreError`` where it is used.
+        """
+        raw = _Environment.model_validate(_MappingSource(os.environ if env is None else env)())
+        home = (raw.HOME or Path.home() / ".perpvol").expanduser()
         return cls(
             home=home,
-            database_url=db,
-            master_key_file=Path(key_file).expanduser() if key_file else None,
-            master_key=Secret(key) if key else None,
-            api_token=Secret(token) if token else None,
-            password=Secret(password) if password else None,
-            redis_url=env.get("PERPVOL_REDIS_URL") or None,
+            database_url=raw.DATABASE_URL or f"sqlite:///{home / 'perpvol.db'}",
+            master_key_file=raw.MASTER_KEY_FILE.expanduser() if raw.MASTER_KEY_FILE else None,
+            master_key=Secret(raw.MASTER_KEY) if raw.MASTER_KEY else None,
+            api_token=Secret(raw.API_TOKEN) if raw.API_TOKEN else None,
+            password=Secret(raw.PASSWORD) if raw.PASSWORD else None,
+            redis_url=raw.REDIS_URL or None,
         )
 
     def ensure_home(self) -> Path:
