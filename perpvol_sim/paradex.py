@@ -26,13 +26,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+import jwt as pyjwt
 import tornado.ioloop
 import tornado.web
 import tornado.websocket
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
 from perpvol_core.exchanges.paradex import starknet as sa
 from perpvol_core.fill import MS_PER_DAY, PARADEX_COUNTED_FILL_TYPES
@@ -250,10 +248,6 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class JwtError(Exception):
     """A bearer token that does not authenticate; ``message`` is the exchange's wording."""
 
@@ -263,9 +257,7 @@ class JwtExpired(JwtError):
 
 
 class JwtIssuer:
-    """Signs and verifies ES384 JWTs with a per-simulator P-384 key."""
-
-    _HEADER = {"alg": "ES384", "typ": "JWT"}
+    """Signs and verifies ES384 JWTs (PyJWT) with a per-simulator P-384 key."""
 
     def __init__(self, issuer: str) -> None:
         self.issuer = issuer
@@ -273,34 +265,30 @@ class JwtIssuer:
         self.kid = uuid.uuid4().hex[:16]
 
     def encode(self, claims: dict[str, Any]) -> str:
-        header = dict(self._HEADER, kid=self.kid)
-        signing_input = f"{_b64url(json.dumps(header, separators=(',', ':')).encode())}." + _b64url(
-            json.dumps(claims, separators=(",", ":")).encode()
-        )
-        der = self._key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA384()))
-        r, s = decode_dss_signature(der)
-        return f"{signing_input}.{_b64url(r.to_bytes(48, 'big') + s.to_bytes(48, 'big'))}"
+        return pyjwt.encode(claims, self._key, algorithm="ES384", headers={"kid": self.kid, "typ": "JWT"})
 
     def decode(self, token: str, now: float) -> dict[str, Any]:
-        """Verified claims; raises :class:`JwtExpired` / :class:`JwtError` with the exchange's messages."""
-        parts = token.split(".")
-        if len(parts) != 3:
+        """Verified claims; raises :class:`JwtExpired` / :class:`JwtError` with the exchange's messages.
+
+        Expiry is checked against ``now`` (the simulator's clock, which tests shift), not the wall clock.
+        """
+        if len(token.split(".")) != 3:
             raise JwtError("missing or malformed jwt: token contains an invalid number of segments")
         try:
-            header = json.loads(_b64url_decode(parts[0]))
-            claims = json.loads(_b64url_decode(parts[1]))
-            raw = _b64url_decode(parts[2])
-        except (ValueError, json.JSONDecodeError) as exc:
-            raise JwtError("missing or malformed jwt: token is malformed") from exc
-        if not isinstance(header, dict) or header.get("alg") != "ES384" or len(raw) != 96:
-            raise JwtError("missing or malformed jwt: signing method is invalid")
-        der = encode_dss_signature(int.from_bytes(raw[:48], "big"), int.from_bytes(raw[48:], "big"))
-        try:
-            self._key.public_key().verify(der, f"{parts[0]}.{parts[1]}".encode("ascii"), ec.ECDSA(hashes.SHA384()))
-        except InvalidSignature as exc:
+            claims: dict[str, Any] = pyjwt.decode(
+                token,
+                self._key.public_key(),
+                algorithms=["ES384"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_aud": False},
+            )
+        except pyjwt.InvalidAlgorithmError as exc:
+            raise JwtError("missing or malformed jwt: signing method is invalid") from exc
+        except pyjwt.InvalidSignatureError as exc:
             raise JwtError("missing or malformed jwt: token signature is invalid") from exc
+        except pyjwt.InvalidTokenError as exc:
+            raise JwtError("missing or malformed jwt: token is malformed") from exc
         exp = claims.get("exp")
-        if not isinstance(exp, int | float):
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise JwtError("missing or malformed jwt: token has no expiry")
         if now >= exp:
             # Go's duration formatting, as in the recorded body ("token is expired by 9.46872137s").
@@ -1551,7 +1539,7 @@ class ParadexSim:
         """Revoke a read-only token (the token itself, its token_id or lookup_id)."""
         token_id = token
         if token.count(".") == 2:
-            token_id = json.loads(_b64url_decode(token.split(".")[1])).get("jti", "")
+            token_id = str(pyjwt.decode(token, options={"verify_signature": False}).get("jti", ""))
         return self.state.registry.revoke(token_id, int(self.state.now()))
 
     def register_account(self, address: int, main_public_key: int, subkeys: Iterable[int] = ()) -> None:
