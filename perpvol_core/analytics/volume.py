@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import copy
 import threading
-import weakref
+import time
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
+from cachetools import TTLCache, cached
 
 from perpvol_core import timeutil
 from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER
@@ -132,19 +133,21 @@ def summary(store: Store, now_ms: int | None = None) -> dict[str, dict[str, Any]
     """
     if now_ms is not None:
         return _summary_at(store, now_ms)
-    now = timeutil.now_ms()
-    key = (store.data_version(), now // SUMMARY_TTL_MS)
-    with _summary_lock:  # one computation per key; concurrent callers wait for it instead of repeating it
-        cached = _summary_cache.get(store)
-        if cached is None or cached[0] != key:
-            cached = (key, _summary_at(store, now))
-            _summary_cache[store] = cached
-        return copy.deepcopy(cached[1])
+    return copy.deepcopy(_shared_summary(store, store.data_version()))
 
 
 SUMMARY_TTL_MS = 1000
-_summary_cache: weakref.WeakKeyDictionary[Store, tuple[tuple[str, int], dict[str, Any]]] = weakref.WeakKeyDictionary()
-_summary_lock = threading.Lock()
+# Keyed by (store, data version): a write anywhere changes the version, so a cached answer is never of older
+# data; the TTL bounds how far its windows lag. The condition makes concurrent callers of one key wait for
+# the single computation instead of repeating it.
+_summary_cache: TTLCache[Any, dict[str, dict[str, Any]]] = TTLCache(
+    maxsize=64, ttl=SUMMARY_TTL_MS / 1000, timer=time.monotonic
+)
+
+
+@cached(_summary_cache, condition=threading.Condition())
+def _shared_summary(store: Store, data_version: str) -> dict[str, dict[str, Any]]:
+    return _summary_at(store, timeutil.now_ms())
 
 
 def _summary_at(store: Store, now: int) -> dict[str, dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from cachetools import LRUCache
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -283,7 +284,7 @@ class Store:
         self.dialect: str = self._engine.dialect.name
         # rollups_frame results by (filters, data version): every surface re-reads the same rollups (API
         # requests, dashboard sessions), and they change only when fills are added or removed.
-        self._rollups_cache: dict[tuple[Any, ...], pl.DataFrame] = {}
+        self._rollups_cache: LRUCache[tuple[Any, ...], pl.DataFrame] = LRUCache(maxsize=ROLLUPS_CACHE_SIZE)
         self._rollups_cache_lock = threading.Lock()
         self._migrate()
 
@@ -665,8 +666,6 @@ class Store:
             return cached
         result = self._read_rollups(start_day_ms, end_day_ms, exchange, market, account_id)
         with self._rollups_cache_lock:
-            if len(self._rollups_cache) >= ROLLUPS_CACHE_SIZE:
-                self._rollups_cache.clear()
             self._rollups_cache[key] = result
         return result
 
