@@ -26,6 +26,7 @@ from websockets.sync.client import connect as ws_connect
 
 from perpvol_app import api
 from perpvol_core.config import Settings
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.services.events import EventBus
@@ -55,6 +56,7 @@ class StreamClient:
         self.ws = ws_connect(f"{url}?token={token}", open_timeout=10)
         self.messages: list[dict[str, Any]] = []
         self.total: Decimal | None = None
+        self.last_volume: dict[str, Any] | None = None
 
     def next(self, timeout: float) -> dict[str, Any] | None:
         try:
@@ -64,6 +66,7 @@ class StreamClient:
         self.messages.append(msg)
         if msg.get("type") == "volume":
             self.total = Decimal(msg["totals"]["all"])
+            self.last_volume = msg
         return msg
 
     def wait_total(self, expected: Decimal, timeout: float) -> None:
@@ -198,6 +201,14 @@ def test_a_simulator_fill_reaches_the_websocket_client_within_2s_and_counts_once
         fill = env.history.add_live_fill(market=_perp(env))
         client.wait_total(env.expected_total(), 2.0)  # the 2-second requirement (bounded wait)
         assert client.total == env.expected_total()
+        # the live 24h figure: an independent recomputation over (ts - 24h, ts] of the event's own clock
+        event = client.last_volume
+        assert event is not None
+        ts = event["ts_ms"]
+        assert ts - MS_PER_DAY < fill.ts_ms <= ts  # the new fill is inside: the figure cannot be zero
+        assert Decimal(event["totals"]["24h"]) == env.history.expected_total(ts + 1 - MS_PER_DAY, ts + 1) > 0
+        exchange = "woox" if env.label.startswith("woox") else "paradex"
+        assert Decimal(event["by_exchange"][exchange]["24h"]) == Decimal(event["totals"]["24h"])
         # the stream delivered it (a catch-up REST sync running at that moment may have stored it first)
         wait_until(lambda: env.account_state()["fills_received"] >= 1, 5, "the stream to deliver the fill")
         # the next REST sync sees the same fill again: counted once

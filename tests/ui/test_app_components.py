@@ -178,15 +178,27 @@ def test_ttl_cache_shares_one_computation() -> None:
     assert cache.get() == 2
 
 
-def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path) -> None:
+def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from perpvol_core import timeutil
+    from perpvol_core.fill import MS_PER_DAY, is_counted
+
     store, _ = seeded
+    fills = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).snapshot() for e in EXCHANGES}
+    counted = [(e, f) for e, fs in fills.items() for f in fs if is_counted(e, f.market, f.fill_type)]
+    # the clock stands just after the newest counted fill: the last 24 hours hold fills of the history
+    now = max(f.ts_ms for _, f in counted) + 1_000
+    monkeypatch.setattr(timeutil, "now_ms", lambda: now)
+    want = {e: sum((f.price * f.size for x, f in counted if x == e and now - MS_PER_DAY < f.ts_ms <= now),
+                   Decimal(0)) for e in EXCHANGES}  # fmt: skip
+    assert sum(want.values()) > 0
     ctx = AppContext(settings=Settings(home=tmp_path, database_url="sqlite://"), store=store)
     dash = Dashboard(ctx)
     stale = {"totals": {"24h": Decimal(-1)}, "by_exchange": {e: {"24h": Decimal(-1)} for e in EXCHANGES}}
     dash.summary = stale
     dash.tick()
-    assert dash.summary["totals"]["24h"] >= 0
-    assert dash.summary["totals"]["24h"] == sum(dash.summary["by_exchange"][e]["24h"] for e in EXCHANGES)
+    # an independent recomputation from the fills in (now - 24h, now]
+    assert {e: dash.summary["by_exchange"][e]["24h"] for e in EXCHANGES} == want
+    assert dash.summary["totals"]["24h"] == sum(want.values())
     assert "pv-headline" in dash.headline._pane.object
     assert not dash._empty.visible  # accounts exist: no first-run guide
 
