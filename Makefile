@@ -38,6 +38,7 @@ compose-validator:
 
 test: install chromium compose-validator services
 	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
+	$(VENV)/bin/lint-imports
 	$(PY) scripts/strip_notebook_outputs.py --check
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
 
@@ -53,6 +54,7 @@ bench: install chromium services
 
 lint: install
 	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
+	$(VENV)/bin/lint-imports
 	$(PY) scripts/strip_notebook_outputs.py --check
 
 lab: install
