@@ -39,6 +39,7 @@ compose-validator:
 test: install chromium compose-validator services
 	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) scripts/strip_notebook_outputs.py --check
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
 
@@ -55,6 +56,7 @@ bench: install chromium services
 lint: install
 	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) scripts/strip_notebook_outputs.py --check
 
 lab: install

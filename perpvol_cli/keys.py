@@ -175,7 +175,7 @@ def _day(ms: int | None) -> str | None:
 
 
 def _account_rows(store: Store) -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for account in store.list_accounts():
         state = store.get_sync_state(account.id)
         rows.append(

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import jwt as pyjwt
 import tornado.ioloop
@@ -872,7 +872,7 @@ class _Handler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(rej.body()))
 
-    def reject(self, status: int, code: str | None, message: str) -> None:
+    def reject(self, status: int, code: str | None, message: str) -> NoReturn:
         """Send an error response and stop the handler."""
         self._send_reject(_Reject(status, code, message))
         raise tornado.web.Finish()

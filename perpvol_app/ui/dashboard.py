@@ -211,9 +211,12 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     ctx = context or get_context(settings)
     dashboard = Dashboard(ctx)
     template = make_template()
-    template.main.append(dashboard)
+    main = template.main
+    assert main is not None  # a template always has its main area
+    main.append(dashboard)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)
+        # panel runs coroutine functions as callbacks; its annotation only names plain ones
+        cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)  # type: ignore[arg-type]
         pn.state.on_session_destroyed(lambda _ctx: cb.stop())
-    template.dashboard = dashboard  # for tests and the benchmark
+    template.dashboard = dashboard  # type: ignore[attr-defined]  # read back by tests and the benchmark
     return template

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import holoviews as hv
 import panel as pn
@@ -73,7 +74,7 @@ def use_theme() -> None:
     hv.renderer("bokeh").theme = bokeh_theme()  # loads the bokeh backend without publishing any JS
     hv.Store.set_current_backend("bokeh")
     pn.config.design = GoldDesign
-    pn.config.theme = "dark"
+    pn.config.theme = "dark"  # type: ignore[misc]  # panel's config.__setattr__ sets it; the getter has no setter
 
 
 def open_store(settings: Settings | None = None) -> Store:
@@ -185,7 +186,7 @@ def breakdown_html(snap: Snapshot) -> str:
 def daily_series(snap: Snapshot) -> pl.DataFrame:
     """One row per UTC day from the first day with fills to today, a float column per exchange (chart only)."""
     today = timeutil.date_of_ms(snap.generated_ms)
-    first = snap.daily["date"].min() if not snap.daily.is_empty() else today
+    first = cast(date, snap.daily["date"].min()) if not snap.daily.is_empty() else today
     days = pl.DataFrame({"date": pl.date_range(first, max(first, today), "1d", eager=True)})
     wide = (
         snap.daily.select("date", "exchange", pl.col("volume_usd").cast(pl.Float64))
@@ -229,7 +230,7 @@ def daily_chart(snap: Snapshot) -> hv.Overlay:
 def market_chart(snap: Snapshot, top: int = TOP_MARKETS) -> hv.Bars:
     """The largest markets by counted volume, all time."""
     top_rows = snap.by_market.head(top).reverse()  # an inverted Bars draws the first row at the bottom
-    data = {
+    data: dict[str, list[Any]] = {
         "market": [
             f"{r['market']} ({EXCHANGE_LABELS.get(r['exchange'], r['exchange'])})"
             for r in top_rows.iter_rows(named=True)

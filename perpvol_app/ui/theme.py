@@ -47,7 +47,7 @@ def apply_theme() -> None:
         hv.extension("bokeh", logo=False, inline=pn.config.inline)
     hv.renderer("bokeh").theme = bokeh_theme()
     pn.config.design = GoldDesign
-    pn.config.theme = "dark"
+    pn.config.theme = "dark"  # type: ignore[misc]  # panel's config.__setattr__ sets it; the getter has no setter
 
 
 def make_template(title: str = "perpvol") -> pn.template.BootstrapTemplate:

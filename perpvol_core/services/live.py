@@ -238,17 +238,24 @@ class LiveFeed:
         if event.get("type") in ("sync_done", "sync_progress"):
             self.mark_dirty()
 
+    def _dirty_event(self) -> asyncio.Event:
+        """The loop's "the totals may have changed" event (created when the loop starts)."""
+        if self._dirty is None:
+            raise RuntimeError("the live feed's loop is not running")
+        return self._dirty
+
     async def _refresh(self) -> None:
         # rolling windows move with time even without new fills
         while True:
             await asyncio.sleep(self.refresh_interval_s)
-            self._dirty.set()
+            self._dirty_event().set()
 
     async def _publisher(self) -> None:
         """Coalesces bursts: one recompute per wake-up, published only when the totals changed."""
+        dirty = self._dirty_event()
         while True:
-            await self._dirty.wait()
-            self._dirty.clear()
+            await dirty.wait()
+            dirty.clear()
             try:
                 event = await asyncio.to_thread(volume_event, self.store)
             except Exception as exc:  # noqa: BLE001 - try again on the next change
@@ -400,7 +407,7 @@ class LiveFeed:
             st.fills_new += int(new or 0)
             st.last_fill_ms = fill.ts_ms
         if new:
-            self._dirty.set()
+            self._dirty_event().set()
 
     # -- handshakes ----------------------------------------------------------------------------
     async def _recv_json(self, ws: Any) -> dict[str, Any]:

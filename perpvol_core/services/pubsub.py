@@ -69,7 +69,8 @@ class RedisBus(EventBus):
         self._client.ping()
         try:
             for key, text in (self._client.hgetall(self._last_key) or {}).items():
-                self.last.setdefault(key, json.loads(text))
+                # decode_responses=True: redis returns text (its stubs also allow bytes)
+                self.last.setdefault(key if isinstance(key, str) else key.decode(), json.loads(text))
         except (redis.RedisError, ValueError) as exc:
             log.warning("could not load the shared live state: %s", redact(exc))
         self._thread = threading.Thread(target=self._listen, name="perpvol-redis-bus", daemon=True)

@@ -598,13 +598,14 @@ class Store:
                     notional, fees, count = old.notional + notional, old.fees + fees, old.fills + count
                 values.append({**dict(zip(m.ROLLUP_KEY, key, strict=True)), "notional": notional, "fees": fees,
                                "fills": count})
-        ins = sqlite_dialect.insert(m.rollups)
-        stmt = ins.on_conflict_do_update(
+        sqlite_ins = sqlite_dialect.insert(m.rollups)
+        excluded = sqlite_ins.excluded
+        upsert = sqlite_ins.on_conflict_do_update(
             index_elements=list(m.ROLLUP_KEY),
-            set_={"notional": ins.excluded.notional, "fees": ins.excluded.fees, "fills": ins.excluded.fills},
+            set_={"notional": excluded.notional, "fees": excluded.fees, "fills": excluded.fills},
         )
         for chunk in _chunks(values, INGEST_CHUNK):
-            conn.execute(stmt, list(chunk))
+            conn.execute(upsert, list(chunk))
 
     def fill_count(self, account_id: int | None = None) -> int:
         """Number of stored fills (of one account or all)."""

@@ -44,7 +44,7 @@ def _m(value: Any) -> str:
 class Breakdowns(pn.viewable.Viewer):
     """Top markets, maker/taker split, fees and fill types over ``period`` (from ``perpvol_core.analytics.volume``)."""
 
-    period = param.Selector(default="all", objects=list(PERIODS))
+    period: param.Selector[str] = param.Selector(default="all", objects=list(PERIODS))
     top_n = param.Integer(default=10, bounds=(1, 50))
     store = param.Parameter(default=None, precedence=-1)
     markets = param.Parameter(default=None, doc="volume.by_market frame")

@@ -11,7 +11,7 @@ import datetime as dt
 import html
 import io
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - the bokeh backend, also outside a served app
@@ -64,8 +64,8 @@ def daily_series(daily: pl.DataFrame, end: dt.date | None = None) -> pl.DataFram
     for exch in EXCHANGES:
         if exch not in wide.columns:
             wide = wide.with_columns(pl.lit(0).cast(dtype).alias(exch))
-    first = wide["date"].min()
-    last = max(wide["date"].max(), end) if end else wide["date"].max()
+    first, newest = cast(dt.date, wide["date"].min()), cast(dt.date, wide["date"].max())
+    last = max(newest, end) if end else newest
     days = pl.DataFrame({"date": pl.date_range(first, last, "1d", eager=True)})
     out = days.join(wide, on="date", how="left").with_columns(
         [pl.col(e).fill_null(pl.lit(0).cast(dtype)) for e in EXCHANGES]
@@ -101,7 +101,7 @@ def rolling_average(series: pl.DataFrame, days: int = ROLLING_DAYS) -> pl.DataFr
 class HistoryChart(pn.viewable.Viewer):
     """Daily history of counted perp volume, built from ``perpvol_core.analytics.volume.daily_volume``."""
 
-    aggregation = param.Selector(default="day", objects=["day", "week", "month"])
+    aggregation: param.Selector[str] = param.Selector(default="day", objects=["day", "week", "month"])
     cumulative = param.Boolean(default=False)
     show_rolling = param.Boolean(default=True, doc="30-day rolling average line (day view)")
     daily = param.Parameter(default=None, doc="volume.daily_volume() frame")
@@ -180,8 +180,8 @@ class HistoryChart(pn.viewable.Viewer):
         series = self.series()
         n_days = series.height
         if n_days:
-            first, last = series["date"].min(), series["date"].max()
-            total = series["total"].sum()
+            first, last = cast(dt.date, series["date"].min()), cast(dt.date, series["date"].max())
+            total = cast(Decimal, series["total"].sum())  # a Decimal column sums to a Decimal
             span = f"{first:%Y-%m-%d} → {last:%Y-%m-%d}"
         else:
             total, span = Decimal(0), "no data yet"

@@ -85,7 +85,7 @@ class KeyManager(pn.viewable.Viewer):
 
     rows = param.List(default=[], doc="accounts.snapshot() rows")
     message = param.String(default="")
-    message_kind = param.Selector(default="info", objects=["info", "ok", "error"])
+    message_kind: param.Selector[str] = param.Selector(default="info", objects=["info", "ok", "error"])
     busy = param.Boolean(default=False)
     pending_remove = param.String(default="", doc="label awaiting removal confirmation")
 
