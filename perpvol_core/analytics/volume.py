@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from cachetools import TTLCache, cached
+from cachetools import LRUCache, TTLCache, cached
 
 from perpvol_core import timeutil
 from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER
@@ -83,6 +83,42 @@ def daily_volume(
         .sort("day_ms", "exchange")
     )
     return _with_date(daily).select("date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
+
+
+def daily_rows(
+    store: Store,
+    start: date | None = None,
+    end: date | None = None,
+    exchange: str | None = None,
+    market: str | None = None,
+) -> list[dict[str, Any]]:
+    """``daily_volume`` as the JSON rows of design.md: ``{"date": "YYYY-MM-DD", "exchange", "volume_usd",
+    "maker_usd", "taker_usd", "fees_usd"`` (decimal strings), ``"fills"`` (int)``}``.
+
+    Days depend only on the stored fills, so the rows are shared by every caller until the store's data
+    version changes (the CLI, every API request, the report); each caller gets its own copy.
+    """
+    shared = _shared_daily_rows(store, store.data_version(), start, end, exchange, market)
+    return [dict(row) for row in shared]
+
+
+# Keyed by (store, data version, filters); concurrent callers of one key wait for the one computation.
+_daily_rows_cache: LRUCache[Any, tuple[dict[str, Any], ...]] = LRUCache(maxsize=64)
+
+
+@cached(_daily_rows_cache, condition=threading.Condition())
+def _shared_daily_rows(
+    store: Store, data_version: str, start: date | None, end: date | None, exchange: str | None, market: str | None
+) -> tuple[dict[str, Any], ...]:
+    return tuple(
+        {
+            "date": row["date"].isoformat(),
+            "exchange": row["exchange"],
+            **{k: canonical_decimal(row[k]) for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")},
+            "fills": int(row["fills"]),
+        }
+        for row in daily_volume(store, start, end, exchange, market).iter_rows(named=True)
+    )
 
 
 def _sum_by_exchange(rollups: pl.DataFrame) -> dict[str, Decimal]:
@@ -187,16 +223,7 @@ def volume_report(
         },
     }
     if daily:
-        rows = daily_volume(store, start, end, exchange).iter_rows(named=True)
-        report["daily"] = [
-            {
-                "date": row["date"].isoformat(),
-                "exchange": row["exchange"],
-                **{k: canonical_decimal(row[k]) for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")},
-                "fills": int(row["fills"]),
-            }
-            for row in rows
-        ]
+        report["daily"] = daily_rows(store, start, end, exchange)
     return report
 
 

@@ -197,3 +197,31 @@ def test_shared_summary_one_computation_per_data_version(db_url: str, monkeypatc
     store.ingest_fills(account, extra)  # new data version: the next answer includes the new fills
     assert volume.summary(store)["totals"]["24h"] == want_24h + expected_window(extra, 0, 2**62)
     store.close()
+
+
+def test_daily_rows_are_the_json_contract_and_follow_the_data(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(db_url)
+    account = store.add_account("rows", "paradex", None, b"x", "h").id
+    fills = make_fills(41, 300, days=20)
+    store.ingest_fills(account, fills)
+    want = expected_daily(fills)
+    rows = volume.daily_rows(store)
+    assert {(date.fromisoformat(r["date"]), r["exchange"]): r for r in rows}.keys() == want.keys()
+    for r in rows:
+        exact = want[(date.fromisoformat(r["date"]), r["exchange"])]
+        assert {k: Decimal(r[k]) for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")} == {
+            k: exact[k] for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")
+        }
+        assert r["fills"] == exact["fills"] and isinstance(r["fills"], int)
+        assert all(isinstance(r[k], str) and "E" not in r[k] for k in ("volume_usd", "fees_usd"))
+
+    calls: list[int] = []
+    real = volume.daily_volume
+    monkeypatch.setattr(volume, "daily_volume", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rows[0]["volume_usd"] = "-1"  # a caller's copy: the shared rows stay intact
+    assert volume.daily_rows(store) == volume.daily_rows(store) != rows and calls == []  # same data version
+    ranged = volume.daily_rows(store, date(2025, 1, 5), date(2025, 1, 9), "paradex", "BTC-USD-PERP")
+    assert calls == [1] and all("2025-01-05" <= r["date"] <= "2025-01-09" for r in ranged)
+    store.ingest_fills(account, make_fills(42, 50, days=20))  # a write: new data version, recomputed
+    assert len(volume.daily_rows(store)) >= len(rows) and calls == [1, 1]
+    store.close()
