@@ -29,7 +29,7 @@ from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.store import Account, AccountExists, AccountNotFound
 
 LABEL_MAX = 64
-_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,%d}" % (LABEL_MAX - 1))
+_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # 1-64 characters (LABEL_MAX)
 _MARKET_RE = re.compile(r"[A-Za-z0-9_\-]{1,80}")
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.?)*|\[[0-9A-Fa-f:.]+\]")
