@@ -7,8 +7,9 @@ key"), never a CLI flag: each surface adds its own hint (``AccountInputError.fie
 
 One real account is stored once: the test step asks the exchange who the credentials belong to (WOO X
 ``applicationId`` of ``GET /v3/account/info``; Paradex: the account address of ``GET /v1/account``; an L2
-subkey signs for its main account, so it resolves to the main address). That identity is stored with the
-account; a second label for the same exchange account is refused with :class:`DuplicateAccount`.
+subkey signs for its main account, so it resolves to the main address), at which server (production,
+staging and each simulator hold different accounts). That identity is stored with the account; a second
+label for the same exchange account is refused with :class:`DuplicateAccount`.
 """
 
 from __future__ import annotations
@@ -254,18 +255,34 @@ def _identity(connector: Any, creds: Credentials) -> str | None:
     return address
 
 
+#: hosts that serve the same accounts (WOO X's legacy domains)
+_SAME_HOST = {
+    "api.woo.org": "api.woox.io",
+    "api.woo.network": "api.woox.io",
+    "api.staging.woo.org": "api.staging.woox.io",
+}
+
+
+def _server(exchange: str, base_url: str | None) -> str:
+    """The server an account lives on: production and staging (or two simulators) hold different accounts."""
+    host = urlsplit(base_url or EXCHANGES[exchange].default_base_url).netloc.lower()
+    return _SAME_HOST.get(host, host)
+
+
 def probe(creds: Credentials, base_url: str | None, **connector_options: Any) -> tuple[str, str | None]:
     """Ask the exchange whether the credentials work: (description, identity).
+
+    The identity is the exchange's id of the account at its server, ``"<id>@<host>"``.
 
     Raises ExchangeError subclasses (InvalidCredentials, RateLimited, ExchangeUnavailable, BadPayload).
     """
     connector = make_connector(creds, base_url, **connector_options)
     try:
         text = redact(connector.validate() or "ok")
-        identity = _identity(connector, creds)
+        account_id = _identity(connector, creds)
     finally:
         connector.close()
-    return text, identity
+    return text, (f"{account_id}@{_server(creds.exchange, base_url)}" if account_id else None)
 
 
 def _holder(store: Any, exchange: str, identity: str, label: str) -> str | None:

@@ -113,7 +113,8 @@ def test_the_same_account_under_two_labels_is_refused(settings: Settings, woox_s
     vault = Vault.open(settings, store)
     try:
         first = accounts.add_account(store, vault, _woox("first", woox_sim))
-        assert first.identity == woox_sim.config.application_id.lower()
+        host = woox_sim.base_url.removeprefix("http://")
+        assert first.identity == f"{woox_sim.config.application_id.lower()}@{host}"
         with pytest.raises(DuplicateAccount) as err:
             accounts.add_account(store, vault, _woox("second", woox_sim))
         assert err.value.existing_label == "first" and "'first'" in str(err.value)
@@ -125,7 +126,7 @@ def test_the_same_account_under_two_labels_is_refused(settings: Settings, woox_s
         token = paradex_sim.mint_read_only_token("t")
         px = accounts.add_account(store, vault, AccountRequest("paradex", "px", token=Secret(token),
                                                                base_url=paradex_sim.api_url))  # fmt: skip
-        assert px.identity == hex(paradex_sim.account)
+        assert px.identity == f"{hex(paradex_sim.account)}@{paradex_sim.base_url.removeprefix('http://')}"
         l2 = AccountRequest("paradex", "px-l2", account=hex(paradex_sim.account),
                             l2_key=Secret(hex(DEMO_L2_PRIVATE_KEY)), base_url=paradex_sim.api_url)  # fmt: skip
         with pytest.raises(DuplicateAccount) as err:
@@ -144,6 +145,41 @@ def test_the_same_account_under_two_labels_is_refused(settings: Settings, woox_s
             accounts.remove_account(store, "legacy\n")
     finally:
         store.close()
+
+
+def test_a_subkey_is_its_main_account_and_servers_hold_different_accounts(settings: Settings, paradex_sim) -> None:
+    from perpvol_core.exchanges.paradex import starknet as stark
+    from perpvol_core.security import credentials
+    from perpvol_sim.paradex import demo_subkey_private_key
+
+    subkey = demo_subkey_private_key(3)
+    paradex_sim.add_subkey(paradex_sim.account, stark.public_key_from_private(subkey))
+    other = ParadexSim(History("paradex", 43, 30, days=10))  # another server: same address, another account
+    other.start()
+    store = Store.open(settings)
+    vault = Vault.open(settings, store)
+    try:
+        token = AccountRequest("paradex", "main", token=Secret(paradex_sim.mint_read_only_token("m")),
+                               base_url=paradex_sim.api_url)  # fmt: skip
+        accounts.add_account(store, vault, token)
+        sub = AccountRequest("paradex", "sub", account=hex(paradex_sim.account), l2_key=Secret(hex(subkey)),
+                             base_url=paradex_sim.api_url)  # fmt: skip
+        with pytest.raises(DuplicateAccount) as err:
+            accounts.add_account(store, vault, sub)
+        assert err.value.existing_label == "main"
+        elsewhere = accounts.add_account(store, vault, AccountRequest(
+            "paradex", "elsewhere", token=Secret(other.mint_read_only_token("o")), base_url=other.api_url))
+        assert elsewhere.identity != store.get_account("main").identity
+        assert elsewhere.identity.startswith(hex(paradex_sim.account) + "@")
+        assert isinstance(accounts.build_credentials(sub), credentials.ParadexL2Credentials)
+    finally:
+        store.close()
+        other.stop()
+
+
+def test_legacy_woox_domain_is_the_same_server() -> None:
+    assert accounts._server("woox", "https://api.woo.org") == accounts._server("woox", None) == "api.woox.io"
+    assert accounts._server("woox", "https://api.staging.woox.io") != accounts._server("woox", None)
 
 
 def _cli_env(tmp_path, db_url: str) -> dict[str, str]:
@@ -171,7 +207,7 @@ def test_cli_refuses_the_same_account_twice_and_a_newline_label(tmp_path, db_url
     import json
 
     (row,) = json.loads(listed.stdout)
-    assert row["label"] == "first" and row["identity"] == woox_sim.config.application_id.lower()
+    assert row["label"] == "first" and row["identity"].startswith(woox_sim.config.application_id.lower() + "@")
     assert row["display_name"] == "WOO X" and row["fills"] == 0
     days = _cli(env, "sync", "--days", "0")
     assert days.returncode == 2 and "--days" in days.stderr
