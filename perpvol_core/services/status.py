@@ -19,6 +19,7 @@ from perpvol_core.security.redaction import redact
 class AccountStatus:
     """One account as every surface shows it (times in UTC epoch ms)."""
 
+    account_id: int
     label: str
     exchange: str
     display_name: str
@@ -99,6 +100,7 @@ def account_statuses(store: Any, worker_status: dict[str, Any] | None = None) ->
         progress = live.get("progress", state.progress)
         rows.append(
             AccountStatus(
+                account_id=acc.id,
                 label=acc.label,
                 exchange=acc.exchange,
                 display_name=display_name(acc.exchange),
