@@ -27,7 +27,7 @@ from perpvol_core.security.credentials import (
     WooxCredentials,
 )
 from perpvol_core.security.redaction import Secret, redact
-from perpvol_core.store import Account, AccountExists, AccountNotFound
+from perpvol_core.store import Account, AccountExists, AccountNotFound, Store
 
 LABEL_MAX = 64
 _LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # 1-64 characters (LABEL_MAX)
@@ -285,7 +285,7 @@ def probe(creds: Credentials, base_url: str | None, **connector_options: Any) ->
     return text, (f"{account_id}@{_server(creds.exchange, base_url)}" if account_id else None)
 
 
-def _holder(store: Any, exchange: str, identity: str, label: str) -> str | None:
+def _holder(store: Store, exchange: str, identity: str, label: str) -> str | None:
     for acc in store.list_accounts():
         if acc.exchange == exchange and acc.identity == identity and acc.label != label:
             return str(acc.label)
@@ -295,7 +295,7 @@ def _holder(store: Any, exchange: str, identity: str, label: str) -> str | None:
 # -- the path -------------------------------------------------------------------------------------------
 
 
-def _existing(store: Any, label: str) -> Account | None:
+def _existing(store: Store, label: str) -> Account | None:
     try:
         return store.get_account(label)
     except AccountNotFound:
@@ -303,7 +303,7 @@ def _existing(store: Any, label: str) -> Account | None:
 
 
 def add_account(
-    store: Any, vault: Any, req: AccountRequest, *, replace: bool = False, test: bool = True, **connector_options: Any
+    store: Store, vault: Any, req: AccountRequest, *, replace: bool = False, test: bool = True, **connector_options: Any
 ) -> Account:
     """Validate, test against the exchange (unless ``test=False``), encrypt and save; returns the account.
 
@@ -355,7 +355,7 @@ def add_account(
         raise
 
 
-def _set_identity(store: Any, label: str, exchange: str, identity: str | None) -> Account:
+def _set_identity(store: Store, label: str, exchange: str, identity: str | None) -> Account:
     try:
         return store.set_identity(label, identity)
     except AccountExists:
@@ -363,7 +363,7 @@ def _set_identity(store: Any, label: str, exchange: str, identity: str | None) -
         raise DuplicateAccount(holder or "another label", exchange) from None
 
 
-def test_account(store: Any, vault: Any, label: str, **connector_options: Any) -> AccountTest:
+def test_account(store: Store, vault: Any, label: str, **connector_options: Any) -> AccountTest:
     """Test the stored credentials of ``label`` and record the exchange's identity of the account.
 
     Raises AccountNotFound, VaultError, ExchangeError subclasses.
@@ -384,7 +384,7 @@ def test_account(store: Any, vault: Any, label: str, **connector_options: Any) -
 test_account.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test
 
 
-def _stored_label(store: Any, label: str) -> str:
+def _stored_label(store: Store, label: str) -> str:
     """``label`` validated; a label stored before validation was strict is still found as it is."""
     try:
         return validate_label(label)
@@ -394,7 +394,7 @@ def _stored_label(store: Any, label: str) -> str:
         raise
 
 
-def remove_account(store: Any, label: str) -> None:
+def remove_account(store: Store, label: str) -> None:
     """Remove the account with its fills, rollups, sync state and encrypted credentials.
 
     Raises AccountInputError (malformed label), AccountNotFound.

@@ -39,13 +39,15 @@ def form_request(
     def secret(value: str) -> Secret | None:
         return Secret(value.strip()) if value.strip() else None
 
-    base = {"label": label, "base_url": base_url or None}
+    url = base_url or None
     if kind == "woox":
-        return AccountRequest("woox", api_key=api_key or None, api_secret=secret(api_secret) or Secret(""), **base)
+        return AccountRequest("woox", label, api_key=api_key or None, api_secret=secret(api_secret) or Secret(""),
+                              base_url=url)  # fmt: skip
     if kind == "paradex_token":
-        return AccountRequest("paradex", token=secret(token) or Secret(""), **base)
+        return AccountRequest("paradex", label, token=secret(token) or Secret(""), base_url=url)
     if kind == "paradex_l2":
-        return AccountRequest("paradex", account=account or "", l2_key=secret(l2_key) or Secret(""), **base)
+        return AccountRequest("paradex", label, account=account or "", l2_key=secret(l2_key) or Secret(""),
+                              base_url=url)  # fmt: skip
     raise AccountInputError(None, f"Choose what to add: {', '.join(KINDS)}.")
 
 
