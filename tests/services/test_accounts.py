@@ -263,5 +263,19 @@ def test_dashboard_form_refuses_the_same_account_twice_and_a_newline_label(sqlit
         assert not asyncio.run(km.add(label="px", token=token, **add))  # label taken: the form's own words
         assert "Replace the credentials of this label" in km.message and "--replace" not in km.message
         assert [a.label for a in store.list_accounts()] == ["px"]
+        # the exchange's own words come through readable; only the value typed is masked
+        junk = "not-a-token-at-all-0123"
+        assert not asyncio.run(km.add(label="junk", token=junk, **add))
+        assert "malformed jwt: token contains an invalid number of segments" in km.message, km.message
+        assert junk not in km.message and junk not in km._message.object
     finally:
         store.close()
+
+
+def test_redaction_keeps_prose_and_masks_values() -> None:
+    from perpvol_core.security.redaction import redact
+
+    prose = "missing or malformed jwt: token contains an invalid number of segments"
+    assert redact(prose) == prose
+    assert "abcdefghijklmnop1234" not in redact("token: abcdefghijklmnop1234")
+    assert "s3cr3t" not in redact("password=s3cr3t") and "xyz" not in redact('{"token": "xyz"}')
