@@ -41,9 +41,6 @@ from perpvol_core.services.events import EventBus, get_bus
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-MARKET_RE = re.compile(r"^[A-Za-z0-9_\-]{1,80}$")
-BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?$")
 #: Event types the stream forwards to clients.
 STREAM_EVENT_TYPES = frozenset({"volume", "sync_progress", "sync_done", "account_status", "live_status"})
 MAX_BODY = 64 * 1024
@@ -203,6 +200,8 @@ def _map_exception(exc: BaseException) -> ApiError:
     msg = redact(exc) or type(exc).__name__
     if "AccountNotFound" in names:
         return ApiError(404, "not_found", msg)
+    if "AccountInputError" in names:  # the account path's own validation (DuplicateAccount: 409)
+        return _input_error(exc)
     if "AccountExists" in names:
         return ApiError(409, "conflict", msg)
     if "InvalidCredentials" in names:
@@ -325,10 +324,25 @@ def authenticate(handler: tornado.web.RequestHandler, ctx: ApiContext, allow_que
         raise ApiError(401, "unauthorized", "invalid token")
 
 
+_INPUT_CODES = {"label": "invalid_label", "exchange": "invalid_exchange"}
+
+
+def _input_error(exc: Any) -> ApiError:
+    """An ``AccountInputError`` of the account path as a 400 (409 ``conflict`` for a duplicate account)."""
+    from perpvol_core.services.accounts import DuplicateAccount
+
+    if isinstance(exc, DuplicateAccount):
+        return ApiError(409, "conflict", str(exc))
+    return ApiError(400, _INPUT_CODES.get(exc.field or "", "invalid_request"), str(exc))
+
+
 def _label(value: str) -> str:
-    if not LABEL_RE.match(value or ""):
-        raise ApiError(400, "invalid_label", "a label is 1-64 letters, digits, '_', '.' or '-', starting alphanumeric")
-    return value
+    from perpvol_core.services.accounts import AccountInputError, validate_label
+
+    try:
+        return validate_label(value)
+    except AccountInputError as exc:
+        raise _input_error(exc) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,33 +489,41 @@ def _clean_status(value: Any) -> Any:
     return redact(value)
 
 
-def _build_credentials(exchange: str, body: dict[str, Any]) -> Any:
-    """Typed credentials from a request body; raises ``ApiError`` 400 naming the missing field."""
-    from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
+def _account_request(body: dict[str, Any]) -> Any:
+    """The account form from a request body, checked by the one account path; raises ``ApiError`` 400."""
+    from perpvol_core.services.accounts import (
+        AccountInputError,
+        AccountRequest,
+        build_credentials,
+        validate_base_url,
+        validate_exchange,
+        validate_label,
+    )
 
-    def text(name: str, maxlen: int = 4096) -> str:
-        v = body.get(name)
-        if not isinstance(v, str) or not v.strip() or len(v) > maxlen:
-            raise ApiError(400, "invalid_request", f"'{name}' must be a non-empty string")
-        return v.strip()
+    def text(name: str) -> str | None:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ApiError(400, _INPUT_CODES.get(name, "invalid_request"), f"'{name}' must be a string")
+        return value
 
-    if exchange == "woox":
-        return WooxCredentials(api_key=text("api_key", 200), api_secret=Secret(text("api_secret", 400)))
-    if body.get("token") is not None:
-        return ParadexTokenCredentials(token=Secret(text("token")))
-    if body.get("l2_key") is not None or body.get("account") is not None:
-        account = text("account", 100)
-        if not re.match(r"^0x[0-9a-fA-F]{1,64}$", account):
-            raise ApiError(400, "invalid_request", "'account' must be a 0x-prefixed hex address")
-        return ParadexL2Credentials(account=account, l2_key=Secret(text("l2_key", 100)))
-    raise ApiError(400, "invalid_request", "paradex needs 'token' (read-only token) or 'account' and 'l2_key'")
+    def secret(name: str) -> Secret | None:
+        value = text(name)
+        return None if value is None else Secret(value)
 
-
-def _test_credentials(creds: Any, base_url: str | None) -> str:
-    """Check credentials against the exchange; raises the connectors' ExchangeError subclasses."""
-    from perpvol_core.services.sync import test_credentials
-
-    return redact(test_credentials(creds, base_url))
+    try:
+        label = text("label")
+        if label is None:
+            raise ApiError(400, "invalid_label", "'label' is required")
+        validate_exchange(body.get("exchange"))  # type: ignore[arg-type]
+        req = AccountRequest(
+            exchange=str(body.get("exchange")), label=validate_label(label), api_key=text("api_key"),
+            api_secret=secret("api_secret"), token=secret("token"), account=text("account"),
+            l2_key=secret("l2_key"), base_url=validate_base_url(text("base_url")),
+        )  # fmt: skip
+        build_credentials(req)
+    except AccountInputError as exc:
+        raise _input_error(exc) from None
+    return req
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,46 +557,44 @@ def _version() -> str:
         return "0"
 
 
+def accounts_payload(store: Any) -> list[dict[str, Any]]:
+    """``GET /accounts``: the one account-status view (``services.status``), never a credential."""
+    from perpvol_core.services.status import account_statuses
+
+    return [
+        {
+            "label": s.label, "exchange": s.exchange, "base_url": s.base_url, "hint": s.hint, "status": s.status,
+            "last_error": s.last_error, "created_ms": s.created_ms, "display_name": s.display_name,
+            "fills": s.fills, "coverage": s.coverage, "last_success_ms": s.last_success_ms, "identity": s.identity,
+        }
+        for s in account_statuses(store)
+    ]  # fmt: skip
+
+
 class AccountsHandler(_Base):
     async def get(self) -> None:
-        accounts = await self.run(lambda: [account_view(a) for a in self.ctx.store.list_accounts()])
-        self.send_json({"accounts": accounts})
+        self.send_json({"accounts": await self.run(accounts_payload, self.ctx.store)})
 
     async def post(self) -> None:
-        body = self.json_body()
-        label = body.get("label")
-        if not isinstance(label, str):
-            raise ApiError(400, "invalid_label", "'label' is required")
-        _label(label)
-        exchange = body.get("exchange")
-        if exchange not in EXCHANGES:
-            raise ApiError(400, "invalid_exchange", f"'exchange' must be one of {', '.join(EXCHANGES)}")
-        base_url = body.get("base_url")
-        if base_url is not None and (not isinstance(base_url, str) or not BASE_URL_RE.match(base_url)):
-            raise ApiError(400, "invalid_request", "'base_url' must be an http(s) URL")
-        creds = _build_credentials(exchange, body)
+        from perpvol_core.services import accounts
+
+        req = _account_request(self.json_body())
         store = self.ctx.store
 
-        def exists() -> bool:
-            return any(account_view(a)["label"] == label for a in store.list_accounts())
-
-        if await self.run(exists):
-            raise ApiError(409, "conflict", f"an account labelled {label!r} already exists")
-        await self.run(_test_credentials, creds, base_url)
-
-        def save() -> Any:
-            blob = self.ctx.vault.encrypt(creds)
-            return account_view(store.add_account(label, exchange, base_url, blob, creds.hint))
+        def save() -> dict[str, Any]:
+            return account_view(accounts.add_account(store, self.ctx.vault, req))
 
         view = await self.run(save)
-        self.set_header("Location", f"{API_PREFIX}/accounts/{label}")
+        self.set_header("Location", f"{API_PREFIX}/accounts/{view['label']}")
         self.send_json(view, status=201)
 
 
 class AccountHandler(_Base):
     async def delete(self, label: str) -> None:
+        from perpvol_core.services import accounts
+
         _label(label)
-        await self.run(self.ctx.store.remove_account, label)
+        await self.run(accounts.remove_account, self.ctx.store, label)
         self.set_status(204)
         self.clear_header("Content-Type")
         self.finish()
@@ -585,15 +605,14 @@ class AccountTestHandler(_Base):
         _label(label)
 
         def test() -> dict[str, Any]:
-            acc = self.ctx.store.get_account(label)
-            view = account_view(acc)
-            creds = self.ctx.vault.decrypt(acc.credentials)
-            view["identity"] = _test_credentials(creds, view["base_url"])
-            return view
+            from perpvol_core.services import accounts
 
-        view = await self.run(test)
-        self.send_json({"label": view["label"], "exchange": view["exchange"], "ok": True, "hint": view["hint"],
-                        "identity": view["identity"]})
+            result = accounts.test_account(self.ctx.store, self.ctx.vault, label)
+            view = account_view(self.ctx.store.get_account(result.label))
+            return {"label": result.label, "exchange": result.exchange, "ok": True, "hint": view["hint"],
+                    "identity": result.text, "account_id": result.identity, "duplicate_of": result.duplicate_of}
+
+        self.send_json(await self.run(test))
 
 
 class SyncHandler(_Base):
@@ -662,8 +681,13 @@ class VolumeDailyHandler(_Base):
         if exchange is not None and exchange not in EXCHANGES:
             raise ApiError(400, "invalid_exchange", f"'exchange' must be one of {', '.join(EXCHANGES)}")
         market = self.get_query_argument("market", None) or None
-        if market is not None and not MARKET_RE.match(market):
-            raise ApiError(400, "invalid_market", "'market' must be a symbol such as PERP_BTC_USDT or BTC-USD-PERP")
+        if market is not None:
+            from perpvol_core.services.accounts import AccountInputError, validate_market
+
+            try:
+                validate_market(market)
+            except AccountInputError as exc:
+                raise ApiError(400, "invalid_market", str(exc)) from None
         self.send_json(await self.run(daily_payload, self.ctx.store, start, end, exchange, market))
 
 

@@ -7,7 +7,8 @@ its environment variables, never the command line (which other local users can r
 
 ``demo`` starts both exchange simulators in-process (seeded two-year histories, live fills on), uses
 a demo home (``~/.perpvol-demo`` unless ``PERPVOL_HOME`` is set) so real data is never touched, adds
-the simulators' credentials through the vault (idempotent), syncs with printed progress, and serves.
+the simulators' credentials through the one account path (tested, encrypted; idempotent), syncs with
+printed progress, and serves.
 """
 
 from __future__ import annotations
@@ -156,20 +157,18 @@ class DemoExchanges:
         self.woox.stop()
         self.paradex.stop()
 
-    def credentials(self) -> list[tuple[str, Any, str]]:
-        """(label, credentials, base_url) of the demo accounts."""
-        from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+    def requests(self) -> list[Any]:
+        """The account requests of the demo accounts (simulator credentials, never a real exchange's)."""
         from perpvol_core.security.redaction import Secret
+        from perpvol_core.services.accounts import AccountRequest
 
         api_key, api_secret = woox_demo_key(self.woox)
+        token = self.paradex.mint_read_only_token("perpvol-demo")
         return [
-            ("demo-woox", WooxCredentials(api_key=api_key, api_secret=Secret(api_secret)), self.woox.base_url),
-            (
-                "demo-paradex",
-                ParadexTokenCredentials(token=Secret(self.paradex.mint_read_only_token("perpvol-demo"))),
-                self.paradex.api_url,
-            ),
-        ]
+            AccountRequest("woox", "demo-woox", api_key=api_key, api_secret=Secret(api_secret),
+                           base_url=self.woox.base_url),
+            AccountRequest("paradex", "demo-paradex", token=Secret(token), base_url=self.paradex.api_url),
+        ]  # fmt: skip
 
 
 def woox_demo_key(sim: Any) -> tuple[str, str]:
@@ -177,21 +176,21 @@ def woox_demo_key(sim: Any) -> tuple[str, str]:
     return str(sim.config.api_key), str(sim.config.api_secret)
 
 
-def upsert_account(store: Any, vault: Any, label: str, creds: Any, base_url: str) -> str:
-    """Add the account, or point the existing one at this run's simulator credentials."""
+def upsert_account(store: Any, vault: Any, req: Any) -> str:
+    """Add the demo account through the one account path, or point it at this run's simulator."""
+    from perpvol_core.services import accounts
     from perpvol_core.store import AccountNotFound
 
-    blob = vault.encrypt(creds)
     try:
-        acc = store.get_account(label)
+        acc = store.get_account(req.label)
     except AccountNotFound:
-        store.add_account(label, creds.exchange, base_url, blob, creds.hint)
+        accounts.add_account(store, vault, req)
         return "added"
-    if acc.base_url != base_url:  # another simulator port: its cursor means nothing here
-        store.remove_account(label)
-        store.add_account(label, creds.exchange, base_url, blob, creds.hint)
+    if acc.base_url != req.base_url:  # another simulator port: its cursor means nothing here
+        accounts.remove_account(store, req.label)
+        accounts.add_account(store, vault, req)
         return "re-added"
-    store.replace_credentials(label, blob, creds.hint)
+    accounts.add_account(store, vault, req, replace=True)
     return "updated"
 
 
@@ -233,9 +232,9 @@ def cmd_demo(args: Any) -> int:
     sims.start()
     print(f"simulators: WOO X {sims.woox.base_url}, Paradex {sims.paradex.base_url} ({args.fills} fills each)")
     try:
-        for label, creds, base_url in sims.credentials():
-            what = upsert_account(store, vault, label, creds, base_url)
-            print(f"  {label}: {what} ({creds.hint})", flush=True)
+        for req in sims.requests():
+            what = upsert_account(store, vault, req)
+            print(f"  {req.label}: {what} ({store.get_account(req.label).hint})", flush=True)
         print("syncing two years of fills…", flush=True)
         engine = SyncEngine(store, vault)
         try:

@@ -1,4 +1,4 @@
-"""``perpvol sync [--label L] [--days N]`` and ``perpvol keys test L``.
+"""``perpvol sync [--label L] [--days N]``.
 
 Progress bars (tqdm, one per account) go to stderr; the per-account summary to stdout. The exit code
 is non-zero when an account failed.
@@ -17,7 +17,6 @@ from perpvol_core.config import ConfigError, Settings
 from perpvol_core.security.redaction import redact
 
 EXIT_FAILED = 1
-EXIT_REJECTED = 3
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -109,32 +108,3 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if r.skipped:
             print(f"{'':<14}        {len(r.skipped)} unreadable row(s) skipped, e.g. {redact(r.skipped[0])}")
     return EXIT_FAILED if failed else 0
-
-
-def cmd_keys_test(args: argparse.Namespace) -> int:
-    """``perpvol keys test L``: decrypt the stored credentials and ask the exchange who they are."""
-    from perpvol_core.exchanges import ExchangeError
-    from perpvol_core.security.vault import Vault, VaultError
-    from perpvol_core.services.sync import test_credentials
-    from perpvol_core.store import AccountNotFound, Store, StoreError
-
-    settings = Settings.from_env()
-    try:
-        store = Store.open(settings)
-    except (StoreError, ConfigError) as exc:
-        return _fail(str(exc))
-    try:
-        vault = Vault.open(settings, store)
-        account = store.get_account(args.label)
-        creds = vault.decrypt(account.credentials)
-    except (AccountNotFound, StoreError, VaultError, ConfigError) as exc:
-        store.close()
-        return _fail(str(exc))
-    try:
-        identity = test_credentials(creds, account.base_url)
-    except ExchangeError as exc:
-        return _fail(f"{account.label}: credentials do not work: {exc}", EXIT_REJECTED)
-    finally:
-        store.close()
-    print(f"{account.label}: ok — {redact(identity)}")
-    return 0

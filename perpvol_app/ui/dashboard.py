@@ -74,7 +74,7 @@ def account_rows(ctx: AppContext) -> list[dict[str, Any]]:
 
 def _data_version(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     """Changes when a sync stored something new (fills seen, coverage, last success) or an account came/went."""
-    return tuple((r["label"], r["fills_seen"], r["covered_to_ms"], r["last_sync_ms"]) for r in rows)
+    return tuple((r["label"], r["fills"], r["covered_to_ms"], r["last_sync_ms"]) for r in rows)
 
 
 def _section(title: str, *objects: Any, anchor: str) -> pn.Column:

@@ -80,7 +80,12 @@ _PATTERNS = [
     # header/query/json key=value forms of typical secret names
     re.compile(
         r"(?i)((?:api[_-]?secret|secret|token|jwt|password|l2[_-]?key|private[_-]?key|signature|x-api-signature)"
-        r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',&}]+)"
+        r"(?:[\"']?\s*=\s*[\"']?|[\"']\s*:\s*[\"']?|:[\"']?))([^\s\"',&}]+)"
+    ),
+    # prose ("malformed jwt: token contains …") is left alone: after ": " only a secret-looking value is masked
+    re.compile(
+        r"(?i)((?:api[_-]?secret|secret|token|jwt|password|l2[_-]?key|private[_-]?key|signature|x-api-signature)"
+        r":\s+)([^\s\"',&}]{12,})"
     ),
 ]
 
@@ -99,4 +104,5 @@ def redact(text: Any) -> str:
     out = _PATTERNS[0].sub(lambda m: m.group(1) + _MASK, out)
     out = _PATTERNS[1].sub(_MASK, out)
     out = _PATTERNS[2].sub(lambda m: m.group(1) + _MASK, out)
+    out = _PATTERNS[3].sub(lambda m: m.group(1) + _MASK, out)
     return out

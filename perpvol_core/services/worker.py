@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.security.redaction import redact
-from perpvol_core.services.sync import DEFAULT_DAYS, AccountResult, SyncEngine, coverage_text
+from perpvol_core.services.sync import DEFAULT_DAYS, AccountResult, SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -160,22 +160,25 @@ class Worker:
 
     def status(self) -> dict[str, Any]:
         """Per-account status, progress, ETA, coverage and last error, read from the store (JSON-able)."""
+        from perpvol_core.services.status import account_statuses
+
         accounts = []
-        for acc in self.store.list_accounts():
-            st = self.store.get_sync_state(acc.id)
+        for view in account_statuses(self.store):
+            st = self.store.get_sync_state(view.account_id)
             accounts.append(
                 {
-                    "label": acc.label,
-                    "exchange": acc.exchange,
-                    "status": acc.status,
-                    "error": acc.last_error,
-                    "progress": st.progress,
-                    "eta_s": st.eta_s,
+                    "label": view.label,
+                    "exchange": view.exchange,
+                    "status": view.status,
+                    "error": view.last_error,
+                    "progress": view.progress,
+                    "eta_s": view.eta_s,
                     "fills_seen": st.fills_seen,
-                    "covered_from_ms": st.covered_from_ms,
-                    "covered_to_ms": st.covered_to_ms,
-                    "coverage": coverage_text(acc.exchange, st.covered_from_ms, st.covered_to_ms, self.days),
-                    "last_success_ms": st.last_success_ms,
+                    "fills": view.fills,
+                    "covered_from_ms": view.covered_from_ms,
+                    "covered_to_ms": view.covered_to_ms,
+                    "coverage": view.coverage,
+                    "last_success_ms": view.last_success_ms,
                     "resumable": st.cursor is not None,
                 }
             )

@@ -100,6 +100,8 @@ fills = sa.Table(
     sa.UniqueConstraint("account_id", "exchange", "fill_id", "fill_type", name="uq_fills_identity"),
     sa.Index("ix_fills_ts_ms", "ts_ms"),
     sa.Index("ix_fills_account_ts", "account_id", "ts_ms"),
+    # finds the same exchange fill under another account (counted once across labels)
+    sa.Index("ix_fills_key", "fill_id", "exchange", "fill_type"),
 )
 
 ROLLUP_KEY = ("account_id", "exchange", "day_ms", "market", "liquidity", "fill_type", "counted")

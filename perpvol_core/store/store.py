@@ -425,6 +425,7 @@ class Store:
             account_id = conn.execute(sa.select(m.accounts.c.id).where(m.accounts.c.label == label)).scalar()
             if account_id is None:
                 raise AccountNotFound(f"no account labelled {label!r}")
+            self._rehome_shared_fills(conn, account_id)
             for table in (m.fills, m.rollups, m.sync_state):
                 conn.execute(table.delete().where(table.c.account_id == account_id))
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
@@ -545,7 +546,10 @@ class Store:
             for chunk in _chunks(rows, INGEST_CHUNK):
                 inserted.extend(self._insert_new_fills(conn, chunk))
             if inserted:
-                self._add_to_rollups(conn, account_id, inserted)
+                shared = self._held_elsewhere(conn, account_id, inserted)
+                counted = [r for r in inserted if (r["exchange"], r["fill_id"], r["fill_type"]) not in shared]
+                if counted:
+                    self._add_to_rollups(conn, account_id, counted)
                 self._bump_data_version(conn)
             if sync_values:
                 self._upsert_sync_state(conn, account_id, sync_values)
@@ -559,6 +563,47 @@ class Store:
         )
         new_keys = {tuple(r) for r in conn.execute(stmt, list(chunk))}
         return [row for row in chunk if (row["exchange"], row["fill_id"], row["fill_type"]) in new_keys]
+
+    def _held_elsewhere(
+        self, conn: Connection, account_id: int, rows: Sequence[dict[str, Any]]
+    ) -> set[tuple[str, str, str]]:
+        """Keys of ``rows`` another account already holds (one exchange fill stored under two labels).
+
+        Such a fill is kept for both accounts but counted once: the rollups and the fill-level totals
+        count only the first stored copy (lowest ``fills.id``) of each (exchange, fill_id, fill_type).
+        """
+        t = m.fills
+        held: set[tuple[str, str, str]] = set()
+        wanted = {(r["exchange"], r["fill_id"], r["fill_type"]) for r in rows}
+        for chunk in _chunks(sorted({r["fill_id"] for r in rows}), 500):
+            q = sa.select(t.c.exchange, t.c.fill_id, t.c.fill_type).where(
+                t.c.fill_id.in_(list(chunk)), t.c.account_id != account_id
+            )
+            held.update(k for k in (tuple(r) for r in conn.execute(q)) if k in wanted)
+        return held
+
+    def _rehome_shared_fills(self, conn: Connection, account_id: int) -> None:
+        """Before ``account_id``'s fills go: where it held the counted (first) copy of a fill another
+        account also holds, count that account's copy instead, so the fill keeps counting once."""
+        t = m.fills
+        other = t.alias("other")
+        mine = t.alias("mine")
+        q = (
+            sa.select(other, mine.c.id.label("mine_id"))
+            .join(mine, sa.and_(mine.c.exchange == other.c.exchange, mine.c.fill_id == other.c.fill_id,
+                                mine.c.fill_type == other.c.fill_type))
+            .where(mine.c.account_id == account_id, other.c.account_id != account_id)
+            .order_by(other.c.id)
+        )  # fmt: skip
+        heirs: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for row in conn.execute(q):
+            heirs.setdefault((row.exchange, row.fill_id, row.fill_type), row._asdict())
+        by_account: dict[int, list[dict[str, Any]]] = {}
+        for heir in heirs.values():
+            if heir["mine_id"] < heir["id"]:  # this account's copy was the counted one
+                by_account.setdefault(int(heir["account_id"]), []).append(heir)
+        for heir_account, rows in sorted(by_account.items()):
+            self._add_to_rollups(conn, heir_account, rows)
 
     def _add_to_rollups(self, conn: Connection, account_id: int, new_rows: list[dict[str, Any]]) -> None:
         deltas = _rollup_deltas(new_rows)
@@ -606,6 +651,13 @@ class Store:
         )
         for chunk in _chunks(values, INGEST_CHUNK):
             conn.execute(upsert, list(chunk))
+
+    def fill_counts(self) -> dict[int, int]:
+        """Stored fills per account id, in one query (accounts without fills are absent)."""
+        t = m.fills
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.c.account_id, sa.func.count()).group_by(t.c.account_id)).all()
+        return {int(account_id): int(count) for account_id, count in rows}
 
     def fill_count(self, account_id: int | None = None) -> int:
         """Number of stored fills (of one account or all)."""
@@ -705,7 +757,12 @@ class Store:
         totals: dict[str, Decimal] = {}
         if start_ms >= end_ms:
             return totals
-        where = [t.c.counted.is_(True), t.c.ts_ms >= start_ms, t.c.ts_ms < end_ms]
+        earlier = t.alias("earlier")
+        first_copy = ~sa.exists().where(  # a fill stored under two labels counts once (its first copy)
+            earlier.c.exchange == t.c.exchange, earlier.c.fill_id == t.c.fill_id,
+            earlier.c.fill_type == t.c.fill_type, earlier.c.id < t.c.id,
+        )  # fmt: skip
+        where = [t.c.counted.is_(True), t.c.ts_ms >= start_ms, t.c.ts_ms < end_ms, first_copy]
         if exchange is not None:
             where.append(t.c.exchange == exchange)
         with self._read() as conn:

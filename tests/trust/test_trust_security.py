@@ -115,7 +115,8 @@ def test_no_secret_anywhere_after_add_sync_and_serve(
     paradex.start()
     home = tmp_path / "home"
     api_token = secrets.token_urlsafe(24)
-    paradex_token = paradex.mint_read_only_token("security")
+    # a second account's token: the L2 key below is the primary account's, and one account is stored once
+    paradex_token = paradex.mint_read_only_token("security", account=paradex.account + 1)
     named = {"woox api secret": woox_secret, "paradex read-only token": paradex_token,
              "paradex L2 key": hex(DEMO_L2_PRIVATE_KEY), "api token": api_token}
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}

@@ -1,7 +1,7 @@
 """Account rows for the page: masked hint, status, progress, last sync, coverage, redacted errors.
 
-One snapshot function reads the store (accounts and sync state) and the worker's status; the key
-manager and the sync-progress view both render from it. Nothing here ever holds a secret: an
+One snapshot function reads the one account-status view (``perpvol_core.services.status``) and the
+worker's status; the key manager and the sync-progress view both render from it. Nothing here ever holds a secret: an
 ``Account``'s ``credentials`` blob is not copied.
 """
 
@@ -13,10 +13,8 @@ from typing import Any
 import panel as pn
 import param
 
-from perpvol_core.security.redaction import redact
+from perpvol_core.services.status import account_statuses
 from perpvol_core.timeutil import display_utc
-
-NAMES = {"woox": "WOO X", "paradex": "Paradex"}
 
 
 def _fmt_ms(ms: int | None, with_time: bool = True) -> str:
@@ -24,32 +22,13 @@ def _fmt_ms(ms: int | None, with_time: bool = True) -> str:
 
 
 def snapshot(store: Any, worker_status: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One display row per account (no secrets; errors redacted)."""
-    worker_status = worker_status or {}
+    """One display row per account from the one account-status view (no secrets; errors redacted)."""
     rows = []
-    for acc in store.list_accounts():
-        state = store.get_sync_state(acc.id)
-        live = worker_status.get(acc.label) or {}
-        if not isinstance(live, dict):
-            live = {}
-        status = str(live.get("status") or live.get("state") or acc.status or "new")
-        error = live.get("error") or live.get("last_error") or acc.last_error or state.last_error
-        progress = live.get("progress", state.progress)
-        rows.append(
-            {
-                "label": acc.label,
-                "exchange": acc.exchange,
-                "hint": acc.hint,
-                "status": status,
-                "progress": float(progress or 0.0),
-                "eta_s": live.get("eta_s", state.eta_s),
-                "fills_seen": int(live.get("fills_seen", state.fills_seen) or 0),
-                "last_sync_ms": live.get("last_success_ms", state.last_success_ms),
-                "covered_from_ms": state.covered_from_ms,
-                "covered_to_ms": state.covered_to_ms,
-                "error": redact(error) if error and status == "error" else None,
-            }
-        )
+    for s in account_statuses(store, worker_status):
+        row = s.as_dict()
+        row["last_sync_ms"] = s.last_success_ms
+        row["error"] = s.last_error if s.status == "error" else None
+        rows.append(row)
     return rows
 
 
@@ -71,9 +50,9 @@ def render_accounts(rows: list[dict[str, Any]]) -> str:
         err = f'<div class="pv-error pv-account-error">{html.escape(r["error"])}</div>' if r["error"] else ""
         body.append(
             f'<tr data-label="{html.escape(r["label"])}" data-status="{html.escape(r["status"])}">'
-            f"<td>{html.escape(r['label'])}</td><td>{NAMES.get(r['exchange'], html.escape(r['exchange']))}</td>"
+            f"<td>{html.escape(r['label'])}</td><td>{html.escape(r['display_name'])}</td>"
             f'<td class="pv-hint">{html.escape(r["hint"])}</td><td class="{cls}">{status}{err}</td>'
-            f"<td>{_fmt_ms(r['last_sync_ms'])}</td><td>{coverage}</td><td class='num'>{r['fills_seen']:,}</td></tr>"
+            f"<td>{_fmt_ms(r['last_sync_ms'])}</td><td>{coverage}</td><td class='num'>{r['fills']:,}</td></tr>"
         )
     head = "".join(
         f"<th>{h}</th>" for h in ("Label", "Exchange", "Key", "Status", "Last sync", "Coverage", "Fills")
@@ -93,7 +72,7 @@ def render_progress(rows: list[dict[str, Any]]) -> str:
         pct = max(0.0, min(1.0, r["progress"])) * 100
         if r["status"] == "syncing":
             eta = f" · ~{int(r['eta_s'])} s left" if r.get("eta_s") else ""
-            text = f"syncing {pct:.0f}% · {r['fills_seen']:,} fills{eta}"
+            text = f"syncing {pct:.0f}% · {r['fills']:,} fills{eta}"
         elif r["status"] == "error":
             text = f'<span class="pv-error">error: {html.escape(r["error"] or "sync failed")}</span>'
         elif r["status"] == "ok":

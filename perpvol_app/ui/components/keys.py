@@ -1,7 +1,8 @@
 """Key management: add, replace and remove exchange credentials; "sync now".
 
-Credentials typed into password inputs are tested against the exchange (``perpvol_core.services.sync.
-test_credentials``) BEFORE they are encrypted by the vault and saved in the store. The inputs are
+Credentials typed into password inputs go through the one account path (``perpvol_core.services.accounts``):
+validated with the same rules as the CLI and the API, tested against the exchange BEFORE they are
+encrypted by the vault and saved in the store; errors are shown under the form, in its words. The inputs are
 cleared as soon as the form is submitted; only masked hints and redacted messages reach the page.
 The test runs on a thread so the session stays responsive; sync itself runs in the worker.
 """
@@ -17,13 +18,8 @@ import panel as pn
 import param
 
 from perpvol_app.ui.components.accounts import render_accounts
-from perpvol_core.security.credentials import (
-    Credentials,
-    ParadexL2Credentials,
-    ParadexTokenCredentials,
-    WooxCredentials,
-)
 from perpvol_core.security.redaction import Secret, redact
+from perpvol_core.services.accounts import AccountInputError, AccountRequest, build_credentials, validate_base_url
 
 log = logging.getLogger(__name__)
 
@@ -32,52 +28,27 @@ KINDS = {
     "Paradex read-only token": "paradex_token",
     "Paradex L2 key / subkey": "paradex_l2",
 }
+#: what the Replace checkbox says (the form's own words in its messages)
+REPLACE_LABEL = "Replace the credentials of this label"
 
 
-class KeyError_(ValueError):
-    """The form is incomplete or invalid; the message is shown as is."""
+def form_request(
+    kind: str, label: str, base_url: str | None, api_key: str, api_secret: str, token: str, account: str, l2_key: str
+) -> AccountRequest:
+    """The account request of the form: only the inputs of the chosen kind are sent (secrets as Secret)."""
+    def secret(value: str) -> Secret | None:
+        return Secret(value.strip()) if value.strip() else None
 
-
-def build_credentials(kind: str, api_key: str, api_secret: str, token: str, account: str, l2_key: str) -> Credentials:
-    """Typed credentials from the form values (secrets wrapped in :class:`Secret` at once)."""
+    url = base_url or None
     if kind == "woox":
-        if not api_key.strip() or not api_secret:
-            raise KeyError_("WOO X needs the API key and its secret.")
-        return WooxCredentials(api_key=api_key.strip(), api_secret=Secret(api_secret.strip()))
+        return AccountRequest("woox", label, api_key=api_key or None, api_secret=secret(api_secret) or Secret(""),
+                              base_url=url)  # fmt: skip
     if kind == "paradex_token":
-        if not token:
-            raise KeyError_("Paste the Paradex read-only token.")
-        return ParadexTokenCredentials(token=Secret(token.strip()))
+        return AccountRequest("paradex", label, token=secret(token) or Secret(""), base_url=url)
     if kind == "paradex_l2":
-        if not account.strip().startswith("0x") or not l2_key:
-            raise KeyError_("Paradex L2 needs the account address (0x…) and the L2 private key.")
-        return ParadexL2Credentials(account=account.strip(), l2_key=Secret(l2_key.strip()))
-    raise KeyError_(f"unknown kind {kind!r}")
-
-
-def check_credentials(creds: Credentials, base_url: str | None) -> str:
-    """Test the credentials against the exchange; raises ``ExchangeError`` with a user-facing message."""
-    from perpvol_core.services.sync import test_credentials
-
-    return str(test_credentials(creds, base_url) or "ok")
-
-
-def save_credentials(ctx: Any, label: str, creds: Credentials, base_url: str | None, replace: bool) -> Any:
-    """Encrypt through the vault and add (or replace) the account; returns the ``Account``."""
-    from perpvol_core.store import AccountNotFound
-
-    blob = ctx.vault.encrypt(creds)
-    if replace:
-        try:
-            acc = ctx.store.get_account(label)
-        except AccountNotFound:
-            acc = None
-        if acc is not None:
-            if acc.exchange != creds.exchange:
-                raise KeyError_(f"{label} is a {acc.exchange} account; remove it first to change exchange.")
-            ctx.store.replace_credentials(label, blob, creds.hint)
-            return ctx.store.get_account(label)
-    return ctx.store.add_account(label, creds.exchange, base_url, blob, creds.hint)
+        return AccountRequest("paradex", label, account=account or "", l2_key=secret(l2_key) or Secret(""),
+                              base_url=url)  # fmt: skip
+    raise AccountInputError(None, f"Choose what to add: {', '.join(KINDS)}.")
 
 
 class KeyManager(pn.viewable.Viewer):
@@ -86,6 +57,9 @@ class KeyManager(pn.viewable.Viewer):
     rows = param.List(default=[], doc="accounts.snapshot() rows")
     message = param.String(default="")
     message_kind: param.Selector[str] = param.Selector(default="info", objects=["info", "ok", "error"])
+    message_area: param.Selector[str] = param.Selector(
+        default="form", objects=["form", "accounts"], doc="where the message shows"
+    )
     busy = param.Boolean(default=False)
     pending_remove = param.String(default="", doc="label awaiting removal confirmation")
 
@@ -108,7 +82,7 @@ class KeyManager(pn.viewable.Viewer):
             label="Paradex account address", placeholder="0x…", sizing_mode="stretch_width", visible=False
         )
         self.l2_key = w.PasswordInput(label="Paradex L2 private key", sizing_mode="stretch_width", visible=False)
-        self.replace = w.Checkbox(label="Replace the credentials of this label")
+        self.replace = w.Checkbox(label=REPLACE_LABEL)
         self.add_button = w.Button(label="Test and save", color="primary")
         self.add_button.on_click(self._on_add)
 
@@ -123,12 +97,13 @@ class KeyManager(pn.viewable.Viewer):
         self.cancel_button.on_click(self._on_cancel)
 
         self._list = pn.pane.HTML(render_accounts(self.rows), sizing_mode="stretch_width")
-        self._message = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._message = pn.pane.HTML("", sizing_mode="stretch_width")  # under the form
+        self._accounts_message = pn.pane.HTML("", sizing_mode="stretch_width")  # under the account list
         self.kind.param.watch(self._on_kind, "value")
         form = pn.Column(
             "#### Add or replace a key",
             self.kind, self.label, self.api_key, self.api_secret, self.token, self.account, self.l2_key,
-            self.base_url, self.replace, self.add_button,
+            self.base_url, self.replace, self.add_button, self._message,
             sizing_mode="stretch_width", styles={"flex": "1 1 320px", "min-width": "260px"},
         )  # fmt: skip
         manage = pn.Column(
@@ -137,7 +112,7 @@ class KeyManager(pn.viewable.Viewer):
             pn.Row(self.selected, sizing_mode="stretch_width"),
             pn.Row(self.sync_button, self.remove_button, self.confirm_button, self.cancel_button,
                    styles={"flex-wrap": "wrap"}),
-            self._message,
+            self._accounts_message,
             sizing_mode="stretch_width", styles={"flex": "2 1 420px", "min-width": "280px"},
         )  # fmt: skip
         self._layout = pn.FlexBox(manage, form, sizing_mode="stretch_width")
@@ -154,12 +129,15 @@ class KeyManager(pn.viewable.Viewer):
             if labels and self.selected.value not in labels:
                 self.selected.value = labels[0]
 
-    @param.depends("message", "message_kind", watch=True)
+    @param.depends("message", "message_kind", "message_area", watch=True)
     def _update_message(self) -> None:
         cls = {"error": "pv-error", "ok": "pv-ok", "info": "pv-muted"}[self.message_kind]
-        self._message.object = (
-            f'<div id="pv-key-message" class="{cls}">{html.escape(self.message)}</div>' if self.message else ""
-        )
+        text = f'<div id="pv-key-message" class="{cls}">{html.escape(self.message)}</div>' if self.message else ""
+        shown, other = (
+            (self._message, self._accounts_message) if self.message_area == "form"
+            else (self._accounts_message, self._message)
+        )  # fmt: skip
+        shown.object, other.object = text, ""
 
     @param.depends("busy", watch=True)
     def _update_busy(self) -> None:
@@ -172,9 +150,10 @@ class KeyManager(pn.viewable.Viewer):
         self.token.visible = kind == "paradex_token"
         self.account.visible = self.l2_key.visible = kind == "paradex_l2"
 
-    def _say(self, text: str, kind: str = "info") -> None:
+    def _say(self, text: str, kind: str = "info", area: str = "accounts") -> None:
         with param.parameterized.batch_call_watchers(self):
             self.message_kind = kind
+            self.message_area = area
             self.message = redact(text)
 
     def refresh(self) -> None:
@@ -206,39 +185,55 @@ class KeyManager(pn.viewable.Viewer):
         self, kind: str, label: str, base_url: str | None = None, api_key: str = "", api_secret: str = "",
         token: str = "", account: str = "", l2_key: str = "", replace: bool = False,
     ) -> bool:  # fmt: skip
-        """Validate against the exchange, then save; returns True when saved (message says why not)."""
-        label = label.strip()
-        if not label:
-            self._say("Give the account a label.", "error")
-            return False
+        """Validate, test against the exchange, encrypt and save (the one account path); True when saved.
+
+        The message under the form says why not, in the form's words.
+        """
+        from perpvol_core.exchanges import ExchangeError
+        from perpvol_core.services import accounts
+        from perpvol_core.store import AccountExists
+
+        def say(text: str, kind: str = "error") -> None:
+            self._say(text, kind, area="form")
+
         try:
-            creds = build_credentials(kind, api_key, api_secret, token, account, l2_key)
-        except KeyError_ as exc:
-            self._say(str(exc), "error")
+            req = form_request(kind, label, base_url, api_key, api_secret, token, account, l2_key)
+            accounts.validate_label(req.label)
+            validate_base_url(req.base_url)
+            creds = build_credentials(req)
+        except AccountInputError as exc:
+            say(str(exc))
             return False
+        label = accounts.validate_label(req.label)
         self.busy = True
-        self._say(f"Testing {label} against the exchange…")
+        say(f"Testing {label} against the exchange…", "info")
         try:
-            result = await asyncio.to_thread(check_credentials, creds, base_url)
-        except Exception as exc:  # noqa: BLE001 - ExchangeError subclasses carry user-facing messages
-            self.busy = False
-            self._say(f"Not saved: {exc}", "error")
+            saved = await asyncio.to_thread(
+                accounts.add_account, self.context.store, self.context.vault, req, replace=replace
+            )
+        except AccountExists:
+            say(f"An account labelled {label} already exists: tick “{REPLACE_LABEL}” to replace its key.")
             return False
-        try:
-            await asyncio.to_thread(save_credentials, self.context, label, creds, base_url, replace)
-        except Exception as exc:  # noqa: BLE001 - AccountExists, vault errors: show the message
-            self.busy = False
-            self._say(f"Not saved: {exc}", "error")
+        except AccountInputError as exc:  # DuplicateAccount, a label of another exchange
+            say(f"Not saved: {exc}")
             return False
-        self.busy = False
+        except ExchangeError as exc:
+            say(f"Not saved: {exc}")
+            return False
+        except Exception as exc:  # noqa: BLE001 - vault or database errors: show the message, keep the session
+            log.warning("saving %s failed: %s", label, redact(exc))
+            say(f"Not saved: {exc}")
+            return False
+        finally:
+            self.busy = False
         self.label.value = ""
         self.api_key.value = ""
         self.account.value = ""
         self.context.invalidate()
         self._start_sync([label])
-        self._say(f"Saved {label} ({creds.hint}); {result}. Syncing…", "ok")
+        say(f"Saved {label} ({creds.hint}). Syncing…", "ok")
         self.refresh()
-        return True
+        return bool(saved)
 
     def _start_sync(self, labels: list[str] | None) -> bool:
         worker = getattr(self.context, "worker", None)

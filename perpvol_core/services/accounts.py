@@ -1,0 +1,419 @@
+"""The one account path: validate -> test against the exchange -> encrypt -> save.
+
+The CLI (``perpvol keys``), the API, the dashboard's key form and the demo all add, replace, test and
+remove accounts through these functions, so labels, URLs, hex addresses and secrets are checked the
+same way and give the same messages everywhere. Messages are in the words of a form ("the WOO X API
+key"), never a CLI flag: each surface adds its own hint (``AccountInputError.field`` says which input).
+
+One real account is stored once: the test step asks the exchange who the credentials belong to (WOO X
+``applicationId`` of ``GET /v3/account/info``; Paradex: the account address of ``GET /v1/account``; an L2
+subkey signs for its main account, so it resolves to the main address), at which server (production,
+staging and each simulator hold different accounts). That identity is stored with the account; a second
+label for the same exchange account is refused with :class:`DuplicateAccount`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from perpvol_core.exchanges import EXCHANGES, BadPayload, display_name, make_connector
+from perpvol_core.security.credentials import (
+    Credentials,
+    ParadexL2Credentials,
+    ParadexTokenCredentials,
+    WooxCredentials,
+)
+from perpvol_core.security.redaction import Secret, redact
+from perpvol_core.store import Account, AccountExists, AccountNotFound, Store
+
+LABEL_MAX = 64
+_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # 1-64 characters (LABEL_MAX)
+_MARKET_RE = re.compile(r"[A-Za-z0-9_\-]{1,80}")
+_HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,64}")
+_HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.?)*|\[[0-9A-Fa-f:.]+\]")
+_URL_PATH_RE = re.compile(r"(?:/[A-Za-z0-9._~\-]*)*")
+_PRINTABLE_RE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what exchange keys, secrets and tokens are made of
+_URL_MAX = 2000
+_API_KEY_MAX = 200
+_SECRET_MAX = {"api_secret": 400, "token": 16384, "l2_key": 70}
+
+
+class AccountInputError(ValueError):
+    """An input of the account form is missing or malformed.
+
+    ``field`` names the input ("label", "api_key", "api_secret", "token", "account", "l2_key",
+    "base_url", "exchange") or is None; ``str()`` is the message in the form's words.
+    """
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DuplicateAccount(AccountInputError):
+    """The same exchange account is already stored under another label (``existing_label``)."""
+
+    def __init__(self, existing_label: str, exchange: str) -> None:
+        super().__init__(
+            None, f"this {display_name(exchange)} account is already stored as {existing_label!r}; "
+            f"replace the credentials of {existing_label!r} instead of adding it twice",
+        )
+        self.existing_label = existing_label
+
+
+@dataclass(frozen=True)
+class AccountRequest:
+    """What a surface collected to add or replace an account (secrets already wrapped in :class:`Secret`)."""
+
+    exchange: str
+    label: str
+    api_key: str | None = None
+    api_secret: Secret | None = None
+    token: Secret | None = None
+    account: str | None = None
+    l2_key: Secret | None = None
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountTest:
+    """What the exchange said about the credentials.
+
+    ``text`` is a short redacted description ("WOO X account … (application 251bf5c4…)"); ``identity`` the
+    exchange's own id of the account (None when it could not be read); ``duplicate_of`` the other label
+    that holds the same identity (an account stored twice before this check existed).
+    """
+
+    label: str
+    exchange: str
+    text: str
+    identity: str | None
+    duplicate_of: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# -- validation ---------------------------------------------------------------------------------------
+
+
+def validate_label(label: str) -> str:
+    """The label with surrounding spaces removed. Raises AccountInputError("label")."""
+    if not isinstance(label, str) or not label.strip(" "):
+        raise AccountInputError("label", "Give the account a label.")
+    label = label.strip(" ")
+    if not _LABEL_RE.fullmatch(label):
+        raise AccountInputError(
+            "label",
+            f"A label is 1-{LABEL_MAX} letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+    return label
+
+
+def validate_base_url(url: str | None) -> str | None:
+    """An http(s) base URL without credentials, query or fragment (trailing '/' dropped); None/"" -> None.
+
+    Raises AccountInputError("base_url").
+    """
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        raise AccountInputError("base_url", "The base URL must be text.")
+    url = url.strip(" ")
+    if not url:
+        return None
+    bad = AccountInputError(
+        "base_url",
+        "The base URL must be an http(s) URL such as https://api.staging.woox.io "
+        "(no user name, password, query or fragment).",
+    )
+    if len(url) > _URL_MAX or not _PRINTABLE_RE.fullmatch(url):
+        raise bad
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or "#" in url
+        or not parts.hostname
+        or not _HOST_RE.fullmatch(parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc)
+        or not _URL_PATH_RE.fullmatch(parts.path)
+        or (port is not None and not 0 < port < 65536)
+    ):
+        raise bad
+    return url.rstrip("/")
+
+
+def validate_market(market: str) -> str:
+    """A market symbol such as ``PERP_BTC_USDT`` or ``BTC-USD-PERP``. Raises AccountInputError(None)."""
+    if not isinstance(market, str) or not _MARKET_RE.fullmatch(market):
+        raise AccountInputError(None, "A market is a symbol such as PERP_BTC_USDT or BTC-USD-PERP.")
+    return market
+
+
+def validate_exchange(exchange: str) -> str:
+    """Raises AccountInputError("exchange") for an exchange perpvol does not read."""
+    if not isinstance(exchange, str) or exchange not in EXCHANGES:
+        names = ", ".join(f"{info.display_name} ({name})" for name, info in EXCHANGES.items())
+        raise AccountInputError("exchange", f"The exchange must be one of {names}.")
+    return exchange
+
+
+def _secret(value: Secret | None, field: str, what: str, missing: str) -> Secret:
+    if value is None or not value.reveal():
+        raise AccountInputError(field, missing if value is None else f"The {what} is empty.")
+    text = value.reveal()
+    if len(text) > _SECRET_MAX[field]:
+        raise AccountInputError(field, f"The {what} is too long to be one; paste only the value.")
+    if any(ch.isspace() for ch in text):
+        raise AccountInputError(field, f"The {what} contains whitespace; paste only the value.")
+    if not _PRINTABLE_RE.fullmatch(text):
+        raise AccountInputError(field, f"The {what} contains characters no {what} has; paste only the value.")
+    return value
+
+
+def _not_given(req: AccountRequest, fields: tuple[str, ...]) -> bool:
+    return all(getattr(req, f) in (None, "") for f in fields)
+
+
+def build_credentials(req: AccountRequest) -> Credentials:
+    """Typed credentials from the request, every shape checked. Raises AccountInputError."""
+    exchange = validate_exchange(req.exchange)
+    if exchange == "woox":
+        if not _not_given(req, ("token", "account", "l2_key")):
+            raise AccountInputError(None, "A WOO X account takes an API key and its secret only.")
+        api_key = (req.api_key or "").strip(" ")
+        if not api_key:
+            raise AccountInputError("api_key", "WOO X needs the API key (the public part) and its secret.")
+        if any(ch.isspace() for ch in api_key):
+            raise AccountInputError("api_key", "The WOO X API key contains whitespace; paste only the value.")
+        if len(api_key) > _API_KEY_MAX or not _PRINTABLE_RE.fullmatch(api_key):
+            raise AccountInputError("api_key", "The WOO X API key is not a key; paste only the value.")
+        secret = _secret(req.api_secret, "api_secret", "WOO X API secret", "WOO X needs the API secret.")
+        return WooxCredentials(api_key=api_key, api_secret=secret)
+    if not _not_given(req, ("api_key", "api_secret")):
+        raise AccountInputError(None, "A Paradex account takes a read-only token, or an account address and an L2 key.")
+    l2_given = not _not_given(req, ("account", "l2_key"))
+    if req.token is not None and l2_given:
+        raise AccountInputError(
+            None, "Give either a Paradex read-only token, or an account address with an L2 key, not both."
+        )
+    if l2_given:
+        account = (req.account or "").strip(" ")
+        if not _HEX_RE.fullmatch(account):
+            raise AccountInputError("account", "The Paradex account address must be 0x-hex (e.g. 0x1a2b…).")
+        l2_key = _secret(req.l2_key, "l2_key", "Paradex L2 private key", "Paradex needs the L2 private key.")
+        if not _HEX_RE.fullmatch(l2_key.reveal()):
+            raise AccountInputError("l2_key", "The Paradex L2 private key must be 0x-hex.")
+        return ParadexL2Credentials(account=account.lower(), l2_key=l2_key)
+    token = _secret(
+        req.token, "token", "Paradex read-only token",
+        "Paradex needs a read-only token, or an account address and an L2 key.",
+    )  # fmt: skip
+    return ParadexTokenCredentials(token=token)
+
+
+# -- the exchange's own identity ------------------------------------------------------------------------
+
+
+def _address(value: Any) -> str | None:
+    """A Starknet address in one spelling (lower-case hex, no leading zeros), or None."""
+    try:
+        return hex(int(str(value), 16))
+    except (TypeError, ValueError):
+        return None
+
+
+def _identity(connector: Any, creds: Credentials) -> str | None:
+    """The exchange's id of the account behind ``creds`` (one more request). Raises ExchangeError."""
+    if isinstance(creds, WooxCredentials):
+        payload = connector.request("GET", "/v3/account/info", endpoint="/v3/account/info")
+        data = payload.get("data") if isinstance(payload, dict) else None
+        app = data.get("applicationId") if isinstance(data, dict) else None
+        return str(app).strip().lower() or None if app is not None else None
+    try:
+        payload = connector.request("GET", "/v1/account", endpoint="private")
+        address = _address(payload.get("account")) if isinstance(payload, dict) else None
+    except BadPayload:  # an endpoint this key may not read: fall back to what the credentials name
+        address = None
+    if address is None and isinstance(creds, ParadexL2Credentials):
+        address = _address(creds.account)  # a subkey is used with its MAIN account address
+    if address is None and isinstance(creds, ParadexTokenCredentials):
+        from perpvol_core.exchanges.paradex.rest import jwt_claims
+
+        address = _address(jwt_claims(creds.token.reveal()).get("sub"))
+    return address
+
+
+#: hosts that serve the same accounts (WOO X's legacy domains)
+_SAME_HOST = {
+    "api.woo.org": "api.woox.io",
+    "api.woo.network": "api.woox.io",
+    "api.staging.woo.org": "api.staging.woox.io",
+}
+
+
+def _server(exchange: str, base_url: str | None) -> str:
+    """The server an account lives on: production and staging (or two simulators) hold different accounts."""
+    host = urlsplit(base_url or EXCHANGES[exchange].default_base_url).netloc.lower()
+    return _SAME_HOST.get(host, host)
+
+
+def probe(creds: Credentials, base_url: str | None, **connector_options: Any) -> tuple[str, str | None]:
+    """Ask the exchange whether the credentials work: (description, identity).
+
+    The identity is the exchange's id of the account at its server, ``"<id>@<host>"``.
+
+    Raises ExchangeError subclasses (InvalidCredentials, RateLimited, ExchangeUnavailable, BadPayload).
+    """
+    connector = make_connector(creds, base_url, **connector_options)
+    try:
+        text = redact(connector.validate() or "ok")
+        account_id = _identity(connector, creds)
+    finally:
+        connector.close()
+    return text, (f"{account_id}@{_server(creds.exchange, base_url)}" if account_id else None)
+
+
+def _holder(store: Store, exchange: str, identity: str, label: str) -> str | None:
+    for acc in store.list_accounts():
+        if acc.exchange == exchange and acc.identity == identity and acc.label != label:
+            return str(acc.label)
+    return None
+
+
+# -- the path -------------------------------------------------------------------------------------------
+
+
+def _existing(store: Store, label: str) -> Account | None:
+    try:
+        return store.get_account(label)
+    except AccountNotFound:
+        return None
+
+
+def add_account(
+    store: Store, vault: Any, req: AccountRequest, *, replace: bool = False, test: bool = True, **connector_options: Any
+) -> Account:
+    """Validate, test against the exchange (unless ``test=False``), encrypt and save; returns the account.
+
+    With ``replace=True`` an existing label gets the new credentials (and the base URL, when given).
+
+    Raises:
+        AccountInputError: a malformed input, or a label of another exchange.
+        DuplicateAccount: the exchange account is already stored under another label.
+        AccountExists: the label is taken and ``replace`` is False.
+        ExchangeError: the exchange refused the credentials or could not be reached (nothing saved).
+        VaultError, StoreError: the vault or the database failed (nothing saved).
+    """
+    label = validate_label(req.label)
+    base_url = validate_base_url(req.base_url)
+    creds = build_credentials(req)
+    existing = _existing(store, label)
+    if existing is not None and not replace:
+        raise AccountExists(f"an account labelled {label!r} already exists")
+    if existing is not None and existing.exchange != creds.exchange:
+        raise AccountInputError(
+            "label", f"{label!r} is a {display_name(existing.exchange)} account; remove it first to reuse the label."
+        )
+    identity: str | None = None
+    if test:
+        test_url = base_url or (existing.base_url if existing else None)
+        _text, identity = probe(creds, test_url, **connector_options)
+        if identity is not None:
+            holder = _holder(store, creds.exchange, identity, label)
+            if holder is not None:
+                raise DuplicateAccount(holder, creds.exchange)
+            if existing is not None and existing.identity not in (None, identity):
+                raise AccountInputError(
+                    None, f"these credentials belong to another {display_name(creds.exchange)} account than "
+                    f"{label!r}; add them under a new label.",
+                )
+    blob = vault.encrypt(creds)
+    if existing is not None:
+        _set_identity(store, label, creds.exchange, identity)
+        return store.replace_credentials(
+            label, blob, creds.hint, **({"base_url": base_url} if base_url is not None else {})
+        )
+    account = store.add_account(label, creds.exchange, base_url, blob, creds.hint)
+    if identity is None:
+        return account
+    try:
+        return _set_identity(store, label, creds.exchange, identity)
+    except DuplicateAccount:  # another writer stored the same account meanwhile: take this one back out
+        store.remove_account(label)
+        raise
+
+
+def _set_identity(store: Store, label: str, exchange: str, identity: str | None) -> Account:
+    try:
+        return store.set_identity(label, identity)
+    except AccountExists:
+        holder = _holder(store, exchange, identity, label) if identity else None
+        raise DuplicateAccount(holder or "another label", exchange) from None
+
+
+def test_account(store: Store, vault: Any, label: str, **connector_options: Any) -> AccountTest:
+    """Test the stored credentials of ``label`` and record the exchange's identity of the account.
+
+    Raises AccountNotFound, VaultError, ExchangeError subclasses.
+    """
+    account = store.get_account(_stored_label(store, label))
+    creds = vault.decrypt(account.credentials)
+    text, identity = probe(creds, account.base_url, **connector_options)
+    duplicate_of = None
+    if identity is not None and account.identity != identity:
+        holder = _holder(store, account.exchange, identity, account.label)
+        if holder is None:
+            store.set_identity(account.label, identity)
+        else:  # stored twice before identities were recorded: say so (totals count its fills once)
+            duplicate_of = holder
+    return AccountTest(account.label, account.exchange, text, identity, duplicate_of)
+
+
+test_account.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test
+
+
+def _stored_label(store: Store, label: str) -> str:
+    """``label`` validated; a label stored before validation was strict is still found as it is."""
+    try:
+        return validate_label(label)
+    except AccountInputError:
+        if isinstance(label, str) and _existing(store, label) is not None:
+            return label
+        raise
+
+
+def remove_account(store: Store, label: str) -> None:
+    """Remove the account with its fills, rollups, sync state and encrypted credentials.
+
+    Raises AccountInputError (malformed label), AccountNotFound.
+    """
+    store.remove_account(_stored_label(store, label))
+
+
+__all__ = [
+    "AccountInputError",
+    "AccountRequest",
+    "AccountTest",
+    "DuplicateAccount",
+    "add_account",
+    "build_credentials",
+    "probe",
+    "remove_account",
+    "test_account",
+    "validate_base_url",
+    "validate_exchange",
+    "validate_label",
+    "validate_market",
+]
