@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fills", type=int, default=5000)
     sim.add_argument("--format", dest="response_format", default=None, help="woox: doc|live")
     sim.add_argument("--live", action="store_true", help="keep producing new fills")
+    from perpvol_sim.woox import SIM_FLAGS
+
+    for flag, dest, kwargs in SIM_FLAGS:  # the WOO X readings of transactionHistory (woox-api.md §9)
+        sim.add_argument(flag, dest=dest, **kwargs)
 
     emb = sub.add_parser("embed", help="read-only embed links")
     esub = emb.add_subparsers(dest="embed_command", required=True)
