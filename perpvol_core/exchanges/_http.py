@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -223,6 +223,11 @@ class Connector(ABC):
     incremental_overlap_ms: int = 120_000
     #: what to say when the requested range is older than ``max_history_ms``
     history_note: str = ""
+    #: the server's observed behaviour (a JSON document the sync engine stores per account and hands back
+    #: before each sync; connectors that observe nothing leave it None)
+    server_profile: dict[str, Any] | None = None
+    #: markets already seen in this account's fills (set by the sync engine; the exchanges never read the store)
+    known_markets: Callable[[], Iterable[str]] | None = None
 
     def __init__(
         self,
@@ -282,6 +287,11 @@ class Connector(ABC):
 
         Raises :class:`ExchangeError` (after retries) when the exchange cannot be read.
         """
+
+    def probe_server_profile(self) -> dict[str, Any] | None:
+        """Observe the server's behaviour with a few requests (``keys test``); None when there is nothing to
+        observe. Raises :class:`ExchangeError`."""
+        return None
 
     def min_pages(self, n_fills: int) -> int:
         """The fewest requests that can return ``n_fills`` (for benchmarks)."""

@@ -98,6 +98,8 @@ class HistoryWalk:
         elif not resp.has_meta and self.max_rows:
             self.profile["page_size"] = max(int(self.profile.get("page_size") or 0), self.max_rows)
         self.profile["limit"] = shape.limit
+        if not shape.need_symbol:
+            self._observe("symbol_required", False, "accepted without symbol")
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -220,6 +222,7 @@ class HistoryWalk:
                 return
         span_total = max(1, end - start)
         pending: HistoryResponse | None = None
+        prev_rows: int | None = None
 
         # window state
         w_lo = max(start, w_hi - span)
@@ -321,6 +324,11 @@ class HistoryWalk:
                 if resp.has_meta and resp.per_page:
                     window_done = resp.n_rows < resp.per_page or (
                         resp.total is not None and resp.total <= resp.n_rows)
+            if (not resp.has_meta and fresh and prev_rows == self.max_rows and 0 < prev_rows < shape.limit
+                    and self.profile.get("limit_over_cap") != "rejected"):
+                # a response of fewer rows than asked was followed by more rows: the page is capped
+                self._observe("limit_over_cap", "clamped", f"limit {shape.limit}, {prev_rows} rows per page")
+            prev_rows = resp.n_rows
             new_ids += len(fresh)
             seen.update(f.fill_id for f in resp.fills)
             window_done_ms: int | None = None

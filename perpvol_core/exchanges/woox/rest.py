@@ -388,12 +388,23 @@ class WooxConnector(Connector):
             raise
         return parse_history(payload)
 
+    def probe_server_profile(self, max_requests: int = 4) -> dict[str, Any] | None:
+        """Read the newest few pages of the two-year range to observe the reading (paging, page size, order,
+        symbol need); returns the profile (also left in ``server_profile``). Raises ExchangeError."""
+        now = int(self.clock() * 1000)
+        before = self.stats.requests
+        for _ in self.iter_fill_pages(now - TWO_YEARS_MS, now):
+            p = self.server_profile or {}
+            if self.stats.requests - before >= max_requests or (
+                p.get("page") != "unknown" and p.get("order") != "unknown" and p.get("symbol_required") is not None
+            ):
+                break
+        return self.server_profile
+
     def iter_fill_pages(self, start_ms: int, end_ms: int, position: dict | None = None) -> Iterator[FillPage]:
         """Fills of ``[start_ms, end_ms]`` under whichever reading of transactionHistory the server follows
         (see :mod:`perpvol_core.exchanges.woox.paging`). Raises ExchangeError, with a clear message when no
         correct result is possible."""
         from perpvol_core.exchanges.woox.paging import HistoryWalk
 
-        walk = HistoryWalk(self, start_ms, end_ms, position)
-        yield from walk.pages()
-        self.server_profile = walk.profile
+        yield from HistoryWalk(self, start_ms, end_ms, position).pages()
