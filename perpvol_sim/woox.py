@@ -151,6 +151,7 @@ class WooxSimConfig:
     delisted_symbols: tuple[str, ...] = ()  # traded symbols absent from /v3/public/instruments
     listen_key_field: str = "listenKey"  # UNCONFIRMED name of the key in the listenKey answer
     v3_private_stream: bool = True  # False: no listenKey endpoint and no /v3/private (v2 only)
+    listen_key_ttl_ms: int = LISTEN_KEY_TTL_MS  # validity of a listenKey (24 h documented)
     hist_trades_from_id_inclusive: bool = True
     hist_trades_default_limit: int = 25
     hist_trades_limit_cap: int = 1000
@@ -416,7 +417,7 @@ class WooxState:
         import secrets as _secrets
 
         key = _secrets.token_urlsafe(24)
-        expiry = self.now_ms() + LISTEN_KEY_TTL_MS
+        expiry = self.now_ms() + self.config.listen_key_ttl_ms
         with self._lock:
             self.listen_keys = {key: expiry}
         return key, expiry

@@ -321,6 +321,7 @@ class Connector(ABC):
         endpoint: str | None = None,
         headers: dict[str, str] | None = None,
         auth: Any = httpx.USE_CLIENT_DEFAULT,
+        content: bytes | None = None,
     ) -> Any:
         """Paced, retried request; returns the decoded JSON payload (floats as ``Decimal``).
 
@@ -343,7 +344,9 @@ class Connector(ABC):
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
             wait: float | None = None
             try:
-                response = self.client.request(method, path, params=params, headers=headers, auth=auth)
+                response = self.client.request(
+                    method, path, params=params, headers=headers, auth=auth, content=content
+                )
                 payload = self._decode(response)
                 return payload
             except ExchangeError as exc:

@@ -253,6 +253,7 @@ class WooxConnector(Connector):
     limits = {
         TRANSACTION_HISTORY: [RateLimit(2, 1.0)],
         ACCOUNT_INFO: [RateLimit(10, 60.0)],
+        LISTEN_KEY: [RateLimit(5, 10.0)],
         "/v3/public": [RateLimit(10, 1.0)],
     }
     max_history_ms = TWO_YEARS_MS
