@@ -190,6 +190,7 @@ def _account_rows(store: Store) -> list[dict[str, object]]:
                 "covered_to": _day(state.covered_to_ms),
                 "fills": store.fill_count(account.id),
                 "last_error": account.last_error,
+                "server_profile": account.server_profile,
             }
         )
     return rows

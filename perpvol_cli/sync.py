@@ -132,9 +132,26 @@ def cmd_keys_test(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         identity = test_credentials(creds, account.base_url)
+        profile_line = _probe_and_record(store, account, creds)
     except ExchangeError as exc:
         return _fail(f"{account.label}: credentials do not work: {exc}", EXIT_REJECTED)
     finally:
         store.close()
     print(f"{account.label}: ok — {redact(identity)}")
+    if profile_line:
+        print(f"{account.label}: {redact(profile_line)}")
     return 0
+
+
+def _probe_and_record(store: Any, account: Any, creds: Any) -> str | None:
+    """Observe the exchange's reading (WOO X transactionHistory), store it as the account's server profile and
+    return the line to print (None for exchanges with nothing to observe). Raises ExchangeError."""
+    from perpvol_core.services.sync import probe_server_profile
+
+    profile = probe_server_profile(creds, account.base_url, account.server_profile)
+    if profile is None:
+        return None
+    store.set_account_doc(account.label, "server_profile", profile)
+    from perpvol_core.exchanges.woox.profile import describe_server_profile
+
+    return f"transactionHistory: {describe_server_profile(profile)}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -231,3 +232,71 @@ def test_keys_test_probe_names_the_reading(history, page):
         assert sim.requests["transactionHistory"] <= 6
     finally:
         sim.stop()
+
+
+def _cli(env: dict, *args: str, stdin: str | None = None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "perpvol_cli.main", *args], input=stdin, capture_output=True,
+                          text=True, env=env, timeout=180, check=False)
+
+
+@pytest.mark.parametrize("page", ["ignored", "rejected"])
+def test_cli_keys_test_names_the_reading_and_sync_gives_the_truth(sqlite_url, tmp_path, page):
+    """As a new user would, at the documented rate limits: ``keys add``, ``keys test`` (names the reading),
+    ``keys list --json`` (shows it), ``sync``, and ``volume --json --daily`` equals the truth day by day."""
+    import json
+    import os
+
+    # 729 days: the CLI syncs 730 days back from its own (later) clock
+    history = History("woox", 36, 300, days=729)
+    sim = WooxSim(history, page_mode=page, page_size_cap=100, sort_order="desc")
+    sim.start()
+    env = dict(os.environ, PERPVOL_HOME=str(tmp_path / "home"), PERPVOL_DATABASE_URL=sqlite_url)
+    try:
+        added = _cli(env, "keys", "add", "woox", "--label", "wx", "--api-key", DEMO_API_KEY, "--api-secret-stdin",
+                     "--base-url", sim.base_url, stdin=DEMO_API_SECRET)
+        assert added.returncode == 0, added.stderr
+        tested = _cli(env, "keys", "test", "wx")
+        assert tested.returncode == 0, tested.stderr
+        assert f"transactionHistory: page {page} (time-window walk), 100 rows/page" in tested.stdout
+        [row] = json.loads(_cli(env, "keys", "list", "--json").stdout)
+        assert row["server_profile"]["page"] == page and row["server_profile"]["page_size"] == 100
+        synced = _cli(env, "sync")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        report = json.loads(_cli(env, "volume", "--json", "--daily").stdout)
+        got = {r["date"]: r for r in report["daily"] if r["exchange"] == "woox"}
+        truth = history.expected_daily()
+        assert set(got) == set(truth)
+        for day, expected in truth.items():
+            assert Decimal(got[day]["volume_usd"]) == expected["volume_usd"], day
+            assert got[day]["fills"] == expected["fills"], day
+        assert sim.rate_limited == 0
+    finally:
+        sim.stop()
+
+
+def test_perpvol_sim_woox_serves_the_reading_asked(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from perpvol_sim.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "perpvol_cli.main", "sim", "woox", "--port", str(port), "--fills",
+                             "50", "--page-mode", "rejected", "--page-cap", "20", "--no-meta", "--symbol-required",
+                             "--order", "desc", "--limit-over-cap", "reject-1005"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        lines = [proc.stdout.readline() for _ in range(6)]
+        assert any("page rejected, page cap 20 (limit above: reject-1005), meta absent, symbol required, "
+                   "rows newest-first" in line for line in lines), lines
+        assert httpx.get(f"http://127.0.0.1:{port}/v3/public/systemInfo", timeout=10).json()["success"] is True
+    finally:
+        proc.terminate()
+        proc.wait(20)

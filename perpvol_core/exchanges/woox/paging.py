@@ -67,7 +67,7 @@ class HistoryWalk:
         self.profile = prof.copy_profile(connector.server_profile)
         connector.server_profile = self.profile
         self.pos = dict(position) if isinstance(position, dict) and position.get("v") == POSITION_VERSION else None
-        self.max_rows = int(self.profile.get("page_size") or 0) if self.profile.get("meta") is False else 0
+        self.max_rows = 0  # the most rows one response brought in this walk (the page size when meta is absent)
         self.negotiated = False
         self._symbol_cache: list[str] | None = None
 
@@ -116,7 +116,7 @@ class HistoryWalk:
         """
         from perpvol_core.exchanges.woox.rest import ParamRejected
 
-        limits = [x for x in LIMIT_LADDER if x <= self.c.page_limit] or [self.c.page_limit]
+        limits = [self.c.page_limit, *(x for x in LIMIT_LADDER if x < self.c.page_limit)]
         shapes = [
             Shape(use_page, limit, need_symbol)
             for use_page in ((True, False) if shape.use_page else (False,))
@@ -210,6 +210,7 @@ class HistoryWalk:
             shape = Shape(bool(pos["use_page"]), int(pos["limit"]), bool(pos["need_symbol"]))
             symbols: list[str] | None = list(pos["syms"]) if pos.get("syms") is not None else None
             si, span, w_hi = int(pos.get("si", 0)), int(pos["span"]), int(pos["w_hi"])
+            self.max_rows = int(pos.get("mx") or 0)
         else:
             shape = self._initial_shape()
             symbols, si, span, w_hi = None, 0, max(MIN_SPAN_MS, end - start), end
@@ -269,6 +270,9 @@ class HistoryWalk:
                     page, pp1, lo, hi, seen, requests, new_ids = 1, None, w_lo, w_hi, set(), 0, 0
                     continue
             requests += 1
+            # a response cannot show by itself that it is a full page: the largest seen before it (in this walk
+            # or recorded in the profile) is the page size known
+            rows_before = max(self.max_rows, int(self.profile.get("page_size") or 0))
             self._record_response(resp, shape)
             fresh = [f for f in resp.fills if f.fill_id not in seen]
             desc = (resp.order or self.profile.get("order")) != "asc"
@@ -305,7 +309,7 @@ class HistoryWalk:
                         window_done = True
                     page += 1
             elif not fresh:
-                cap = resp.per_page if (resp.has_meta and resp.per_page) else self.max_rows
+                cap = resp.per_page if (resp.has_meta and resp.per_page) else (rows_before or shape.limit)
                 if resp.n_rows == 0 or resp.n_rows < cap:
                     window_done = True
                 else:
@@ -354,7 +358,7 @@ class HistoryWalk:
             nxt = {
                 "v": POSITION_VERSION, "use_page": shape.use_page, "limit": shape.limit,
                 "need_symbol": shape.need_symbol, "syms": symbols, "si": si, "span": span, "w_hi": w_hi,
-                "mode": mode, "page": page, "pp1": pp1, "lo": lo, "hi": hi, "bnd": bnd,
+                "mode": mode, "page": page, "pp1": pp1, "lo": lo, "hi": hi, "bnd": bnd, "mx": self.max_rows,
             }
             yield FillPage(fresh, nxt, window_done_ms=window_done_ms, skipped=resp.skipped,
                            progress=self._progress(symbols, si, lo, hi, desc, span_total))
