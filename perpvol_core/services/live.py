@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -433,6 +433,7 @@ class LiveFeed:
             user_agent_header="perpvol/0.1",
             process_exception=retryable,
         ).__aiter__()
+        assert isinstance(connections, AsyncGenerator)  # an async generator: closable
         # closed here, inside this task, when it is cancelled (not later by the loop's shutdown)
         async with contextlib.aclosing(connections):
             async for ws in connections:

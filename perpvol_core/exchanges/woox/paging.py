@@ -130,13 +130,20 @@ class HistoryWalk:
             hints.update(k for k in ("page", "limit", "symbol") if k in text)
 
         def cost(s: Shape) -> float:
+            # a knob a refusal named is worth changing first; keeping it is the least likely to help
             c = 0.0
             if shape.use_page and not s.use_page:
                 c += 0.4 if "page" in hints else 1
+            elif shape.use_page and "page" in hints:
+                c += 1.5
             if s.limit < limits[0]:
                 c += (0.4 if "limit" in hints else 1) + limits.index(s.limit) * 0.01
+            elif "limit" in hints:
+                c += 1.5
             if s.need_symbol and not shape.need_symbol:
                 c += 0.4 if "symbol" in hints else 1
+            elif not s.need_symbol and "symbol" in hints:
+                c += 1.5
             return c
 
         learn(hint)

@@ -95,10 +95,11 @@ def describe_server_profile(profile: dict[str, Any] | None) -> str:
     size_text = f"{size} rows/page" if size else "page size not yet observed"
     if limit:
         size_text += f" (limit {limit}" + (f", larger {over}" if over in ("clamped", "rejected") else "") + ")"
-    meta = {True: "meta sent", False: "meta absent"}.get(profile.get("meta"), "meta not yet observed")
-    order = {"desc": "newest-first", "asc": "oldest-first"}.get(profile.get("order"), "order not yet observed")
-    symbol = {True: "symbol required (per-symbol sync)", False: "symbol optional"}.get(
-        profile.get("symbol_required"), "symbol need not yet observed")
+    meta_seen, order_seen, symbol_seen = profile.get("meta"), profile.get("order"), profile.get("symbol_required")
+    meta = "meta sent" if meta_seen is True else "meta absent" if meta_seen is False else "meta not yet observed"
+    order = {"desc": "newest-first", "asc": "oldest-first"}.get(str(order_seen), "order not yet observed")
+    symbol = ("symbol required (per-symbol sync)" if symbol_seen is True
+              else "symbol optional" if symbol_seen is False else "symbol need not yet observed")
     text = f"{paging}, {size_text}, {meta}, {order}, {symbol}"
     changes = profile.get("changes") or []
     if changes:

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -96,7 +96,7 @@ class WooxAuth(httpx.Auth):
             query = request.content.decode() if request.content else ""
         return v1_string_to_sign(parse_qsl(query, keep_blank_values=True), timestamp_ms)
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         ts = int(self.clock() * 1000)
         request.headers["x-api-key"] = self.api_key
         request.headers["x-api-timestamp"] = str(ts)
