@@ -2,9 +2,14 @@
 
 Prints (no thresholds): wall time ÷ the rate-limit lower bound (pages needed ÷ documented rate),
 requests made ÷ minimum pages, 429s; and for WOO X the same data read with ccxt's ``fetch_my_trades``
-pagination (ccxt.woo pointed at the simulator): ratio of wall times and request counts.
+pagination (ccxt.woo pointed at the simulator): ratio of wall times and request counts. ``--readings``
+runs the WOO X backfill under each reading of transactionHistory (woox-api.md §9: ``page`` honoured /
+ignored / rejected, page cap, ``limit`` clamped or rejected, ``meta`` absent, ``symbol`` required, order);
+requests count every transactionHistory request, refusals included; the minimum is the pages the reading
+needs (per symbol when ``symbol`` is required: at least one request per listed or known perpetual).
 
     .venv/bin/python bench/backfill.py [--fills 20000] [--no-ccxt] [--exchange woox|paradex|both]
+    .venv/bin/python bench/backfill.py --exchange woox --readings --fills 6000 --no-ccxt
 """
 
 from __future__ import annotations
@@ -73,6 +78,46 @@ def bench_woox(n: int, with_ccxt: bool) -> None:
         sim.stop()
 
 
+#: (name, simulator options) of the transactionHistory readings benchmarked with ``--readings``
+READINGS: list[tuple[str, dict[str, Any]]] = [
+    ("page honoured, cap 500 (meta)", {}),
+    ("page honoured, cap 100, limit clamped", {"page_size_cap": 100}),
+    ("page ignored, cap 100, newest-first", {"page_mode": "ignored", "page_size_cap": 100, "sort_order": "desc"}),
+    ("page ignored, cap 100, oldest-first, no meta",
+     {"page_mode": "ignored", "page_size_cap": 100, "sort_order": "asc", "meta": False}),
+    ("page rejected, limit>100 rejected -1004, no meta",
+     {"page_mode": "rejected", "page_size_cap": 100, "limit_over_cap": "reject-1004", "meta": False}),
+    ("symbol required, cap 100", {"symbol_required": True, "page_size_cap": 100}),
+]
+
+
+def bench_woox_readings(n: int) -> None:
+    history = History("woox", 44, n)
+    perps = {f.market for f in history.fills if f.market.startswith("PERP_")}
+    listed = perps | {"PERP_BTC_USDT", "PERP_ETH_USDT"}
+    print(f"WOO X readings, {n} fills (rate limit 2 requests/s):")
+    for name, options in READINGS:
+        sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms, **options)
+        url = sim.start()
+        try:
+            res, wall = _timed_sync(history, "woox", url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+            cap = min(500, options.get("page_size_cap", 500))
+            if options.get("symbol_required"):
+                counts = {m: sum(1 for f in history.fills if f.market == m) for m in listed}
+                pages = sum(max(1, math.ceil(c / cap)) for c in counts.values())
+                expected = sum(counts.values())
+            else:
+                pages = math.ceil(n / cap)
+                expected = n
+            bound = pages / 2.0
+            req = sim.requests["transactionHistory"]
+            status = "ok" if res.ok and res.new_fills == expected else f"NOT EXACT ({res.error or res.new_fills})"
+            print(f"  {name:<50} wall/bound {wall / bound:.3f} ({wall:.1f}s/{bound:.1f}s); requests/min pages "
+                  f"{req / pages:.3f} ({req}/{pages}); 429s {sim.rate_limited}; {status}")
+        finally:
+            sim.stop()
+
+
 def _timed_sync(history: History, exchange: str, url: str, creds: Any) -> tuple[Any, float]:
     """One account's backfill into a fresh store; returns the sync result and its wall time."""
     with tempfile.TemporaryDirectory() as d:
@@ -108,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fills", type=int, default=20000)
     p.add_argument("--exchange", choices=["woox", "paradex", "both"], default="both")
     p.add_argument("--no-ccxt", action="store_true")
+    p.add_argument("--readings", action="store_true", help="WOO X: one backfill per transactionHistory reading")
     a = p.parse_args(argv)
     if a.exchange in ("woox", "both"):
-        bench_woox(a.fills, not a.no_ccxt)
+        if a.readings:
+            bench_woox_readings(a.fills)
+        else:
+            bench_woox(a.fills, not a.no_ccxt)
     if a.exchange in ("paradex", "both"):
         bench_paradex(a.fills)
     return 0

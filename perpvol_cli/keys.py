@@ -148,6 +148,8 @@ def cmd_keys_test(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(redact(f"{result.label}: ok — {result.text}"))
+    if result.server_profile:
+        print(redact(f"{result.label}: {result.server_profile}"))
     if result.duplicate_of:
         print(redact(f"{result.label}: the same exchange account as {result.duplicate_of!r}; "
                      "its fills count once in every total (remove one of the two labels)"))  # fmt: skip

@@ -48,6 +48,23 @@ class Exchange(StrEnum):
     paradex = "paradex"
 
 
+class PageMode(StrEnum):
+    honoured = "honoured"
+    ignored = "ignored"
+    rejected = "rejected"
+
+
+class LimitOverCap(StrEnum):
+    clamp = "clamp"
+    reject_1004 = "reject-1004"
+    reject_1005 = "reject-1005"
+
+
+class RowOrder(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
 class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
@@ -249,9 +266,40 @@ def _sim(
         str | None, typer.Option("--format", help="WOO X response format: doc or live.")
     ] = None,
     live: Annotated[bool, typer.Option("--live", help="Keep producing new fills.")] = False,
+    # The WOO X readings of transactionHistory (woox-api.md §9); absent flags serve today's behaviour.
+    page_mode: Annotated[
+        PageMode | None,
+        typer.Option("--page-mode", help="WOO X: transactionHistory `page` honoured, ignored (always page 1) "
+                     "or rejected (-1004)."),
+    ] = None,
+    page_cap: Annotated[
+        int | None, typer.Option("--page-cap", min=1, help="WOO X: largest page transactionHistory serves.")
+    ] = None,
+    limit_over_cap: Annotated[
+        LimitOverCap | None,
+        typer.Option("--limit-over-cap", help="WOO X: a limit above the cap is clamped or rejected."),
+    ] = None,
+    no_meta: Annotated[bool, typer.Option("--no-meta", help="WOO X: transactionHistory answers without meta.")] = False,
+    symbol_required: Annotated[
+        bool, typer.Option("--symbol-required", help="WOO X: transactionHistory requires symbol.")
+    ] = False,
+    order: Annotated[
+        RowOrder | None, typer.Option("--order", help="WOO X: rows oldest-first (asc) or newest-first (desc).")
+    ] = None,
+    delisted: Annotated[
+        list[str] | None,
+        typer.Option("--delisted", help="WOO X: a traded symbol absent from the instrument list (repeatable)."),
+    ] = None,
+    no_v3_stream: Annotated[
+        bool, typer.Option("--no-v3-stream", help="WOO X: serve only the v2 private stream.")
+    ] = False,
 ) -> None:
     _dispatch(f"sim.{exchange.value}", exchange=exchange, port=port, host=host, seed=seed, fills=fills,
-              response_format=response_format, live=live)  # fmt: skip
+              response_format=response_format, live=live,
+              page_mode=page_mode.value if page_mode else None, page_cap=page_cap,
+              limit_over_cap=limit_over_cap.value if limit_over_cap else None, no_meta=no_meta,
+              symbol_required=symbol_required, order=order.value if order else None, delisted=delisted or None,
+              no_v3_stream=no_v3_stream)  # fmt: skip
 
 
 # -- embed ----------------------------------------------------------------------------------------------

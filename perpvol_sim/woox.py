@@ -6,7 +6,11 @@ Routes (notes §3, §4, §6.1):
   ``symbol_required``), ``startTime``/``endTime`` (ms, both inclusive), ``fromId`` (inclusive unless
   configured), ``page`` (1-based), ``limit`` (page size = min(limit, ``page_size_cap``), default
   ``default_page_size``); answer ``data.rows`` + ``data.meta {total, recordsPerPage, currentPage}``.
-  Rows are sorted ascending by id (= by time) unless ``sort_order="desc"``.
+  Rows are sorted ascending by id (= by time) unless ``sort_order="desc"``. The readings of §9:
+  ``page_mode`` ``"honoured"`` / ``"ignored"`` (every request answers the first page) / ``"rejected"``
+  (−1004 unknown parameter); ``limit_over_cap`` ``"clamp"`` (silently) / ``"reject-1004"`` /
+  ``"reject-1005"``; ``meta=False`` (no ``meta`` object); ``symbol_required``; ``delisted_symbols``
+  (traded, but absent from ``/v3/public/instruments``).
 * ``GET /v1/client/hist_trades`` — all time; ``start_t``/``end_t`` required, ``fromId`` cursor
   (inclusive unless configured), ``limit`` (default 25, cap 1000); rows under ``data``, snake_case.
 * ``GET /v1/client/trades`` — ≤ 90 days; ``page``/``size``; top-level ``rows`` + snake_case ``meta``.
@@ -14,8 +18,14 @@ Routes (notes §3, §4, §6.1):
   ``GET /v1/public/token``, ``GET /v1/public/token_network`` (the last two: what ccxt's
   ``load_markets`` asks for).
 * WebSocket ``/v2/ws/private/stream/{application_id}``: ``auth`` (sign = HMAC of ``|ts``),
-  ``subscribe`` ``executionreport``, server ``ping`` every ``ws_ping_interval_s``, one
-  ``executionreport`` push per new live fill.
+  ``subscribe`` ``executionreport`` / ``algoexecutionreportv2``, server ``ping`` every
+  ``ws_ping_interval_s``, one push per new live fill (algo/stop-order fills on ``algoexecutionreportv2``,
+  ``data`` a list, as ccxt pro reads it).
+* ``POST /v3/account/listenKey`` (body ``{"type": "WEBSOCKET"}``, v3-signed) → ``data.<listen_key_field>``
+  and ``data.expiredTime`` (24 h; a new key expires the previous one), and WebSocket
+  ``/v3/private?key=<listenKey>`` (§6.2): ``{"id", "cmd": "SUBSCRIBE", "params": [topics]}``, server
+  ``{"cmd": "PING"}`` answered by ``{"cmd": "PONG"}``; v3 private topic names and payloads are UNCONFIRMED:
+  served as the v2 ones (``executionreport``, ``algoexecutionreportv2``).
 
 Auth (§2): ``/v3/*`` signs ``ts + METHOD + path[?raw query] + body``; ``/v1/*`` signs the sorted
 ``k=v&…`` params + ``|ts``; hex compared case-insensitively; 13-digit ms timestamp within 300 s of the
@@ -73,6 +83,7 @@ UNKNOWN = -1000
 INVALID_SIGNATURE = -1001
 UNAUTHORIZED = -1002
 TOO_MANY_REQUEST = -1003
+UNKNOWN_PARAM = -1004
 INVALID_PARAM = -1005
 _MESSAGES = {
     UNKNOWN: "An unknown error occurred while processing the request.",
@@ -80,6 +91,7 @@ _MESSAGES = {
     UNAUTHORIZED: "API key or secret is invalid, it may be because the key has insufficient permission "
     "or the key is expired/revoked.",
     TOO_MANY_REQUEST: "Rate limit exceed.",
+    UNKNOWN_PARAM: "An unknown parameter was sent.",
     INVALID_PARAM: "invalid request, please check your request",
 }
 
@@ -92,6 +104,13 @@ EP_SYSTEM_INFO = "systemInfo"
 EP_INSTRUMENTS = "instruments"
 EP_TOKEN = "token"  # noqa: S105 - an endpoint name
 EP_TOKEN_NETWORK = "token_network"  # noqa: S105 - an endpoint name
+EP_LISTEN_KEY = "listenKey"
+
+#: the readings of transactionHistory's ``page`` parameter (§9) and of a ``limit`` above the cap
+PAGE_MODES = ("honoured", "ignored", "rejected")
+LIMIT_OVER_CAP = ("clamp", "reject-1004", "reject-1005")
+ALGO_TOPIC = "algoexecutionreportv2"
+LISTEN_KEY_TTL_MS = 24 * 3_600_000
 
 #: (requests, window seconds) per endpoint (§5.2); public endpoints are counted per IP.
 DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
@@ -103,6 +122,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     EP_INSTRUMENTS: (10, 1.0),
     EP_TOKEN: (10, 1.0),
     EP_TOKEN_NETWORK: (10, 1.0),
+    EP_LISTEN_KEY: (5, 10.0),
 }
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -126,6 +146,13 @@ class WooxSimConfig:
     from_id_inclusive: bool = True  # transactionHistory ``fromId``
     sort_order: str = "asc"  # "asc" | "desc" by id, transactionHistory and client/trades
     max_span_ms: int | None = None  # transactionHistory endTime − startTime limit (None: unlimited)
+    page_mode: str = "honoured"  # "honoured" | "ignored" (always page 1) | "rejected" (−1004), §9
+    limit_over_cap: str = "clamp"  # a ``limit`` above ``page_size_cap``: "clamp" | "reject-1004" | "reject-1005"
+    meta: bool = True  # transactionHistory answers ``data.meta`` (False: rows only)
+    delisted_symbols: tuple[str, ...] = ()  # traded symbols absent from /v3/public/instruments
+    listen_key_field: str = "listenKey"  # UNCONFIRMED name of the key in the listenKey answer
+    v3_private_stream: bool = True  # False: no listenKey endpoint and no /v3/private (v2 only)
+    listen_key_ttl_ms: int = LISTEN_KEY_TTL_MS  # validity of a listenKey (24 h documented)
     hist_trades_from_id_inclusive: bool = True
     hist_trades_default_limit: int = 25
     hist_trades_limit_cap: int = 1000
@@ -260,6 +287,20 @@ def execution_report(fill: SimFill) -> dict[str, Any]:
     }
 
 
+def algo_execution_report(fill: SimFill) -> dict[str, Any]:
+    """The ``algoexecutionreportv2`` push of an algo/stop-order fill: ``data`` is a list of order updates
+    (as ccxt pro reads it), each with the ``executionreport`` fields plus the algo order's ids."""
+    report = execution_report(fill)
+    data = dict(report["data"])
+    data.update({"algoOrderId": int(fill.order_id), "algoType": "STOP", "rootAlgoOrderId": int(fill.order_id),
+                 "triggerPrice": data["price"], "isTriggered": True, "isActivated": True})
+    return {"topic": ALGO_TOPIC, "ts": fill.ts_ms, "data": [data]}
+
+
+def fill_push(fill: SimFill, algo: bool) -> dict[str, Any]:
+    return algo_execution_report(fill) if algo else execution_report(fill)
+
+
 # ---------------------------------------------------------------------------------------------- state
 class _FillIndex:
     """Binary-searchable views over ``history.fills`` (all and per symbol), extended as fills arrive.
@@ -291,6 +332,12 @@ class _FillIndex:
                     self._pos[key].append(i)
             self._seen = n
         return fills
+
+    def symbols(self) -> list[str]:
+        """Every symbol the history has traded so far."""
+        with self._lock:
+            self._refresh()
+            return sorted(k for k in self._ts if k is not None)
 
     def select(
         self, symbol: str | None, start_ms: int | None, end_ms: int | None, from_id: int | None, inclusive: bool
@@ -342,6 +389,40 @@ class WooxState:
         self.rate_limited_by_endpoint: Counter[str] = Counter()
         self.auth_failures = 0
         self._lock = threading.Lock()
+        self.listen_keys: dict[str, int] = {}  # listenKey -> expiry (ms, simulator clock)
+        self.algo_fill_ids: set[str] = set()  # live fills of algo/stop orders (pushed on algoexecutionreportv2)
+        self._algo_next = 0
+        # first subscriber: marks a fill as algo before any stream handler sees it
+        history.subscribe(self._mark_algo)
+
+    def _mark_algo(self, fill: SimFill) -> None:
+        with self._lock:
+            if self._algo_next > 0:
+                self._algo_next -= 1
+                self.algo_fill_ids.add(fill.fill_id)
+
+    def next_fills_are_algo(self, n: int = 1) -> None:
+        with self._lock:
+            self._algo_next += n
+
+    def is_algo(self, fill: SimFill) -> bool:
+        with self._lock:
+            return fill.fill_id in self.algo_fill_ids
+
+    def new_listen_key(self) -> tuple[str, int]:
+        """A new key valid 24 h; creating one expires the previous ones (§6.2)."""
+        import secrets as _secrets
+
+        key = _secrets.token_urlsafe(24)
+        expiry = self.now_ms() + self.config.listen_key_ttl_ms
+        with self._lock:
+            self.listen_keys = {key: expiry}
+        return key, expiry
+
+    def listen_key_valid(self, key: str) -> bool:
+        with self._lock:
+            expiry = self.listen_keys.get(key)
+        return expiry is not None and self.now_ms() < expiry
 
     @property
     def rate_limited(self) -> int:
@@ -497,6 +578,9 @@ class TransactionHistoryHandler(_Base):
 
     def get(self) -> None:
         cfg = self.state.config
+        if cfg.page_mode == "rejected" and self.get_query_argument("page", None) is not None:
+            self.send_error_body(400, UNKNOWN_PARAM, "An unknown parameter was sent: page")
+            return
         symbol = self.get_query_argument("symbol", None) or None
         if symbol is None and cfg.symbol_required:
             raise _ParamError("symbol")
@@ -507,6 +591,12 @@ class TransactionHistoryHandler(_Base):
         limit = self.int_param("limit", cfg.default_page_size) or cfg.default_page_size
         if page < 1 or limit < 1:
             raise _ParamError("page" if page < 1 else "limit")
+        if limit > cfg.page_size_cap and cfg.limit_over_cap != "clamp":
+            code = UNKNOWN_PARAM if cfg.limit_over_cap == "reject-1004" else INVALID_PARAM
+            self.send_error_body(400, code, f"invalid request, please check parameter limit (max {cfg.page_size_cap})")
+            return
+        if cfg.page_mode == "ignored":
+            page = 1
         if cfg.max_span_ms is not None and start is not None and end is not None and end - start > cfg.max_span_ms:
             raise _ParamError("endTime")
         floor = self.state.window_now_ms() - cfg.v3_history_days * MS_PER_DAY
@@ -517,8 +607,10 @@ class TransactionHistoryHandler(_Base):
             positions = positions[::-1]
         chunk = positions[(page - 1) * per_page : page * per_page]
         rows = [v3_row(fills[i], cfg.response_format) for i in chunk]
-        meta = {"total": len(positions), "recordsPerPage": per_page, "currentPage": page}
-        self.ok({"data": {"meta": meta, "rows": rows}})
+        data: dict[str, Any] = {"rows": rows}
+        if cfg.meta:
+            data["meta"] = {"total": len(positions), "recordsPerPage": per_page, "currentPage": page}
+        self.ok({"data": data})
 
 
 class HistTradesHandler(_Base):
@@ -628,8 +720,10 @@ class InstrumentsHandler(_Base):
         for fill in self.state.history.fills[:5000]:
             pdp, sdp = ticks.get(fill.market, (0, 0))
             ticks[fill.market] = (max(pdp, _decimals(fill.price)), max(sdp, _decimals(fill.size)))
-        for symbol in ("SPOT_BTC_USDT", "SPOT_ETH_USDT", "PERP_BTC_USDT", "PERP_ETH_USDT"):
+        for symbol in ("SPOT_BTC_USDT", "SPOT_ETH_USDT", "PERP_BTC_USDT", "PERP_ETH_USDT", *self.state.index.symbols()):
             ticks.setdefault(symbol, (2, 4))
+        for symbol in self.state.config.delisted_symbols:  # delisted: traded once, no longer listed (§1)
+            ticks.pop(symbol, None)
         rows = []
         for symbol in sorted(ticks):
             pdp, sdp = ticks[symbol]
@@ -715,6 +809,25 @@ class TokenNetworkHandler(_Base):
         self.send_json({"rows": rows, "success": True})
 
 
+class ListenKeyHandler(_Base):
+    """``POST /v3/account/listenKey`` (§6.2): body ``{"type": "WEBSOCKET"}``; a key valid 24 h."""
+
+    endpoint = EP_LISTEN_KEY
+
+    def post(self) -> None:
+        if not self.state.config.v3_private_stream:
+            self.send_error_body(404, -1006, "The data is not found in the server.")
+            return
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or str(body.get("type", "")).upper() != "WEBSOCKET":
+            raise _ParamError("type")
+        key, expiry = self.state.new_listen_key()
+        self.ok({"data": {self.state.config.listen_key_field: key, "expiredTime": expiry}})
+
+
 class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
     """Legacy v2 private stream (§6.1): auth, subscribe ``executionreport``, ping/pong, fill pushes."""
 
@@ -722,6 +835,7 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
         self.state = state
         self.authed = False
         self.subscribed = False
+        self.topics: set[str] = set()
         self.missed_pongs = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._pinger: tornado.ioloop.PeriodicCallback | None = None
@@ -780,7 +894,7 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
                 self._send(
                     {"id": msg_id, "event": "subscribe", "success": False, "ts": now, "errorMsg": "not authenticated"}
                 )
-            elif topic != "executionreport":
+            elif topic not in ("executionreport", ALGO_TOPIC):
                 self._send(
                     {
                         "id": msg_id,
@@ -793,6 +907,7 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
             else:
                 if self._unsubscribe is None:
                     self._unsubscribe = self.state.history.subscribe(self._on_fill)
+                self.topics.add(str(topic))
                 self.subscribed = True
                 self._send({"id": msg_id, "event": "subscribe", "success": True, "ts": now})
         else:
@@ -818,8 +933,107 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
             self._loop.add_callback(self._push, fill)
 
     def _push(self, fill: SimFill) -> None:
-        if self.subscribed:
-            self._send(execution_report(fill))
+        algo = self.state.is_algo(fill)
+        if self.subscribed and (ALGO_TOPIC if algo else "executionreport") in self.topics:
+            self._send(fill_push(fill, algo))
+
+    def on_close(self) -> None:
+        if self._pinger is not None:
+            self._pinger.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+class V3PrivateStreamHandler(tornado.websocket.WebSocketHandler):
+    """v3 private stream ``/v3/private?key=<listenKey>`` (§6.2). A bad or expired key: HTTP 401 on the
+    upgrade. ``{"id", "cmd": "SUBSCRIBE", "params": [topics]}`` → ``{"id", "cmd": "SUBSCRIBE", "success": true}``;
+    ``{"cmd": "PING"}`` every ``ws_ping_interval_s`` (answer ``{"cmd": "PONG"}``); pushes as on v2 (UNCONFIRMED)."""
+
+    def initialize(self, state: WooxState) -> None:
+        self.state = state
+        self.topics: set[str] = set()
+        self.missed_pongs = 0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._pinger: tornado.ioloop.PeriodicCallback | None = None
+        self._loop: tornado.ioloop.IOLoop | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        return True
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        self.state.count("ws_v3_private")
+        key = self.get_query_argument("key", "")
+        if not self.state.config.v3_private_stream:
+            self.set_status(404)
+            self.finish(encode_json({"success": False, "code": -1006, "message": "not found"}))
+            return
+        if self.state.faults.revoked or not self.state.listen_key_valid(key):
+            self.set_status(401)
+            self.finish(encode_json({"success": False, "code": UNAUTHORIZED, "message": "invalid listen key"}))
+            return
+        await super().get(*args, **kwargs)
+
+    def open(self, *args: Any) -> None:
+        self._loop = tornado.ioloop.IOLoop.current()
+        self._pinger = tornado.ioloop.PeriodicCallback(self._ping, self.state.config.ws_ping_interval_s * 1000)
+        self._pinger.start()
+
+    def _ping(self) -> None:
+        if self.missed_pongs >= self.state.config.ws_max_missed_pongs:
+            self.close(1000, "ping timeout")
+            return
+        self.missed_pongs += 1
+        self._send({"cmd": "PING", "ts": self.state.now_ms()})
+
+    def _send(self, obj: dict[str, Any]) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        if self.state.faults.drop_ws():
+            self.close(1001, "dropped")
+            return
+        self.write_message(encode_json(obj).decode())
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            msg = json.loads(message)
+        except ValueError:
+            self._send({"success": False, "errorMsg": "invalid message"})
+            return
+        if not isinstance(msg, dict):
+            return
+        cmd = str(msg.get("cmd", "")).upper()
+        now = self.state.now_ms()
+        if cmd == "PONG":
+            self.missed_pongs = 0
+        elif cmd == "PING":
+            self._send({"cmd": "PONG", "ts": now})
+        elif cmd in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            params = msg.get("params")
+            topics = [str(t) for t in params] if isinstance(params, list) else []
+            bad = [t for t in topics if t not in ("executionreport", ALGO_TOPIC)]
+            if not topics or bad or len(topics) > 20:
+                self._send({"id": msg.get("id"), "cmd": cmd, "success": False, "ts": now,
+                            "errorMsg": f"invalid topic {bad[0] if bad else topics}"})
+                return
+            if cmd == "SUBSCRIBE":
+                self.topics.update(topics)
+                if self._unsubscribe is None:
+                    self._unsubscribe = self.state.history.subscribe(self._on_fill)
+            else:
+                self.topics.difference_update(topics)
+            self._send({"id": msg.get("id"), "cmd": cmd, "success": True, "ts": now})
+        else:
+            self._send({"id": msg.get("id"), "cmd": cmd, "success": False, "ts": now, "errorMsg": "unknown cmd"})
+
+    def _on_fill(self, fill: SimFill) -> None:
+        if self._loop is not None:
+            self._loop.add_callback(self._push, fill)
+
+    def _push(self, fill: SimFill) -> None:
+        algo = self.state.is_algo(fill)
+        if (ALGO_TOPIC if algo else "executionreport") in self.topics:
+            self._send(fill_push(fill, algo))
 
     def on_close(self) -> None:
         if self._pinger is not None:
@@ -849,6 +1063,12 @@ def make_app(
     """
     if response_format not in ("doc", "live"):
         raise ValueError("response_format must be 'doc' or 'live'")
+    if options.get("page_mode", "honoured") not in PAGE_MODES:
+        raise ValueError(f"page_mode must be one of {PAGE_MODES}")
+    if options.get("limit_over_cap", "clamp") not in LIMIT_OVER_CAP:
+        raise ValueError(f"limit_over_cap must be one of {LIMIT_OVER_CAP}")
+    if options.get("sort_order", "asc") not in ("asc", "desc"):
+        raise ValueError("sort_order must be 'asc' or 'desc'")
     known = {f.name for f in fields(WooxSimConfig)}
     unknown = set(options) - known
     if unknown:
@@ -875,7 +1095,9 @@ def make_app(
             (r"/v3/public/instruments", InstrumentsHandler, args),
             (r"/v1/public/token", TokenHandler, args),
             (r"/v1/public/token_network", TokenNetworkHandler, args),
+            (r"/v3/account/listenKey", ListenKeyHandler, args),
             (r"/v2/ws/private/stream/([^/]+)", PrivateStreamHandler, args),
+            (r"/v3/private", V3PrivateStreamHandler, args),
         ],
         woox_state=state,
         default_handler_class=_NotFound,
@@ -937,6 +1159,16 @@ class WooxSim:
     def ws_private_url(self) -> str:
         return f"{self.server.ws_url}/v2/ws/private/stream/{self.config.application_id}"
 
+    @property
+    def ws_v3_private_url(self) -> str:
+        """Without the ``?key=<listenKey>`` query (get a key from ``POST /v3/account/listenKey``)."""
+        return f"{self.server.ws_url}/v3/private"
+
+    def add_algo_fill(self, **kwargs: Any) -> SimFill:
+        """A live fill of an algo/stop order: pushed on ``algoexecutionreportv2``, served by REST as any fill."""
+        self.state.next_fills_are_algo(1)
+        return self.history.add_live_fill(**kwargs)
+
     def start(self) -> str:
         return self.server.start()
 
@@ -952,17 +1184,64 @@ class WooxSim:
         self.stop()
 
 
+#: ``perpvol sim woox`` flags of the readings (flag, dest, help); the CLI adds them to its ``sim`` parser
+SIM_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("--page-mode", "page_mode", {"choices": PAGE_MODES, "help": "woox: transactionHistory `page` honoured, "
+                                  "ignored (always page 1) or rejected (-1004)"}),
+    ("--page-cap", "page_cap", {"type": int, "help": "woox: largest page transactionHistory serves (default 500)"}),
+    ("--limit-over-cap", "limit_over_cap", {"choices": LIMIT_OVER_CAP,
+                                            "help": "woox: a limit above the cap is clamped or rejected"}),
+    ("--no-meta", "no_meta", {"action": "store_true", "help": "woox: transactionHistory answers without meta"}),
+    ("--symbol-required", "symbol_required", {"action": "store_true",
+                                              "help": "woox: transactionHistory requires symbol"}),
+    ("--order", "order", {"choices": ("asc", "desc"), "help": "woox: rows oldest-first (asc) or newest-first"}),
+    ("--delisted", "delisted", {"action": "append", "help": "woox: a traded symbol absent from the instruments"}),
+    ("--no-v3-stream", "no_v3_stream", {"action": "store_true", "help": "woox: serve only the v2 private stream"}),
+)
+
+
+def reading_options(args: Any) -> dict[str, Any]:
+    """:class:`WooxSimConfig` fields from the ``SIM_FLAGS`` of ``args`` (absent flags: today's behaviour)."""
+    out: dict[str, Any] = {}
+    if getattr(args, "page_mode", None):
+        out["page_mode"] = args.page_mode
+    if getattr(args, "page_cap", None):
+        out["page_size_cap"] = int(args.page_cap)
+    if getattr(args, "limit_over_cap", None):
+        out["limit_over_cap"] = args.limit_over_cap
+    if getattr(args, "no_meta", False):
+        out["meta"] = False
+    if getattr(args, "symbol_required", False):
+        out["symbol_required"] = True
+    if getattr(args, "order", None):
+        out["sort_order"] = args.order
+    if getattr(args, "delisted", None):
+        out["delisted_symbols"] = tuple(args.delisted)
+    if getattr(args, "no_v3_stream", False):
+        out["v3_private_stream"] = False
+    return out
+
+
+def describe_reading(config: WooxSimConfig) -> str:
+    """One line naming the transactionHistory reading served."""
+    return (f"page {config.page_mode}, page cap {config.page_size_cap} (limit above: {config.limit_over_cap}), "
+            f"meta {'on' if config.meta else 'absent'}, symbol {'required' if config.symbol_required else 'optional'}, "
+            f"rows {'newest' if config.sort_order == 'desc' else 'oldest'}-first")
+
+
 def cmd_sim(args: Any) -> int:
-    """``perpvol sim woox --port P [--seed N] [--fills N] [--format doc|live] [--live]``: serve until Ctrl-C."""
+    """``perpvol sim woox --port P [--seed N] [--fills N] [--format doc|live] [--live]`` plus the reading flags
+    (``SIM_FLAGS``): serve until Ctrl-C."""
     response_format = getattr(args, "response_format", None) or "doc"
     history = History("woox", args.seed, args.fills)
-    sim = WooxSim(history, host=args.host, port=args.port, response_format=response_format)
+    sim = WooxSim(history, host=args.host, port=args.port, response_format=response_format, **reading_options(args))
     base_url = sim.start()
     print(f"WOO X simulator on {base_url} ({len(history.fills)} fills, seed {args.seed}, format {response_format})")
     print(f"  private stream: {sim.ws_private_url}")
     print(f"  api key:        {sim.config.api_key}")
     print(f"  api secret:     {sim.config.api_secret}   (simulator demo credentials)")
     print(f"  application id: {sim.config.application_id}")
+    print(f"  transactionHistory: {describe_reading(sim.config)}")
     if getattr(args, "live", False):
         history.start_live(5.0)
         print("  live: a new fill every 5 s")

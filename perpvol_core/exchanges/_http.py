@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -211,6 +211,11 @@ class Connector(ABC):
     incremental_overlap_ms: int = 120_000
     #: what to say when the requested range is older than ``max_history_ms``
     history_note: str = ""
+    #: the server's observed behaviour (a JSON document the sync engine stores per account and hands back
+    #: before each sync; connectors that observe nothing leave it None)
+    server_profile: dict[str, Any] | None = None
+    #: markets already seen in this account's fills (set by the sync engine; the exchanges never read the store)
+    known_markets: Callable[[], Iterable[str]] | None = None
 
     def __init__(
         self,
@@ -271,6 +276,11 @@ class Connector(ABC):
         Raises :class:`ExchangeError` (after retries) when the exchange cannot be read.
         """
 
+    def probe_server_profile(self) -> dict[str, Any] | None:
+        """Observe the server's behaviour with a few requests (``keys test``); None when there is nothing to
+        observe. Raises :class:`ExchangeError`."""
+        return None
+
     def min_pages(self, n_fills: int) -> int:
         """The fewest requests that can return ``n_fills`` (for benchmarks)."""
         return max(1, -(-n_fills // 500))
@@ -299,6 +309,7 @@ class Connector(ABC):
         endpoint: str | None = None,
         headers: dict[str, str] | None = None,
         auth: Any = httpx.USE_CLIENT_DEFAULT,
+        content: bytes | None = None,
     ) -> Any:
         """Paced, retried request; returns the decoded JSON payload (floats as ``Decimal``).
 
@@ -321,7 +332,9 @@ class Connector(ABC):
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
             wait: float | None = None
             try:
-                response = self.client.request(method, path, params=params, headers=headers, auth=auth)
+                response = self.client.request(
+                    method, path, params=params, headers=headers, auth=auth, content=content
+                )
                 payload = self._decode(response)
                 return payload
             except ExchangeError as exc:

@@ -10,15 +10,16 @@ from perpvol_core.exchanges import EXCHANGES
 WS_PATHS = {"woox": "/v2/ws/private/stream/{application_id}", "paradex": "/v1"}
 
 
-def ws_url(exchange: str, base_url: str | None, application_id: str | None = None) -> str:
-    """The private-stream URL for an account's REST ``base_url`` (production hosts map to their WS hosts).
+def ws_url(exchange: str, base_url: str | None, application_id: str | None = None, path: str | None = None) -> str:
+    """The private-stream URL for an account's REST ``base_url`` (production hosts map to their WS hosts);
+    ``path`` replaces the exchange's default stream path (WOO X v3: ``/v3/private``).
 
     Raises ValueError for an unknown exchange.
     """
     if exchange not in WS_PATHS:
         raise ValueError(f"no stream for exchange {exchange!r}")
     info = EXCHANGES[exchange]
-    path = WS_PATHS[exchange].format(application_id=application_id or "perpvol")
+    path = path or WS_PATHS[exchange].format(application_id=application_id or "perpvol")
     parts = urlsplit((base_url or info.default_base_url).rstrip("/"))
     scheme = "wss" if parts.scheme in ("https", "wss") else "ws"
     host = parts.hostname or ""

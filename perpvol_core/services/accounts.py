@@ -92,6 +92,8 @@ class AccountTest:
     text: str
     identity: str | None
     duplicate_of: str | None = None
+    #: The reading of the exchange's unconfirmed behaviour the server follows (WOO X), when observed.
+    server_profile: str | None = None
 
     def __str__(self) -> str:
         return self.text
@@ -378,7 +380,22 @@ def test_account(store: Store, vault: Any, label: str, **connector_options: Any)
             store.set_identity(account.label, identity)
         else:  # stored twice before identities were recorded: say so (totals count its fills once)
             duplicate_of = holder
-    return AccountTest(account.label, account.exchange, text, identity, duplicate_of)
+    profile_text = _record_server_profile(store, account, creds, **connector_options)
+    return AccountTest(account.label, account.exchange, text, identity, duplicate_of, profile_text)
+
+
+def _record_server_profile(store: Store, account: Account, creds: Any, **connector_options: Any) -> str | None:
+    """Observe which reading of the exchange's unconfirmed behaviour the server follows, store it as the
+    account's server profile and describe it (None where there is nothing to observe). Raises ExchangeError."""
+    from perpvol_core.services.sync import probe_server_profile
+
+    profile = probe_server_profile(creds, account.base_url, account.server_profile, **connector_options)
+    if profile is None:
+        return None
+    store.set_account_doc(account.label, "server_profile", profile)
+    from perpvol_core.exchanges.woox.profile import describe_server_profile
+
+    return f"transactionHistory: {describe_server_profile(profile)}"
 
 
 test_account.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test

@@ -3,9 +3,12 @@
 One :class:`LiveFeed` per deployment runs inside the background worker (``worker.add_service``). For each
 stored account it keeps a private WebSocket open:
 
-* WOO X v2 private stream ``/v2/ws/private/stream/{application_id}``: ``auth`` event (``sign`` =
-  HMAC-SHA256(secret, ``"|" + ts``)), ``subscribe`` ``executionreport``, answer ``ping`` with ``pong``;
-  pushes with ``tradeId`` ≠ 0 are fills.
+* WOO X v3 private stream ``/v3/private?key=<listenKey>`` (key from ``POST /v3/account/listenKey``, 24 h,
+  replaced ``listen_key_renew_s`` before it expires), ``SUBSCRIBE`` ``executionreport`` and
+  ``algoexecutionreportv2``; the v2 stream ``/v2/ws/private/stream/{application_id}`` (``auth`` event,
+  ``sign`` = HMAC-SHA256(secret, ``"|" + ts``)) when the host has no v3 stream. Pings are answered;
+  pushes with ``tradeId`` ≠ 0 are fills (algo/stop-order fills included). The WebSocket host follows the
+  account's REST host.
 * Paradex JSON-RPC ``/v1``: ``auth`` with a bearer JWT (read-only token, or a JWT from a signed
   ``POST /v1/auth`` for an L2 key), ``subscribe`` ``fills.ALL``; ``subscription`` notifications carry fills.
 
@@ -27,22 +30,30 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import websockets
-from websockets.exceptions import WebSocketException
+from websockets.asyncio.client import process_exception
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from perpvol_core import timeutil
-from perpvol_core.exchanges._errors import StreamAuthRefused, StreamProtocolError
+from perpvol_core.exchanges._errors import BadPayload, ExchangeError, StreamAuthRefused, StreamProtocolError
 from perpvol_core.exchanges._stream import ws_url
 from perpvol_core.exchanges.paradex.stream import bearer_jwt as paradex_jwt
 from perpvol_core.exchanges.paradex.stream import parse_push as parse_paradex_push
+from perpvol_core.exchanges.woox.stream import FILL_TOPICS as WOOX_FILL_TOPICS
 from perpvol_core.exchanges.woox.stream import application_id as woox_application_id
 from perpvol_core.exchanges.woox.stream import auth_message as woox_auth_message
-from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push
+from perpvol_core.exchanges.woox.stream import new_listen_key as woox_new_listen_key
+from perpvol_core.exchanges.woox.stream import parse_fills as parse_woox_fills
+from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push  # noqa: F401 - re-exported
+from perpvol_core.exchanges.woox.stream import pong_for as woox_pong_for
+from perpvol_core.exchanges.woox.stream import v2_url as woox_v2_url
+from perpvol_core.exchanges.woox.stream import v3_subscribe_message as woox_v3_subscribe_message
+from perpvol_core.exchanges.woox.stream import v3_url as woox_v3_url
 from perpvol_core.fill import Fill
 from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
@@ -103,6 +114,15 @@ def volume_event(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Target:
+    """Where one account's stream connects and how it shakes hands (``kind``: woox-v3 | woox-v2 | paradex)."""
+
+    url: str = field(repr=False)  # a v3 URL holds the listenKey
+    kind: str
+    renew_at: float | None = None  # time.monotonic() at which to reconnect with a new listenKey
+
+
 # ---------------------------------------------------------------------------------------------
 # The feed
 # ---------------------------------------------------------------------------------------------
@@ -130,6 +150,7 @@ class LiveFeed:
         auth_retry_s: float = 300.0,
         handshake_timeout_s: float = 10.0,
         woox_application_id: str | None = None,
+        listen_key_renew_s: float = 3600.0,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -143,6 +164,9 @@ class LiveFeed:
         self.auth_retry_s = auth_retry_s
         self.handshake_timeout_s = handshake_timeout_s
         self.woox_application_id = woox_application_id
+        #: a WOO X listenKey is replaced this long before it expires (24 h validity, §6.2)
+        self.listen_key_renew_s = listen_key_renew_s
+        self._woox_v2_until: dict[str, float] = {}
         self._statuses: dict[str, StreamStatus] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -323,6 +347,14 @@ class LiveFeed:
                     await self._request_sync(label, "stream not live")
 
     async def _stream_loop(self, account: Any) -> None:
+        """One account's stream for as long as the feed runs.
+
+        Each pass picks a target (URL + handshake: WOO X v3 with a fresh listenKey, or the v2 fallback;
+        Paradex) and lets the ``websockets`` client's own reconnecting iterator (``async for ws in
+        connect(...)``) reconnect it: transient connect failures are retried with the library's backoff,
+        a connection dropped after the handshake with ours (from ``backoff_initial_s`` again after a live
+        period). A target that cannot work (refused handshake, a listenKey to renew) ends the pass.
+        """
         st = self._statuses[account.label]
         backoff = self.backoff_initial_s
         while True:
@@ -330,15 +362,17 @@ class LiveFeed:
             connects_before = st.connects
             try:
                 creds = await asyncio.to_thread(self.vault.decrypt, account.credentials)
-                await self._run_stream(account, creds, st)
-                error = "stream closed"
+                target = await self._target(account, creds)
+                error = await self._run_target(account, creds, st, target)
+                if error is None:  # the target asked to be replaced (listenKey renewal): at once
+                    continue
             except asyncio.CancelledError:
                 raise
             except StreamAuthRefused as exc:
                 self._set_state(st, REST_ONLY, f"the stream refused this credential: {exc}")
                 await asyncio.sleep(self.auth_retry_s)
                 continue
-            except (TimeoutError, OSError, WebSocketException, StreamProtocolError, ValueError) as exc:
+            except (TimeoutError, OSError, WebSocketException, StreamProtocolError, ValueError, ExchangeError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # noqa: BLE001 - keep trying, never crash the feed
                 log.warning("stream of %s failed: %s", account.label, redact(exc))
@@ -350,55 +384,125 @@ class LiveFeed:
             backoff = min(backoff * 2, self.backoff_max_s)
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))  # noqa: S311 - jitter
 
-    async def _run_stream(self, account: Any, creds: Any, st: StreamStatus) -> None:
-        """Connect, authenticate, subscribe, then ingest pushes until the connection drops (raises then)."""
+    async def _target(self, account: Any, creds: Any) -> _Target:
+        """Where and how to connect now. WOO X: v3 with a new listenKey unless this account fell back to v2.
+
+        Raises StreamAuthRefused, ExchangeError subclasses.
+        """
         exchange = account.exchange
-        app_id = None
-        if exchange == "woox":
-            app_id = self.woox_application_id or self._app_ids.get(account.label)
-            if app_id is None:
-                app_id = await asyncio.to_thread(woox_application_id, creds, account.base_url)
-                self._app_ids[account.label] = app_id
-        url = ws_url(exchange, account.base_url, app_id)
-        async with websockets.connect(
-            url,
+        if exchange != "woox":
+            return _Target(ws_url(exchange, account.base_url), "paradex")
+        if self._woox_v2_until.get(account.label, 0.0) <= time.monotonic():
+            try:
+                key, expiry_ms = await asyncio.to_thread(woox_new_listen_key, creds, account.base_url)
+            except BadPayload as exc:  # no listenKey endpoint (or no key in the answer): the v2 stream
+                self._fall_back_to_v2(account.label, f"listenKey: {exc}")
+            else:
+                lead = min(self.listen_key_renew_s, max(1.0, (expiry_ms - timeutil.now_ms()) / 2000))
+                renew_at = time.monotonic() + max(1.0, (expiry_ms - timeutil.now_ms()) / 1000 - lead)
+                return _Target(woox_v3_url(account.base_url, key), "woox-v3", renew_at=renew_at)
+        app_id = self.woox_application_id or self._app_ids.get(account.label)
+        if app_id is None:
+            app_id = await asyncio.to_thread(woox_application_id, creds, account.base_url)
+            self._app_ids[account.label] = app_id
+        return _Target(woox_v2_url(account.base_url, app_id), "woox-v2")
+
+    def _fall_back_to_v2(self, label: str, why: str) -> None:
+        log.info("WOO X stream of %s: using the v2 private stream (%s)", label, redact(why))
+        self._woox_v2_until[label] = time.monotonic() + self.auth_retry_s
+
+    async def _run_target(self, account: Any, creds: Any, st: StreamStatus, target: _Target) -> str | None:
+        """Stream ``target`` through the reconnecting iterator; returns None when the target must be replaced
+        (listenKey renewal), else the reason it stopped. Raises StreamAuthRefused, StreamProtocolError, …"""
+        backoff = self.backoff_initial_s
+
+        def retryable(exc: Exception) -> Exception | None:
+            self._set_state(st, DOWN, f"{type(exc).__name__}: {exc}")
+            if target.kind == "woox-v3" and isinstance(exc, InvalidStatus):
+                if exc.response.status_code == 404:  # no v3 private stream on this host
+                    self._fall_back_to_v2(account.label, "v3 private stream not found")
+                return exc  # 401: the key was refused or expired; a new one is fetched
+            return process_exception(exc)
+
+        connections = websockets.connect(
+            target.url,
             open_timeout=self.handshake_timeout_s,
             ping_interval=20,
             ping_timeout=20,
             close_timeout=2,
             max_size=2**22,
             user_agent_header="perpvol/0.1",
-        ) as ws:
-            if exchange == "woox":
-                await self._woox_handshake(ws, creds)
+            process_exception=retryable,
+        ).__aiter__()
+        assert isinstance(connections, AsyncGenerator)  # an async generator: closable
+        # closed here, inside this task, when it is cancelled (not later by the loop's shutdown)
+        async with contextlib.aclosing(connections):
+            async for ws in connections:
+                went_live = False
+                try:
+                    if target.kind == "woox-v3":
+                        try:
+                            await self._woox_v3_handshake(ws)
+                        except StreamProtocolError as exc:  # v3 topics refused: the documented v2 stream instead
+                            self._fall_back_to_v2(account.label, str(exc))
+                            return f"v3 subscribe refused: {exc}"
+                    elif target.kind == "woox-v2":
+                        await self._woox_handshake(ws, creds)
+                    else:
+                        await self._paradex_handshake(ws, creds, account.base_url)
+                    went_live = True
+                    with self._lock:
+                        st.connects += 1
+                        st.connected_ms = timeutil.now_ms()
+                    self._set_state(st, LIVE)
+                    # fills made while the stream was down are only in REST: one incremental sync closes the gap
+                    asyncio.get_running_loop().create_task(self._request_sync(account.label, "stream (re)connected"))
+                    if await self._consume(ws, account, st, target):
+                        return None  # renewal due
+                except ConnectionClosed as exc:
+                    self._set_state(st, DOWN, f"stream closed: {exc}")
+                    if went_live:
+                        backoff = self.backoff_initial_s
+                    delay = backoff
+                    backoff = min(backoff * 2, self.backoff_max_s)
+                    await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))  # noqa: S311 - jitter
+                    self._set_state(st, CONNECTING)
+                    continue  # the iterator reconnects
+        return "stream closed"  # pragma: no cover - the iterator only ends by an exception
+
+    async def _consume(self, ws: Any, account: Any, st: StreamStatus, target: _Target) -> bool:
+        """Ingest pushes until the connection drops (raises ConnectionClosed) or ``target.renew_at`` (True)."""
+        exchange = account.exchange
+        while True:
+            if target.renew_at is not None:
+                left = target.renew_at - time.monotonic()
+                if left <= 0:
+                    return True
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=left)
+                except TimeoutError:
+                    return True
             else:
-                await self._paradex_handshake(ws, creds, account.base_url)
-            with self._lock:
-                st.connects += 1
-                st.connected_ms = timeutil.now_ms()
-            self._set_state(st, LIVE)
-            # fills made while the stream was down are only in REST: one incremental sync closes the gap
-            asyncio.get_running_loop().create_task(self._request_sync(account.label, "stream (re)connected"))
-            parser = parse_woox_push if exchange == "woox" else parse_paradex_push
-            while True:
                 raw = await ws.recv()
-                st.last_message_ms = timeutil.now_ms()
-                try:
-                    msg = json.loads(raw, parse_float=Decimal)  # exact prices and sizes, never float
-                except ValueError:
+            st.last_message_ms = timeutil.now_ms()
+            try:
+                msg = json.loads(raw, parse_float=Decimal)  # exact prices and sizes, never float
+            except ValueError:
+                continue
+            if not isinstance(msg, dict):
+                continue
+            if exchange == "woox":
+                pong = woox_pong_for(msg)
+                if pong is not None:
+                    await ws.send(json.dumps(pong))
                     continue
-                if not isinstance(msg, dict):
-                    continue
-                if exchange == "woox" and msg.get("event") == "ping":
-                    await ws.send(json.dumps({"event": "pong", "ts": timeutil.now_ms()}))
-                    continue
-                try:
-                    fill = parser(msg)
-                except (KeyError, ValueError, TypeError) as exc:
-                    log.warning("unreadable fill push on %s: %s", account.label, redact(exc))
-                    continue
-                if fill is not None:
-                    await self._ingest(account, st, fill)
+            try:
+                fills = parse_woox_fills(msg) if exchange == "woox" else [f for f in [parse_paradex_push(msg)] if f]
+            except (KeyError, ValueError, TypeError) as exc:
+                log.warning("unreadable fill push on %s: %s", account.label, redact(exc))
+                continue
+            for fill in fills:
+                await self._ingest(account, st, fill)
 
     async def _ingest(self, account: Any, st: StreamStatus, fill: Fill) -> None:
         new = await asyncio.to_thread(self.store.ingest_fills, account.id, [fill])
@@ -423,8 +527,9 @@ class LiveFeed:
     async def _await_reply(self, ws: Any, match: Callable[[dict[str, Any]], bool], pong: bool) -> dict[str, Any]:
         while True:
             msg = await self._recv_json(ws)
-            if pong and msg.get("event") == "ping":
-                await ws.send(json.dumps({"event": "pong", "ts": timeutil.now_ms()}))
+            answer = woox_pong_for(msg) if pong else None
+            if answer is not None:
+                await ws.send(json.dumps(answer))
                 continue
             if match(msg):
                 return msg
@@ -435,8 +540,18 @@ class LiveFeed:
         reply = await self._await_reply(ws, lambda m: m.get("event") == "auth", pong=True)
         if not reply.get("success"):
             raise StreamAuthRefused(redact(reply.get("errorMsg") or "auth failed"))
-        await ws.send(json.dumps({"id": "pv-sub", "topic": "executionreport", "event": "subscribe"}))
-        reply = await self._await_reply(ws, lambda m: m.get("event") == "subscribe", pong=True)
+        for topic in WOOX_FILL_TOPICS:  # fills of ordinary orders and of algo/stop orders (as ccxt pro)
+            await ws.send(json.dumps({"id": f"pv-sub-{topic}", "topic": topic, "event": "subscribe"}))
+            reply = await self._await_reply(ws, lambda m: m.get("event") == "subscribe", pong=True)
+            if not reply.get("success"):
+                raise StreamProtocolError(f"subscribe refused: {redact(reply.get('errorMsg') or reply)}")
+
+    async def _woox_v3_handshake(self, ws: Any) -> None:
+        """v3: the listenKey in the URL authenticates; subscribe the fill topics (§6.2 command shape)."""
+        await ws.send(json.dumps(woox_v3_subscribe_message("pv-sub")))
+        reply = await self._await_reply(
+            ws, lambda m: m.get("id") == "pv-sub" or str(m.get("cmd", "")).upper() == "SUBSCRIBE", pong=True
+        )
         if not reply.get("success"):
             raise StreamProtocolError(f"subscribe refused: {redact(reply.get('errorMsg') or reply)}")
 

@@ -8,11 +8,11 @@ credential blob is never copied, errors are redacted.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from perpvol_core.exchanges import display_name
 from perpvol_core.security.redaction import redact
+from perpvol_core.timeutil import date_of_ms, iso_utc
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class AccountStatus:
     progress: float
     eta_s: float | None
     created_ms: int | None
+    #: What the server was seen to do (WOO X transactionHistory reading), when observed.
+    server_profile: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,21 +58,18 @@ class AccountStatus:
             "display_name": self.display_name,
             "coverage": self.coverage,
             "identity": self.identity,
+            "server_profile": self.server_profile,
         }
 
 
 def iso_time(ms: int | None) -> str | None:
     """``2026-12-01T21:44:10Z`` (None stays None)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ms is None else iso_utc(ms)
 
 
 def iso_day(ms: int | None) -> str | None:
     """``2026-12-01`` (None stays None)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).date().isoformat()
+    return None if ms is None else date_of_ms(ms).isoformat()
 
 
 def _live(worker_status: dict[str, Any] | None, label: str) -> dict[str, Any]:
@@ -117,6 +116,7 @@ def account_statuses(store: Any, worker_status: dict[str, Any] | None = None) ->
                 progress=float(progress or 0.0),
                 eta_s=live.get("eta_s", state.eta_s),
                 created_ms=acc.created_ms,
+                server_profile=acc.server_profile,
             )
         )
     return rows

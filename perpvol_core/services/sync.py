@@ -12,6 +12,7 @@ and progress events to the event bus.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -54,9 +55,11 @@ def error_text(exc: BaseException) -> str:
 
 
 def coverage_text(
-    exchange: str, covered_from_ms: int | None, covered_to_ms: int | None, days: int | None = None
+    exchange: str, covered_from_ms: int | None, covered_to_ms: int | None, days: int | None = None,
+    server_profile: dict[str, Any] | None = None,
 ) -> str:
-    """Plain statement of which time range is complete (plus what the exchange cannot serve)."""
+    """Plain statement of which time range is complete (plus what the exchange cannot serve, and the notes of
+    the server profile, e.g. that delisted symbols cannot be enumerated when ``symbol`` is required)."""
     if covered_from_ms is None or covered_to_ms is None:
         text = "nothing synced yet"
     else:
@@ -65,7 +68,23 @@ def coverage_text(
         from perpvol_core.exchanges.woox.rest import WooxConnector
 
         text += ". " + WooxConnector.history_note
+    for note in (server_profile or {}).get("notes") or []:
+        text += f" Note: {note}."
     return text
+
+
+def probe_server_profile(
+    credentials: Any, base_url: str | None = None, profile: dict[str, Any] | None = None, **options: Any
+) -> dict[str, Any] | None:
+    """Observe what the exchange does (WOO X: the transactionHistory reading) with a few requests, starting from
+    the stored ``profile``; ``keys test`` stores and prints the result. None for exchanges with nothing to
+    observe. Raises :class:`ExchangeError` subclasses."""
+    connector = make_connector(credentials, base_url, **options)
+    try:
+        connector.server_profile = profile
+        return connector.probe_server_profile()
+    finally:
+        connector.close()
 
 
 def test_credentials(credentials: Any, base_url: str | None = None, **options: Any) -> str:
@@ -202,6 +221,20 @@ class SyncEngine:
             old[2].close()
         return connector
 
+    def _known_markets(self, account_id: int) -> set[str]:
+        """Markets of the account's stored fills (from the daily rollups: one row per day and market)."""
+        frame = self.store.rollups_frame(account_id=account_id)
+        return set(frame["market"].unique().to_list()) if frame.height else set()
+
+    def _save_profile(self, label: str, connector: Connector, saved: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Store the connector's server profile when it differs from the stored one; returns what is stored."""
+        current = connector.server_profile
+        if current is None or current == saved:
+            return saved
+        snapshot = copy.deepcopy(current)
+        self.store.set_account_doc(label, "server_profile", snapshot)
+        return snapshot
+
     def _publish(self, event: dict[str, Any], progress: ProgressCallback | None) -> None:
         (self.bus or get_bus()).publish(event)
         if progress is not None:
@@ -236,11 +269,16 @@ class SyncEngine:
         connector: Connector | None = None
         stats0 = (0, 0)
         fills_seen = 0
+        saved_profile: dict[str, Any] | None = None
         try:
             store.set_status(label, "syncing")
             self._publish({"type": "account_status", "label": label, "status": "syncing"}, progress)
             connector = self._connector(account)
             stats0 = (connector.stats.requests, connector.stats.rate_limited)
+            # what the server was seen to do last time is used, and checked again, by the connector
+            saved_profile = copy.deepcopy(getattr(account, "server_profile", None))
+            connector.server_profile = copy.deepcopy(saved_profile)
+            connector.known_markets = lambda: self._known_markets(account.id)
             state = store.get_sync_state(account.id)
             cursor = state.cursor or {}
             runs = [_Run.from_dict(r) for r in cursor.get("runs", [])]
@@ -287,6 +325,7 @@ class SyncEngine:
                             "fills_seen": state.fills_seen + fills_seen,
                         }
                         result.new_fills += store.ingest_fills(account.id, page.fills, sync_update=update)
+                        saved_profile = self._save_profile(label, connector, saved_profile)
                         self._publish(
                             {
                                 "type": "sync_progress",
@@ -309,6 +348,7 @@ class SyncEngine:
                     resumed = False
                     state = store.get_sync_state(account.id)
                     runs = self._plan(state, days, self.clock(), connector)
+            saved_profile = self._save_profile(label, connector, saved_profile)
             finished = self.clock()
             store.update_sync_state(
                 account.id, cursor=None, progress=1.0, eta_s=0.0, last_success_ms=finished, last_error=None
@@ -320,6 +360,11 @@ class SyncEngine:
                 log.exception("sync of %s failed", label)
             result.error = error_text(exc)
             result.error_kind = getattr(exc, "kind", "internal")
+            if connector is not None:
+                try:
+                    self._save_profile(label, connector, saved_profile)
+                except Exception as exc2:  # noqa: BLE001 - the error itself is what must be recorded
+                    log.warning("could not record the server profile of %s: %s", label, redact(exc2))
             try:
                 store.update_sync_state(account.id, last_error=result.error, eta_s=None)
                 store.set_status(label, "error", result.error)
@@ -334,7 +379,8 @@ class SyncEngine:
             result.rate_limited = connector.stats.rate_limited - stats0[1]
         final = store.get_sync_state(account.id)
         result.covered_from_ms, result.covered_to_ms = final.covered_from_ms, final.covered_to_ms
-        result.coverage = coverage_text(account.exchange, final.covered_from_ms, final.covered_to_ms, days)
+        result.coverage = coverage_text(account.exchange, final.covered_from_ms, final.covered_to_ms, days,
+                                        connector.server_profile if connector is not None else None)
         result.duration_s = time.monotonic() - t0
         self._publish(
             {

@@ -154,3 +154,49 @@ def test_maintenance_is_unavailable(history):
             make_connector(_creds(), url, **FAST).validate()
     finally:
         sim.stop()
+
+
+RESUME_READINGS = [
+    {"page_mode": "honoured", "page_size_cap": 100, "meta": False},
+    {"page_mode": "ignored", "page_size_cap": 100, "sort_order": "desc"},
+    {"page_mode": "ignored", "page_size_cap": 100, "sort_order": "asc", "meta": False},
+    {"page_mode": "rejected", "page_size_cap": 50, "limit_over_cap": "reject-1005", "symbol_required": True},
+]
+
+
+@pytest.mark.parametrize("reading", RESUME_READINGS, ids=lambda r: "-".join(f"{k}={v}" for k, v in r.items()))
+@pytest.mark.parametrize("keep_profile", [True, False], ids=["profile-kept", "profile-lost"])
+def test_a_walk_stopped_after_any_page_resumes_exactly(reading, keep_profile):
+    """What the sync engine does after a kill -9: a new connector continues from the stored position (JSON),
+    with or without the server profile of the interrupted run."""
+    import json
+
+    history = History("woox", 8, 420)
+    sim = WooxSim(history, window_anchor_ms=history.now_ms, rate_limits_enabled=False, **reading)
+    url = sim.start()
+    fast = {**FAST, "rate_limits": {"/v3/trade/transactionHistory": [RateLimit(400, 1.0)],
+                                    "/v3/public": [RateLimit(400, 1.0)]}}
+    truth = {f.fill_id for f in history.fills if not reading.get("symbol_required") or f.market.startswith("PERP_")}
+    try:
+        for stop_after in (1, 2, 5):
+            got: set[str] = set()
+            position, profile = None, None
+            for _ in range(200):  # each pass: a fresh connector runs ``stop_after`` pages, then "dies"
+                conn = make_connector(_creds(), url, **fast)
+                conn.server_profile = profile
+                done = False
+                for i, page in enumerate(conn.iter_fill_pages(history.start_ms, history.now_ms, position)):
+                    got.update(f.fill_id for f in page.fills)
+                    position = json.loads(json.dumps(page.position))
+                    if page.position is None:
+                        done = True
+                        break
+                    if i + 1 >= stop_after:
+                        break
+                profile = conn.server_profile if keep_profile else None
+                conn.close()
+                if done:
+                    break
+            assert done and got == truth, stop_after
+    finally:
+        sim.stop()

@@ -119,7 +119,8 @@ class LiveEnv:
 
 
 def _make_env(
-    tmp_path: Path, exchange: str, kind: str, bus: EventBus | None = None, **sim_config: Any
+    tmp_path: Path, exchange: str, kind: str, bus: EventBus | None = None, feed_options: dict[str, Any] | None = None,
+    **sim_config: Any,
 ) -> Iterator[LiveEnv]:
     """Simulator + store + worker (with the live feed) + API server; ``kind``: token | l2 | key."""
     from perpvol_core.security.vault import Vault
@@ -156,7 +157,7 @@ def _make_env(
     worker.engine.bus = bus
     worker.run_once()  # the backfill, before the stream starts
     feed = LiveFeed(store, vault, bus=bus, sync_now=worker.sync_now, fallback_interval_s=0.5, account_poll_s=0.5,
-                    backoff_initial_s=0.2, backoff_max_s=1.0, auth_retry_s=60)
+                    backoff_initial_s=0.2, backoff_max_s=1.0, auth_retry_s=60, **(feed_options or {}))
     worker.add_service(feed)
     worker.start()
     ctx = api.ApiContext(settings, store=store, vault=vault, worker=worker, bus=bus)

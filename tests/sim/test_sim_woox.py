@@ -478,3 +478,86 @@ def test_cmd_sim_serves_until_stopped() -> None:
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+# ------------------------------------------------------------------------------------------- readings (§9)
+def _th(sim: WooxSim, **params: Any) -> httpx.Response:
+    return signed_get(sim, "/v3/trade/transactionHistory", params)
+
+
+def test_page_ignored_answers_the_first_page_and_rejected_answers_minus_1004(history: History) -> None:
+    with WooxSim(history, page_mode="ignored", page_size_cap=100, rate_limits_enabled=False,
+                 window_anchor_ms=history.now_ms) as s:
+        first = _json(_th(s, page=1, limit=100))["data"]
+        again = _json(_th(s, page=7, limit=100))["data"]
+        assert [r["id"] for r in again["rows"]] == [r["id"] for r in first["rows"]] and len(first["rows"]) == 100
+        assert again["meta"]["currentPage"] == 1 and again["meta"]["total"] == len(_in_window(history, 730))
+    with WooxSim(history, page_mode="rejected", rate_limits_enabled=False) as s:
+        r = _th(s, page=1, limit=100)
+        assert r.status_code == 400 and r.json()["code"] == -1004
+        assert _th(s, limit=100).status_code == 200
+
+
+@pytest.mark.parametrize(("over", "code"), [("clamp", None), ("reject-1004", -1004), ("reject-1005", -1005)])
+def test_a_limit_above_the_cap_is_clamped_or_rejected(history: History, over: str, code: int | None) -> None:
+    with WooxSim(history, page_size_cap=100, limit_over_cap=over, rate_limits_enabled=False) as s:
+        r = _th(s, limit=500)
+        if code is None:
+            body = _json(r)["data"]
+            assert len(body["rows"]) == 100 and body["meta"]["recordsPerPage"] == 100
+        else:
+            assert r.status_code == 400 and r.json()["code"] == code
+        assert len(_json(_th(s, limit=100))["data"]["rows"]) == 100
+
+
+def test_no_meta_and_newest_first_and_delisted(history: History) -> None:
+    with WooxSim(history, meta=False, sort_order="desc", delisted_symbols=("PERP_ARB_USDT",),
+                 rate_limits_enabled=False, window_anchor_ms=history.now_ms) as s:
+        data = _json(_th(s, limit=50))["data"]
+        assert "meta" not in data
+        ts = [_ts_ms(r["executedTimestamp"]) for r in data["rows"]]
+        assert ts == sorted(ts, reverse=True) and ts[0] == history.fills[-1].ts_ms
+        listed = {r["symbol"] for r in httpx.get(s.base_url + "/v3/public/instruments").json()["data"]["rows"]}
+        traded = {f.market for f in history.fills}
+        assert "PERP_ARB_USDT" in traded and "PERP_ARB_USDT" not in listed and traded - {"PERP_ARB_USDT"} <= listed
+
+
+def _signed_post(sim: WooxSim, path: str, body: str) -> httpx.Response:
+    stamp = str(int(time.time() * 1000))
+    headers = {"x-api-key": sim.config.api_key, "x-api-timestamp": stamp, "content-type": "application/json",
+               "x-api-signature": sign(sim.config.api_secret, v3_string_to_sign(stamp, "POST", path, "", body))}
+    return httpx.post(sim.base_url + path, content=body, headers=headers, timeout=10)
+
+
+def test_v3_private_stream_with_a_listen_key_pushes_fills_and_algo_fills() -> None:
+    history = History("woox", 4, 100)
+    with WooxSim(history, ws_ping_interval_s=0.2) as s:
+        r = _signed_post(s, "/v3/account/listenKey", '{"type":"WEBSOCKET"}')
+        assert r.status_code == 200, r.text
+        data = r.json()["data"]
+        key = data["listenKey"]
+        assert data["expiredTime"] > time.time() * 1000 + 23 * 3_600_000
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(s.ws_v3_private_url + "?key=wrong", timeout=10)
+        conn = websocket.create_connection(s.ws_v3_private_url + f"?key={key}", timeout=20)
+        try:
+            conn.send(json.dumps({"id": 1, "cmd": "SUBSCRIBE", "params": ["executionreport", "algoexecutionreportv2"]}))
+            ack = _recv_until(conn, lambda m: m.get("cmd") == "SUBSCRIBE")
+            assert ack["success"] is True and ack["id"] == 1
+            assert _recv_until(conn, lambda m: m.get("cmd") == "PING")["cmd"] == "PING"
+            conn.send(json.dumps({"cmd": "PONG"}))
+            fill = history.add_live_fill(market="PERP_SOL_USDT")
+            push = _recv_until(conn, lambda m: m.get("topic") == "executionreport")
+            assert str(push["data"]["tradeId"]) == fill.fill_id
+            algo = s.add_algo_fill(market="PERP_BTC_USDT")
+            push = _recv_until(conn, lambda m: m.get("topic") == "algoexecutionreportv2")
+            assert isinstance(push["data"], list) and str(push["data"][0]["tradeId"]) == algo.fill_id
+            assert push["data"][0]["executedPrice"] == algo.price
+        finally:
+            conn.close()
+        # a new key expires the previous one (§6.2)
+        _signed_post(s, "/v3/account/listenKey", '{"type":"WEBSOCKET"}')
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            websocket.create_connection(s.ws_v3_private_url + f"?key={key}", timeout=10)
+    with WooxSim(history, v3_private_stream=False) as s:
+        assert _signed_post(s, "/v3/account/listenKey", '{"type":"WEBSOCKET"}').status_code == 404

@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,6 +33,7 @@ from perpvol_core.exchanges._http import (
     to_ms,
     to_text,
 )
+from perpvol_core.exchanges.woox.paging import HistoryWalk, ParamRejected
 from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER, WOOX_FILL_TYPE, Fill
 from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret, redact
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 
 TRANSACTION_HISTORY = "/v3/trade/transactionHistory"
 ACCOUNT_INFO = "/v3/account/info"
+INSTRUMENTS = "/v3/public/instruments"
+LISTEN_KEY = "/v3/account/listenKey"
 SYSTEM_INFO = "/v3/public/systemInfo"
 #: ask for this many rows per page; the server may grant fewer (``meta.recordsPerPage``)
 PAGE_LIMIT = 500
@@ -154,6 +158,74 @@ def parse_fill(row: dict[str, Any]) -> Fill:
     )
 
 
+@dataclass
+class HistoryResponse:
+    """One transactionHistory answer: parsed fills (in the server's order), ``meta`` when sent."""
+
+    fills: list[Fill]
+    skipped: list[str]
+    n_rows: int
+    has_meta: bool
+    per_page: int | None
+    total: int | None
+
+    @property
+    def order(self) -> str | None:
+        """``"desc"``/``"asc"`` from the rows (time, then trade id), None with fewer than two distinct rows."""
+        if len(self.fills) < 2:
+            return None
+        first, last = _sort_key(self.fills[0]), _sort_key(self.fills[-1])
+        if first == last:
+            return None
+        return "desc" if first > last else "asc"
+
+
+def _sort_key(fill: Fill) -> tuple[int, int, str]:
+    fid = fill.fill_id
+    return (fill.ts_ms, int(fid) if fid.isdigit() else 0, fid)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def parse_history(payload: Any) -> HistoryResponse:
+    """Rows and meta of a transactionHistory answer (``data.rows``/``data.meta``, top-level ``rows``/``meta`` or
+    ``data`` as a list; camelCase or snake_case meta). Raises BadPayload (retryable) when there are no rows."""
+    if not isinstance(payload, dict):
+        raise BadPayload("WOO X transactionHistory: not a JSON object", retryable=True)
+    data = payload.get("data")
+    if isinstance(data, dict):
+        rows, meta = data.get("rows"), data.get("meta", payload.get("meta"))
+    elif isinstance(data, list):
+        rows, meta = data, payload.get("meta")
+    else:
+        rows, meta = payload.get("rows"), payload.get("meta")
+    if not isinstance(rows, list):
+        raise BadPayload("WOO X transactionHistory: no rows in the response", retryable=True)
+    has_meta = isinstance(meta, dict)
+    per_page = total = None
+    if isinstance(meta, dict):
+        per_page = _int_or_none(meta.get("recordsPerPage", meta.get("records_per_page")))
+        total = _int_or_none(meta.get("total"))
+        if per_page is not None and per_page < 1:
+            per_page = None
+    fills: list[Fill] = []
+    skipped: list[str] = []
+    for row in rows:
+        try:
+            fills.append(parse_fill(row))
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            rid = row.get("id") if isinstance(row, dict) else None
+            skipped.append(redact(f"woox row id={rid}: {type(exc).__name__}: {exc}"))
+    return HistoryResponse(fills, skipped, len(rows), has_meta, per_page, total)
+
+
 def _code(payload: dict[str, Any]) -> int | None:
     code = payload.get("code")
     if code is None:
@@ -174,6 +246,7 @@ class WooxConnector(Connector):
     limits = {
         TRANSACTION_HISTORY: [RateLimit(2, 1.0)],
         ACCOUNT_INFO: [RateLimit(10, 60.0)],
+        LISTEN_KEY: [RateLimit(5, 10.0)],
         "/v3/public": [RateLimit(10, 1.0)],
     }
     max_history_ms = TWO_YEARS_MS
@@ -186,6 +259,11 @@ class WooxConnector(Connector):
     def __init__(self, credentials: WooxCredentials, base_url: str | None = None, **options: Any) -> None:
         self.page_limit = int(options.pop("page_limit", PAGE_LIMIT))
         self.clock: Callable[[], float] = options.pop("clock", time.time)
+        #: what this server does with transactionHistory (see ``woox.profile``): set from the store by the
+        #: sync engine before a sync, updated while reading, read back after each page
+        self.server_profile: dict[str, Any] | None = options.pop("server_profile", None)
+        #: symbols already seen in this account's fills (the store's knowledge, passed in by the engine)
+        self.known_markets: Callable[[], Iterable[str]] | None = options.pop("known_markets", None)
         super().__init__(credentials, base_url, **options)
 
     def make_auth(self) -> httpx.Auth:
@@ -272,100 +350,54 @@ class WooxConnector(Connector):
 
     # -- fills --------------------------------------------------------------------------------
 
-    def _page(self, ws: int, we: int, page: int, limit: int) -> tuple[list[Any], int, int | None]:
-        params = {"endTime": we + 1, "limit": limit, "page": page, "startTime": ws}
-        payload = self.request("GET", TRANSACTION_HISTORY, params=params, endpoint=TRANSACTION_HISTORY)
-        if not isinstance(payload, dict):
-            raise BadPayload("WOO X transactionHistory: not a JSON object", retryable=True)
-        data = payload.get("data")
-        if isinstance(data, dict):
-            rows = data.get("rows")
-            meta = data.get("meta") or payload.get("meta") or {}
-        elif isinstance(data, list):
-            rows, meta = data, payload.get("meta") or {}
-        else:
-            rows, meta = payload.get("rows"), payload.get("meta") or {}
+    def perp_instruments(self) -> list[str]:
+        """Current perpetual symbols of ``GET /v3/public/instruments`` (delisted ones may be absent, §1)."""
+        payload = self.request("GET", INSTRUMENTS, endpoint="/v3/public")
+        data = payload.get("data") if isinstance(payload, dict) else None
+        rows = data.get("rows") if isinstance(data, dict) else None
         if not isinstance(rows, list):
-            raise BadPayload("WOO X transactionHistory: no rows in the response", retryable=True)
-        per_page = meta.get("recordsPerPage", meta.get("records_per_page")) if isinstance(meta, dict) else None
-        total = meta.get("total") if isinstance(meta, dict) else None
+            raise BadPayload("WOO X /v3/public/instruments returned no rows")
+        return sorted({str(r["symbol"]) for r in rows if isinstance(r, dict) and str(r.get("symbol", "")).startswith(
+            "PERP_")})
+
+    def history_page(
+        self, lo: int, hi: int, *, symbol: str | None = None, page: int | None = None, limit: int | None = None
+    ) -> HistoryResponse:
+        """One ``transactionHistory`` request for fills in ``[lo, hi]`` (``endTime = hi + 1``: either bound
+        reading is covered; fills are deduped by id).
+
+        Raises ParamRejected (−1004/−1005: a parameter the server does not take), ExchangeError.
+        """
+        params: dict[str, Any] = {"endTime": hi + 1, "limit": limit or self.page_limit, "startTime": lo}
+        if page is not None:
+            params["page"] = page
+        if symbol is not None:
+            params["symbol"] = symbol
         try:
-            per_page_i = int(str(per_page)) if per_page is not None else self.page_limit
-        except ValueError:
-            per_page_i = self.page_limit
-        try:
-            total_i = int(str(total)) if total is not None else None
-        except ValueError:
-            total_i = None
-        return rows, max(1, per_page_i), total_i
+            payload = self.request("GET", TRANSACTION_HISTORY, params=params, endpoint=TRANSACTION_HISTORY)
+        except BadPayload as exc:
+            code = getattr(exc, "code", None)
+            if code in (-1004, -1005):
+                raise ParamRejected(code, str(exc)) from exc
+            raise
+        return parse_history(payload)
+
+    def probe_server_profile(self, max_requests: int = 4) -> dict[str, Any] | None:
+        """Read the newest few pages of the two-year range to observe the reading (paging, page size, order,
+        symbol need); returns the profile (also left in ``server_profile``). Raises ExchangeError."""
+        now = int(self.clock() * 1000)
+        before = self.stats.requests
+        for _ in self.iter_fill_pages(now - TWO_YEARS_MS, now):
+            p = self.server_profile or {}
+            if self.stats.requests - before >= max_requests or (
+                p.get("page") != "unknown" and p.get("order") != "unknown" and p.get("symbol_required") is not None
+            ):
+                break
+        return self.server_profile
 
     def iter_fill_pages(self, start_ms: int, end_ms: int, position: dict | None = None) -> Iterator[FillPage]:
-        """Walk ``[start_ms, end_ms]`` in windows from newest to oldest, each page by page.
+        """Fills of ``[start_ms, end_ms]`` under whichever reading of transactionHistory the server follows
+        (see :mod:`perpvol_core.exchanges.woox.paging`). Raises ExchangeError, with a clear message when no
+        correct result is possible."""
 
-        ``position`` = ``{"we": window end, "span": window span, "page": next page, "limit": page size asked,
-        "pp": page size granted}``: page numbers only mean something with the same page size, so a resumed
-        window asks for the recorded size and restarts at page 1 if the server grants another. Raises
-        ExchangeError.
-        """
-        span_total = max(1, end_ms - start_ms)
-        pos = dict(position or {})
-        we = int(pos.get("we", end_ms))
-        span = int(pos.get("span", max(end_ms - start_ms, MIN_SPAN_MS)))
-        page = int(pos.get("page", 1))
-        limit = int(pos.get("limit", self.page_limit))
-        expect_pp = pos.get("pp") if page > 1 else None
-        seen: set[str] = set()
-        prev_seen: set[str] = set()
-        while True:
-            ws = max(start_ms, we - span)
-            try:
-                rows, per_page, total = self._page(ws, we, page, limit)
-            except BadPayload as exc:
-                code = getattr(exc, "code", None)
-                if page == 1 and code in (-1004, -1005) and span > MIN_SPAN_MS and we - ws > MIN_SPAN_MS:
-                    span = max(MIN_SPAN_MS, span // 2)
-                    log.info("WOO X refused a %d-day window (%s); trying %d days", (we - ws) // MS_PER_DAY, exc,
-                             span // MS_PER_DAY)
-                    continue
-                raise
-            if expect_pp is not None and int(expect_pp) != per_page:
-                log.info("WOO X page size changed (%s -> %s); restarting the window", expect_pp, per_page)
-                page, expect_pp = 1, None
-                continue
-            expect_pp = None
-            fills: list[Fill] = []
-            skipped: list[str] = []
-            for row in rows:
-                try:
-                    fill = parse_fill(row)
-                except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-                    rid = row.get("id") if isinstance(row, dict) else None
-                    skipped.append(redact(f"woox row id={rid}: {type(exc).__name__}: {exc}"))
-                    continue
-                if fill.fill_id in seen or fill.fill_id in prev_seen:
-                    continue
-                seen.add(fill.fill_id)
-                fills.append(fill)
-            window_done = len(rows) < per_page or (total is not None and page * per_page >= total)
-            if window_done:
-                frac_done = (end_ms - ws) / span_total
-                if ws <= start_ms:
-                    yield FillPage(fills, None, window_done_ms=start_ms, skipped=skipped, progress=1.0)
-                    return
-                # the next window ends where this one started (1 ms overlap: either bound reading is covered)
-                we, page, limit = ws, 1, self.page_limit
-                prev_seen, seen = seen, set()
-                yield FillPage(
-                    fills, {"we": we, "span": span, "page": 1, "limit": limit}, window_done_ms=ws, skipped=skipped,
-                    progress=min(frac_done, 0.999),
-                )
-            else:
-                pages = -(-total // per_page) if total else page + 1
-                frac_done = (end_ms - we + (we - ws) * page / max(pages, 1)) / span_total
-                page += 1
-                yield FillPage(
-                    fills,
-                    {"we": we, "span": span, "page": page, "limit": limit, "pp": per_page},
-                    skipped=skipped,
-                    progress=min(frac_done, 0.999),
-                )
+        yield from HistoryWalk(self, start_ms, end_ms, position).pages()

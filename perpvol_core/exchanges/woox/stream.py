@@ -1,12 +1,92 @@
-"""WOO X private stream (v2 ``/v2/ws/private/stream/{application_id}``): auth message, fill pushes, application id."""
+"""WOO X private streams (woox-api.md §6, §9): the current v3 ``/v3/private?key=<listenKey>`` with the key from
+``POST /v3/account/listenKey`` (24 h), and the v2 ``/v2/ws/private/stream/{application_id}`` fallback; fills of
+ordinary orders (``executionreport``) and of algo/stop orders (``algoexecutionreportv2``, ``data`` a list, as
+ccxt pro reads it). v3 private topic names and payloads are UNCONFIRMED: the v2 ones are used, and pushes
+are parsed whichever shape they take.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from perpvol_core.exchanges._errors import InvalidCredentials, StreamAuthRefused
-from perpvol_core.exchanges.woox.rest import ACCOUNT_INFO, WooxConnector, parse_fill, sign, v1_string_to_sign
+from perpvol_core import timeutil
+from perpvol_core.exchanges._errors import BadPayload, InvalidCredentials, StreamAuthRefused
+from perpvol_core.exchanges._stream import ws_url
+from perpvol_core.exchanges.woox.rest import (
+    ACCOUNT_INFO,
+    LISTEN_KEY,
+    WooxConnector,
+    parse_fill,
+    sign,
+    v1_string_to_sign,
+)
 from perpvol_core.fill import Fill
+from perpvol_core.security.redaction import register_secret
+
+FILL_TOPICS = ("executionreport", "algoexecutionreportv2")
+LISTEN_KEY_TTL_MS = 24 * 3_600_000
+V3_PRIVATE_PATH = "/v3/private"
+
+
+def v3_url(base_url: str | None, listen_key: str) -> str:
+    """``wss://<ws host of the REST host>/v3/private?key=<listenKey>`` (legacy ``api.woo.org`` included)."""
+    return ws_url("woox", base_url, path=V3_PRIVATE_PATH) + f"?key={listen_key}"
+
+
+def v2_url(base_url: str | None, application_id: str) -> str:
+    return ws_url("woox", base_url, application_id)
+
+
+def v3_subscribe_message(msg_id: str = "pv-sub") -> dict[str, Any]:
+    """``{"id", "cmd": "SUBSCRIBE", "params": [topics]}`` (the v3 command shape, §6.2)."""
+    return {"id": msg_id, "cmd": "SUBSCRIBE", "params": list(FILL_TOPICS)}
+
+
+def pong_for(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer to a server ping (v2 ``{"event": "ping"}``, v3 ``{"cmd": "PING"}``), None for other messages."""
+    if str(message.get("event", "")).lower() == "ping":
+        return {"event": "pong", "ts": timeutil.now_ms()}
+    if str(message.get("cmd", "")).upper() == "PING":
+        return {"cmd": "PONG", "ts": timeutil.now_ms()}
+    return None
+
+
+def new_listen_key(creds: Any, base_url: str | None, **options: Any) -> tuple[str, int]:
+    """``POST /v3/account/listenKey`` (body ``{"type": "WEBSOCKET"}``): ``(key, expiry ms)``; a new key expires
+    the previous one. The key is registered for redaction (it opens the account's private stream).
+
+    Raises StreamAuthRefused when the key is refused, BadPayload when the server has no such endpoint or
+    answers no key, ExchangeError subclasses when WOO X cannot be reached.
+    """
+    connector = WooxConnector(creds, base_url, **options)
+    try:
+        payload = connector.request(
+            "POST", LISTEN_KEY, content=json.dumps({"type": "WEBSOCKET"}).encode(), endpoint=LISTEN_KEY,
+            headers={"Content-Type": "application/json"},
+        )
+    except InvalidCredentials as exc:
+        raise StreamAuthRefused(str(exc)) from exc
+    finally:
+        connector.close()
+    data = payload.get("data") if isinstance(payload, dict) else None
+    key: Any = data
+    expiry: Any = None
+    if isinstance(data, dict):  # the field name is not documented: accept the likely ones
+        key = next((data[k] for k in ("listenKey", "authKey", "key", "token") if data.get(k)), None)
+        expiry = next((data[k] for k in ("expiredTime", "expireTime", "expiresAt", "expiry") if data.get(k)), None)
+    if not isinstance(key, str) or not key:
+        raise BadPayload("WOO X /v3/account/listenKey answered no key")
+    register_secret(key)
+    try:
+        expiry_ms = int(str(expiry)) if expiry is not None else 0
+    except ValueError:
+        expiry_ms = 0
+    now = timeutil.now_ms()
+    if not now < expiry_ms <= now + 2 * LISTEN_KEY_TTL_MS:
+        expiry_ms = now + LISTEN_KEY_TTL_MS
+    return key, expiry_ms
+
 
 
 def auth_message(api_key: str, api_secret: str, timestamp_ms: int, msg_id: str = "auth") -> dict[str, Any]:
@@ -17,15 +97,35 @@ def auth_message(api_key: str, api_secret: str, timestamp_ms: int, msg_id: str =
 
 
 def parse_push(message: dict[str, Any]) -> Fill | None:
-    """A :class:`Fill` from an ``executionreport`` push, or ``None`` when it is not a fill (``tradeId`` 0).
+    """The first :class:`Fill` of a push (see :func:`parse_fills`), or ``None`` when it carries none.
 
     Raises KeyError/ValueError/TypeError on a malformed fill push.
     """
-    if message.get("topic") != "executionreport":
-        return None
+    fills = parse_fills(message)
+    return fills[0] if fills else None
+
+
+def parse_fills(message: dict[str, Any]) -> list[Fill]:
+    """The fills of an ``executionreport`` push (``data`` one object) or an ``algoexecutionreportv2`` push
+    (``data`` a list of order updates); updates with ``tradeId`` 0 or absent are not fills.
+
+    Raises KeyError/ValueError/TypeError on a malformed fill push.
+    """
+    topic = str(message.get("topic") or "").lower()
+    if topic not in FILL_TOPICS:
+        return []
     data = message.get("data")
-    if not isinstance(data, dict):
-        return None
+    items = data if isinstance(data, list) else [data]
+    fills = []
+    for item in items:
+        if isinstance(item, dict):
+            fill = _push_fill(item, message)
+            if fill is not None:
+                fills.append(fill)
+    return fills
+
+
+def _push_fill(data: dict[str, Any], message: dict[str, Any]) -> Fill | None:
     trade_id = data.get("tradeId")
     if trade_id in (None, 0, "0", ""):
         return None
