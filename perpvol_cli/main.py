@@ -21,6 +21,7 @@ _HANDLERS = {
     "keys.remove": "perpvol_cli.keys:cmd_keys_remove",
     "keys.rotate-master": "perpvol_cli.keys:cmd_keys_rotate_master",
     "sync": "perpvol_cli.sync:cmd_sync",
+    "verify": "perpvol_cli.verify:cmd_verify",
     "volume": "perpvol_cli.volume:cmd_volume",
     "export": "perpvol_cli.volume:cmd_export",
     "serve": "perpvol_app.serve:cmd_serve",
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="pull fills from the exchanges (backfill, then incremental)")
     sync.add_argument("--label")
     sync.add_argument("--days", type=int, default=730)
+
+    ver = sub.add_parser("verify", help="read every synced window again and compare it fill for fill")
+    ver.add_argument("--label")
 
     vol = sub.add_parser("volume", help="show volume totals (and the daily series)")
     vol.add_argument("--json", action="store_true")
