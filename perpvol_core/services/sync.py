@@ -337,7 +337,7 @@ class SyncEngine:
             after = verify.after_sync(store, label, connector, backfilled=backfilled, now_ms=finished)
             result.check, result.check_requests = after.check, after.requests
             result.ok = after.check is None or after.check.ok is not False
-            if not result.ok:
+            if after.check is not None and not result.ok:
                 result.error, result.error_kind = after.check.summary(), "verification"
         except Exception as exc:  # every failure becomes the account's clear status, never a crash of others
             if not isinstance(exc, ExchangeError):

@@ -387,7 +387,8 @@ def after_sync(store: Any, label: str, connector: Connector, *, backfilled: bool
             repaired = repair(store, account, connector, doc)
         except ExchangeError as exc:
             log.warning("%s: could not re-read the disagreeing windows: %s", label, redact(exc))
-    if backfilled or doc.get("state") in ("pending", "error", "disagrees"):
+    # also an account synced before self-checks existed (no document yet): never complete unchecked
+    if backfilled or not doc or doc.get("state") in ("pending", "error", "disagrees"):
         out.check = run_check(store, account, connector, full=False, now_ms=now_ms)
         for ws, we in _doc_windows(doc):  # the windows that disagreed are always checked again
             if not any(w.start_ms == ws and w.end_ms == we for w in out.check.windows) and out.check.ok is not None:

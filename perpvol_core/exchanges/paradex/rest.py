@@ -251,7 +251,7 @@ def parse_volume_tiers(payload: Any) -> list[dict[str, Any]]:
     results = payload.get("results") if isinstance(payload, dict) else None
     if not isinstance(results, list):
         raise BadPayload("Paradex /v1/system/volume-tiers: no results list")
-    tiers = []
+    tiers: list[dict[str, Any]] = []
     for row in results:
         try:
             rates = row.get("fee_rates") if isinstance(row.get("fee_rates"), dict) else {}
@@ -305,7 +305,7 @@ def parse_account_info(payload: Any, address: str | None = None) -> dict[str, An
             log.info("Paradex volume_tiers[%s] unreadable: %s", kind, redact(exc))
     if not volumes:
         raise BadPayload("Paradex /v1/account/info: volume_tiers has no readable volume")
-    fees_raw = row.get("fees") if isinstance(row.get("fees"), dict) else {}
+    fees_raw: dict[str, Any] = row["fees"] if isinstance(row.get("fees"), dict) else {}
     fees = {}
     for name, value in fees_raw.items():
         try:
