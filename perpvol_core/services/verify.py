@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: windows of a cheap check besides the oldest and the newest
 CHEAP_EXTRA_WINDOWS = 2
+#: a covered range is split in at least this many windows (when it has that many days)
+MIN_WINDOWS = 4
 #: a window holds at most this share of one page (room for fills that arrive meanwhile)
 PAGE_SHARE = 0.8
 #: days named in texts; the document keeps every day
@@ -168,8 +170,8 @@ def coverage_note(doc: dict[str, Any] | None) -> str:
         shown = ", ".join(days[:DAYS_SHOWN]) + (" …" if len(days) > DAYS_SHOWN else "")
         return f" — NOT complete: the self-check disagreed with the exchange on {len(days)} day(s) ({shown})"
     if state == "error":
-        return " (self-check could not run yet: will retry on the next sync)"
-    return " (self-check pending)"
+        return " — not yet confirmed: the self-check could not run (it is retried on the next sync)"
+    return " — not yet confirmed (self-check pending)"
 
 
 # --------------------------------------------------------------------------------------------- windows
@@ -286,8 +288,10 @@ def run_check(
     # the newest minutes are left out: fills may still arrive there (the connector's own overlap)
     end = state.covered_to_ms + 1 - connector.incremental_overlap_ms
     start = state.covered_from_ms
-    budget = max(1, int(_per_page(connector) * PAGE_SHARE))
-    windows = plan_windows(_daily_counts(store, account.id, start, end), start, end, budget)
+    counts = _daily_counts(store, account.id, start, end)
+    # windows fit in one page; a small account is still split (a narrower query than its one-page backfill)
+    budget = max(1, min(int(_per_page(connector) * PAGE_SHARE), -(-sum(counts.values()) // MIN_WINDOWS)))
+    windows = plan_windows(counts, start, end, budget)
     result.windows_total = len(windows)
     rng = random.Random(now_ms if seed is None else seed)
     requests0 = connector.stats.requests

@@ -194,3 +194,29 @@ def test_cli_verify_exit_codes(settings, paradex, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert utc_day(victim.ts_ms) in out and "disagreed" in out
     env.close()
+
+
+def test_a_check_that_cannot_run_is_said_and_retried_on_the_next_sync(settings, paradex):
+    from perpvol_sim.faults import SERVER_ERROR
+
+    env = Env(settings, paradex.history)
+    env.add("px", "paradex", paradex.url, paradex.creds())
+
+    def fail_the_check(event):  # the backfill's last page is stored: the exchange goes down for the check
+        if event.get("type") == "sync_progress" and event.get("progress") == 1.0:
+            paradex.faults.set(only_paths=("/v1/fills",))
+            paradex.faults.force(SERVER_ERROR, 100)
+
+    [res] = env.engine.sync(progress=fail_the_check)
+    account = env.store.get_account("px")
+    assert res.ok and res.check.ok is None and account.verification["state"] == "error"
+    assert "could not run" in res.coverage and "complete" in res.coverage
+    paradex.faults.reset()
+    [again] = env.engine.sync()
+    assert again.ok and again.check is not None and again.check.ok is True
+    assert env.store.get_account("px").verification["state"] == "agrees" and "self-check agrees" in again.coverage
+    # a crash between the backfill and its check leaves it pending: the next sync runs it
+    env.store.set_account_doc("px", "verification", {"state": "pending"})
+    [third] = env.engine.sync()
+    assert third.check is not None and third.check.ok is True
+    env.close()
