@@ -29,6 +29,7 @@ _HANDLERS = {
     "keys.remove": "perpvol_cli.keys:cmd_keys_remove",
     "keys.rotate-master": "perpvol_cli.keys:cmd_keys_rotate_master",
     "sync": "perpvol_cli.sync:cmd_sync",
+    "verify": "perpvol_cli.verify:cmd_verify",
     "volume": "perpvol_cli.volume:cmd_volume",
     "export": "perpvol_cli.volume:cmd_export",
     "serve": "perpvol_app.serve:cmd_serve",
@@ -198,6 +199,13 @@ def _sync(
     days: Annotated[int, typer.Option("--days", min=1, help="How many days back to backfill (at least 1).")] = 730,
 ) -> None:
     _dispatch("sync", label=label, days=days)
+
+
+@app.command("verify", help="Read every synced window again from the exchange and compare it fill for fill.")
+def _verify(
+    label: Annotated[str | None, typer.Option("--label", help="Check only this account (default: all).")] = None,
+) -> None:
+    _dispatch("verify", label=label)
 
 
 @app.command("volume", help="Show volume totals (and the daily series).")

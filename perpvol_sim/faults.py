@@ -15,6 +15,11 @@ requests (``faults.force(RATE_LIMIT, 3)``); forced faults win, in the order they
 ``clock_skew_ms`` shifts the simulator's clock (server time and the timestamp-window check);
 ``revoked`` makes every credential invalid; :meth:`drop_ws` tells WebSocket handlers to drop a
 connection (forced via ``force(WS_DROP, n)`` or ``ws_drop_p``).
+
+``drop_page=(path, n)`` makes the ``n``-th request (1-based) on ``path`` silently skip one page of rows:
+the simulator answers with the page after the one asked for, as a server with a pagination bug would.
+Nothing in the response says so; only a second reading of the same time range by another query shape
+can find the gap. Simulators ask :meth:`Faults.skip_page` once per data request.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ HTML_ERROR = "html_error"
 STALL = "stall"
 TRUNCATE = "truncate"
 WS_DROP = "ws_drop"
+DROP_PAGE = "drop_page"
 REQUEST_FAULTS = (RATE_LIMIT, SERVER_ERROR, HTML_ERROR, STALL, TRUNCATE)
 
 _PROBABILITY_FIELDS = {
@@ -65,6 +71,7 @@ class Faults:
         revoked: bool = False,
         only_paths: tuple[str, ...] = (),
         seed: int | None = None,
+        drop_page: tuple[str, int] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
@@ -81,6 +88,8 @@ class Faults:
         self.clock_skew_ms = clock_skew_ms
         self.revoked = revoked
         self.only_paths = only_paths
+        self.drop_page = drop_page
+        self._data_requests: Counter[str] = Counter()
 
     def set(self, **fields: Any) -> None:
         """Change settings at runtime, e.g. ``faults.set(rate_limit_p=0.5, clock_skew_ms=-400_000)``."""
@@ -89,6 +98,8 @@ class Faults:
                 if name.startswith("_") or not hasattr(self, name) or callable(getattr(self, name)):
                     raise AttributeError(f"unknown fault setting {name!r}")
                 setattr(self, name, value)
+                if name == "drop_page":  # the n-th request counts from now
+                    self._data_requests.clear()
 
     def force(self, kind: str, n: int = 1) -> None:
         """Make the next ``n`` requests (or WebSocket checks, for ``WS_DROP``) fail with ``kind``."""
@@ -109,6 +120,7 @@ class Faults:
             self.stall_p = self.truncate_p = self.ws_drop_p = 0.0
             self.clock_skew_ms = 0
             self.revoked = False
+            self.drop_page = None
 
     def pick(self, path: str = "") -> str | None:
         """The fault for this request (one of ``REQUEST_FAULTS``) or None. Call once per request."""
@@ -127,6 +139,20 @@ class Faults:
             if fault is not None:
                 self.counts[fault] += 1
             return fault
+
+    def skip_page(self, path: str) -> bool:
+        """True when this data request on ``path`` must silently skip a page (``drop_page``). Call once per request."""
+        with self._lock:
+            if self.drop_page is None:
+                return False
+            target, nth = self.drop_page
+            if not path.startswith(target):
+                return False
+            self._data_requests[target] += 1
+            if self._data_requests[target] != nth:
+                return False
+            self.counts[DROP_PAGE] += 1
+            return True
 
     def drop_ws(self) -> bool:
         """True when a WebSocket handler should drop its connection now (consult once per message)."""

@@ -157,6 +157,15 @@ class ParadexSimConfig:
     ws_accepts_read_only: bool = True
     #: Seconds between server WebSocket pings (the exchange: 55 s); 0 disables.
     ws_ping_interval_s: float = 55.0
+    #: Fills younger than this many ms are not yet in ``/fills`` ("sent to chain for settlement", §7.5, delay
+    #: UNCONFIRMED) while ``/account/info`` already counts them.
+    fills_delay_ms: int = 0
+    #: Fill types ``/account/info`` counts in ``volume_tiers`` (which ones Paradex counts is UNCONFIRMED);
+    #: None = the types perpvol counts (design.md).
+    volume_fill_types: frozenset[str] | None = None
+    #: Window of ``volume_tiers[kind].volume``: "rolling" (the last 14 × 24 h, default) or "utc_days" (the
+    #: last 14 whole UTC days including today's part) — the notes give only the 14-day duration.
+    volume_window: str = "rolling"
     limits: RateLimits = field(default_factory=RateLimits)
     #: Wall clock in seconds; tests pass a controllable one.
     clock: Callable[[], float] = time.time
@@ -552,6 +561,7 @@ class FillBook:
         page_size: int,
         config: ParadexSimConfig,
         marker: tuple[int, str, str, int] | None = None,
+        visible_until_ms: int | None = None,
     ) -> tuple[list[SimFill], bool, bool]:
         """(fills in response order, more after this page, more before this page).
 
@@ -560,6 +570,8 @@ class FillBook:
         """
         fills, ts = self._snapshot()
         lo, hi = self._range(ts, flt, config)
+        if visible_until_ms is not None:  # fills not yet settled are not listed
+            hi = max(lo, min(hi, bisect.bisect_right(ts, visible_until_ms)))
         newest_first = config.sort != "oldest_first"
 
         def matches(f: SimFill) -> bool:
@@ -710,15 +722,30 @@ class ParadexState:
             self._markets = sorted({f.market for f in self.history.fills})
         return self._markets
 
-    def counted_notional(self, start_ms: int, end_ms: int) -> Decimal:
-        """Σ price × size of counted perp fills with ``start_ms <= ts < end_ms``."""
+    def counted_notional(self, start_ms: int, end_ms: int, fill_types: Iterable[str] | None = None) -> Decimal:
+        """Σ price × size of perp fills of ``fill_types`` (default: counted ones), ``start_ms <= ts < end_ms``."""
+        types = PARADEX_COUNTED_FILL_TYPES if fill_types is None else frozenset(fill_types)
         fills, ts = self.book._snapshot()
         lo, hi = bisect.bisect_left(ts, start_ms), bisect.bisect_left(ts, end_ms)
         total = Decimal(0)
         for f in fills[lo:hi]:
-            if f.market.endswith("-PERP") and f.fill_type in PARADEX_COUNTED_FILL_TYPES:
+            if f.market.endswith("-PERP") and f.fill_type in types:
                 total += f.price * f.size
         return total
+
+    def volume_window(self) -> tuple[int, int]:
+        """``[start, end)`` of the 14-day tier window ``/account/info`` reports, per ``config.volume_window``."""
+        now_ms = self.now_ms()
+        if self.config.volume_window == "utc_days":
+            start = now_ms - now_ms % MS_PER_DAY - 13 * MS_PER_DAY
+        else:
+            start = now_ms - 14 * MS_PER_DAY
+        return start, now_ms + 1
+
+    def visible_until_ms(self) -> int | None:
+        """Newest timestamp ``/fills`` lists (``fills_delay_ms``); None = everything."""
+        delay = self.config.fills_delay_ms
+        return self.now_ms() - delay if delay > 0 else None
 
     # websocket fan-out ----------------------------------------------------------------------------
     def add_ws(self, client: _WebSocketHandler) -> None:
@@ -936,13 +963,16 @@ class SystemStateHandler(_Handler):
         self.send_json({"status": "ok"})
 
 
+def _tier_fee_rates(order: int) -> dict[str, str]:
+    return {"maker_rate": "0", "taker_rate": plain_decimal(Decimal("0.0003") - Decimal("0.00002") * order)}
+
+
 class VolumeTiersHandler(_Handler):
     route = "/v1/system/volume-tiers"
 
     def get(self) -> None:
         results = []
         for order, (name, min_volume) in enumerate(_VOLUME_TIERS):
-            taker_bps = Decimal("0.0003") - Decimal("0.00002") * order
             results.append(
                 {
                     "kind": "retail",
@@ -951,7 +981,7 @@ class VolumeTiersHandler(_Handler):
                     "min_volume_duration": "14d",
                     "nft_min_volume": "0",
                     "sort_order": order,
-                    "fee_rates": {"maker_rate": "0", "taker_rate": plain_decimal(taker_bps)},
+                    "fee_rates": _tier_fee_rates(order),
                 }
             )
         self.send_json({"results": results})
@@ -1122,7 +1152,16 @@ class FillsHandler(_Handler):
         if not state.owns_fills(account):
             self.send_json({"next": None, "prev": None, "results": []})
             return
-        fills, more_after, more_before = state.book.page(flt, page_size, state.config, marker)
+        visible = state.visible_until_ms()
+        fills, more_after, more_before = state.book.page(flt, page_size, state.config, marker, visible)
+        if state.faults is not None and state.faults.skip_page(self.request.path):
+            # injected fault: silently answer with the page after this one (a pagination bug)
+            if fills and more_after:
+                last = fills[-1]
+                skip_marker = (last.ts_ms, last.fill_id, last.fill_type, 0)
+                fills, more_after, _ = state.book.page(flt, page_size, state.config, skip_marker, visible)
+            else:
+                fills, more_after = [], False
         if initial_marker is None and fills:
             initial_marker = fills[0].fill_id
 
@@ -1178,11 +1217,14 @@ class AccountInfoHandler(_Handler):
     def get(self) -> None:
         state = self.state
         account = self.account_for()
-        now_ms = state.now_ms()
+        start, end = state.volume_window()
         volume = (
-            state.counted_notional(now_ms - 14 * MS_PER_DAY, now_ms + 1) if state.owns_fills(account) else Decimal(0)
+            state.counted_notional(start, end, state.config.volume_fill_types)
+            if state.owns_fills(account)
+            else Decimal(0)
         )
-        tier = next(name for name, minimum in reversed(_VOLUME_TIERS) if volume >= minimum)
+        order = max(i for i, (_name, minimum) in enumerate(_VOLUME_TIERS) if volume >= minimum)
+        tier = _VOLUME_TIERS[order][0]
         self.send_json(
             {
                 "results": [
@@ -1196,12 +1238,7 @@ class AccountInfoHandler(_Handler):
                         "username": "",
                         "isolated_market": "",
                         "has_ecosystem_nft": False,
-                        "fees": {
-                            "maker_rate": "0",
-                            "taker_rate": "0.0003",
-                            "commission_rate": "0",
-                            "discount_rate": "0",
-                        },
+                        "fees": {**_tier_fee_rates(order), "commission_rate": "0", "discount_rate": "0"},
                         "volume_tiers": {"retail": {"tier": tier, "volume": plain_decimal(volume)}},
                     }
                 ]

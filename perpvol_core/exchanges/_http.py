@@ -285,6 +285,11 @@ class Connector(ABC):
         """The fewest requests that can return ``n_fills`` (for benchmarks)."""
         return max(1, -(-n_fills // 500))
 
+    def exchange_report(self) -> dict[str, Any] | None:
+        """The exchange's own figures for the account (trailing volume, fee tiers), or None where the
+        exchange publishes none. Raises :class:`ExchangeError`."""
+        return None
+
     # -- HTTP -------------------------------------------------------------------------------------
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from perpvol_core.exchanges import (
 )
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
+from perpvol_core.services import verify
 from perpvol_core.services.events import EventBus, get_bus
 from perpvol_core.timeutil import display_utc
 
@@ -118,6 +119,10 @@ class AccountResult:
     covered_to_ms: int | None = None
     coverage: str = ""
     duration_s: float = 0.0
+    #: the self-check after a backfill (``services.verify.VerifyResult``) and the requests of the steps after
+    #: the sync (check, exchange's own figures), counted apart from ``requests``
+    check: Any = None
+    check_requests: int = 0
 
     @property
     def status(self) -> str:
@@ -285,6 +290,9 @@ class SyncEngine:
             resumed = bool(runs)
             if not runs:
                 runs = self._plan(state, days, self.clock(), connector)
+            backfilled = False
+            if any(r.kind == "back" for r in runs):
+                verify.mark_pending(store, label, self.clock())
             covered_from, covered_to = state.covered_from_ms, state.covered_to_ms
             while runs:
                 total_span = sum(r.span for r in runs)
@@ -342,6 +350,7 @@ class SyncEngine:
                             progress,
                         )
                     done_span += run.span
+                    backfilled = backfilled or run.kind == "back"
                     runs.pop(0)
                 if resumed:
                     # an interrupted sync was finished: now bring it up to date once
@@ -350,11 +359,17 @@ class SyncEngine:
                     runs = self._plan(state, days, self.clock(), connector)
             saved_profile = self._save_profile(label, connector, saved_profile)
             finished = self.clock()
+            result.requests = connector.stats.requests - stats0[0]
             store.update_sync_state(
                 account.id, cursor=None, progress=1.0, eta_s=0.0, last_success_ms=finished, last_error=None
             )
             store.set_status(label, "ok")
-            result.ok = True
+            # a backfill is complete only once its self-check agrees (services/verify.py)
+            after = verify.after_sync(store, label, connector, backfilled=backfilled, now_ms=finished)
+            result.check, result.check_requests = after.check, after.requests
+            result.ok = after.check is None or after.check.ok is not False
+            if after.check is not None and not result.ok:
+                result.error, result.error_kind = after.check.summary(), "verification"
         except Exception as exc:  # every failure becomes the account's clear status, never a crash of others
             if not isinstance(exc, ExchangeError):
                 log.exception("sync of %s failed", label)
@@ -375,12 +390,14 @@ class SyncEngine:
             )
         result.fills_seen = fills_seen
         if connector is not None:
-            result.requests = connector.stats.requests - stats0[0]
+            if not result.requests:
+                result.requests = connector.stats.requests - stats0[0] - result.check_requests
             result.rate_limited = connector.stats.rate_limited - stats0[1]
         final = store.get_sync_state(account.id)
         result.covered_from_ms, result.covered_to_ms = final.covered_from_ms, final.covered_to_ms
         result.coverage = coverage_text(account.exchange, final.covered_from_ms, final.covered_to_ms, days,
                                         connector.server_profile if connector is not None else None)
+        result.coverage += verify.coverage_note(store.get_account(label).verification)
         result.duration_s = time.monotonic() - t0
         self._publish(
             {
@@ -399,4 +416,7 @@ class SyncEngine:
         )
         if result.ok:
             self._publish({"type": "account_status", "label": label, "status": "ok"}, progress)
+        elif result.error_kind == "verification":
+            status = {"type": "account_status", "label": label, "status": "error", "error": result.error}
+            self._publish(status, progress)
         return result

@@ -21,7 +21,7 @@ from perpvol_app.ui.components.context import AppContext, TTLCache
 from perpvol_app.ui.components.headline import render_summary
 from perpvol_app.ui.components.history import HistoryChart, aggregate, rolling_average
 from perpvol_app.ui.components.keys import KeyManager
-from perpvol_app.ui.components.tiers import TIERS, FeeTiers, tier_progress
+from perpvol_app.ui.components.tiers import FeeTiers
 from perpvol_app.ui.dashboard import Dashboard
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
@@ -147,17 +147,6 @@ def test_headline_shows_exact_figures(seeded) -> None:
         value = summary["totals"][key]
         assert f'data-window="{key}"' in html
         assert f'data-exact="{format(value.normalize(), "f") if value else "0"}"' in html or str(value) in html
-
-
-def test_tier_progress_thresholds_and_pace() -> None:
-    window, tiers = TIERS["paradex"]
-    p = tier_progress("paradex", Decimal(50_000), Decimal(10_000))
-    assert p.tier == tiers[0][0] and p.next_tier == tiers[1][0] and p.next_threshold == tiers[1][1]
-    # the window gains pace - volume/window per day: 10000 - 50000/14 → ceil(50000 / 6428.57…) = 8 days
-    assert p.days_to_next == 8
-    assert tier_progress("paradex", Decimal(50_000), Decimal(1_000)).days_to_next is None  # pace too low
-    top = tier_progress("paradex", tiers[-1][1] + 1, Decimal(0))
-    assert top.next_tier is None and top.fraction == 1.0
 
 
 def test_fee_tiers_use_window_volumes(seeded) -> None:

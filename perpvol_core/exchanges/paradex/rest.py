@@ -4,8 +4,9 @@ Follows ``exchanges/paradex-api.md``. Auth is an ``httpx.Auth`` flow: a read-onl
 bearer; an L2 key (main key or subkey) signs the SNIP-12 rev-0 ``/v1/auth`` typed data with
 starknet-py, posts it to ``/v1/auth/{pubkey}`` (falling back to ``/v1/auth``), refreshes the 5-minute
 JWT before it runs out and once more on a 401, then repeats the same request (same cursor).
-Fills are read in time windows from newest to oldest, each window newest first through the opaque
-``next`` cursor; the resume position records the window and the cursor. Newer fill fields are
+Fills of a range are read by one query followed through the opaque ``next`` cursor (newest first), so a
+backfill takes the minimum number of pages; the resume position records the query, the cursor and the
+oldest fill read (coverage advances with it). Newer fill fields are
 optional, ``TRANSFER`` is stored as ``UNWIND_TRANSFER``, ``created_at`` may be an int or a string, and
 fills are deduped by ``(id, fill_type)``.
 """
@@ -16,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -35,7 +37,7 @@ from perpvol_core.exchanges._http import (
     to_text,
 )
 from perpvol_core.exchanges.paradex import starknet as starknet_auth
-from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER, Fill
+from perpvol_core.fill import MAKER, TAKER, Fill
 from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret, redact, register_secret
 
@@ -43,10 +45,10 @@ log = logging.getLogger(__name__)
 
 FILLS = "/v1/fills"
 SYSTEM_CONFIG = "/v1/system/config"
+ACCOUNT_INFO = "/v1/account/info"
+VOLUME_TIERS = "/v1/system/volume-tiers"
+_DURATION_UNITS_MS = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 PAGE_SIZE = 5000
-#: first window of a backfill; later windows adapt to the density of fills seen
-DEFAULT_WINDOW_MS = 90 * MS_PER_DAY
-MAX_WINDOW_MS = 400 * MS_PER_DAY
 #: fill types whose old name is stored under the current one
 FILL_TYPE_ALIASES = {"TRANSFER": "UNWIND_TRANSFER"}
 _AUTH_ERRORS = {
@@ -224,6 +226,101 @@ def parse_fill(row: dict[str, Any]) -> Fill:
     )
 
 
+def duration_ms(text: Any) -> int:
+    """``"14d"`` → milliseconds (units w, d, h, m, s; a bare number is days). Raises ValueError."""
+    raw = str(text).strip().lower()
+    unit = raw[-1:] if raw[-1:] in _DURATION_UNITS_MS else "d"
+    number = raw[:-1] if raw[-1:] in _DURATION_UNITS_MS else raw
+    value = int(number)
+    if value <= 0:
+        raise ValueError(f"not a positive duration: {text!r}")
+    return value * _DURATION_UNITS_MS[unit]
+
+
+def _money_text(value: Any) -> str:
+    """A decimal string as the exchange sent it (checked to be a finite number)."""
+    return format(to_decimal(value), "f")
+
+
+def parse_volume_tiers(payload: Any) -> list[dict[str, Any]]:
+    """The rows of ``GET /v1/system/volume-tiers`` (§9) with exact decimal strings and ``duration_ms``.
+
+    Rows that are not readable are left out. Raises BadPayload when there is no ``results`` list.
+    """
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(results, list):
+        raise BadPayload("Paradex /v1/system/volume-tiers: no results list")
+    tiers: list[dict[str, Any]] = []
+    for row in results:
+        try:
+            rates = row.get("fee_rates") if isinstance(row.get("fee_rates"), dict) else {}
+            tiers.append(
+                {
+                    "kind": str(row.get("kind") or "retail"),
+                    "tier_name": to_text(row["tier_name"], "tier_name"),
+                    "min_volume": _money_text(row["min_volume"]),
+                    "nft_min_volume": _money_text(row.get("nft_min_volume") or 0),
+                    "min_volume_duration": str(row.get("min_volume_duration") or "14d"),
+                    "duration_ms": duration_ms(row.get("min_volume_duration") or "14d"),
+                    "sort_order": int(row.get("sort_order") or 0),
+                    "fee_rates": {str(k): _money_text(v) for k, v in rates.items() if v not in (None, "")},
+                }
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            log.info("Paradex volume tier row skipped: %s", redact(exc))
+    tiers.sort(key=lambda t: (t["kind"], t["sort_order"], Decimal(t["min_volume"])))
+    return tiers
+
+
+def parse_account_info(payload: Any, address: str | None = None) -> dict[str, Any]:
+    """``volume_tiers`` (by kind: tier, volume), ``fees`` and ``kind`` of ``GET /v1/account/info`` (§9).
+
+    Picks the result of ``address`` when given and present, else the main account, else the first.
+    Raises BadPayload when no result carries ``volume_tiers``.
+    """
+    results = payload.get("results") if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and results is None and "volume_tiers" in payload:
+        results = [payload]  # a single object instead of a list: same fields
+    rows = [r for r in results or [] if isinstance(r, dict) and isinstance(r.get("volume_tiers"), dict)]
+    if not rows:
+        raise BadPayload("Paradex /v1/account/info: no volume_tiers")
+
+    def same(a: Any) -> bool:
+        try:
+            return address is not None and _int(str(a)) == _int(address)
+        except ValueError:
+            return False
+
+    row = next((r for r in rows if same(r.get("account"))), None) or next(
+        (r for r in rows if r.get("kind") in ("main", "")), rows[0]
+    )
+    volumes: dict[str, dict[str, str]] = {}
+    for kind, value in row["volume_tiers"].items():
+        if not isinstance(value, dict):
+            continue
+        try:
+            volumes[str(kind)] = {"tier": str(value.get("tier") or ""), "volume": _money_text(value["volume"])}
+        except (KeyError, ValueError) as exc:
+            log.info("Paradex volume_tiers[%s] unreadable: %s", kind, redact(exc))
+    if not volumes:
+        raise BadPayload("Paradex /v1/account/info: volume_tiers has no readable volume")
+    fees_raw: dict[str, Any] = row["fees"] if isinstance(row.get("fees"), dict) else {}
+    fees = {}
+    for name, value in fees_raw.items():
+        try:
+            fees[str(name)] = _money_text(value)
+        except ValueError:
+            continue
+    return {
+        "account": str(row.get("account") or ""),
+        "account_kind": str(row.get("kind") or ""),
+        "parent_account": str(row.get("parent_account") or ""),
+        "has_ecosystem_nft": bool(row.get("has_ecosystem_nft")),
+        "volume": volumes,
+        "fees": fees,
+    }
+
+
 # --------------------------------------------------------------------------------------------- connector
 
 
@@ -244,7 +341,7 @@ class ParadexConnector(Connector):
         self, credentials: ParadexTokenCredentials | ParadexL2Credentials, base_url: str | None = None, **options: Any
     ) -> None:
         self.page_size = int(options.pop("page_size", PAGE_SIZE))
-        self.window_ms = int(options.pop("window_ms", DEFAULT_WINDOW_MS))
+        options.pop("window_ms", None)  # windows of earlier versions: one query now covers the range
         self.clock: Callable[[], float] = options.pop("clock", time.time)
         self._chain_id: str | None = options.pop("chain_id", None)
         self._auth: httpx.Auth | None = None
@@ -346,6 +443,31 @@ class ParadexConnector(Connector):
         who = f"{address[:6]}…{address[-4:]}" if len(address) > 12 else (address or "(address not shown)")
         return f"Paradex account {who} ({kind})"
 
+    # -- the exchange's own figures -------------------------------------------------------------
+
+    def exchange_report(self) -> dict[str, Any]:
+        """Paradex's own trailing volume and tier table: ``/v1/account/info`` + ``/v1/system/volume-tiers``.
+
+        ``fetched_from_ms``/``fetched_ms`` bracket the account-info request (the window's end lies between).
+        Decimal values stay exact strings. Raises ExchangeError (BadPayload for an unreadable answer).
+        """
+        tiers = parse_volume_tiers(self._public_get(VOLUME_TIERS))
+        before = int(self.clock() * 1000)
+        info = self.request("GET", ACCOUNT_INFO, endpoint="private")
+        after = int(self.clock() * 1000)
+        address = self.credentials.account if isinstance(self.credentials, ParadexL2Credentials) else None
+        if address is None:
+            address = jwt_claims(self.credentials.token.reveal()).get("sub")
+        report = parse_account_info(info, str(address) if address else None)
+        return {
+            "exchange": "paradex",
+            "source": f"{ACCOUNT_INFO} + {VOLUME_TIERS}",
+            "fetched_from_ms": before,
+            "fetched_ms": after,
+            **report,
+            "tiers": tiers,
+        }
+
     # -- fills --------------------------------------------------------------------------------
 
     def _fills(self, params: dict[str, Any]) -> tuple[list[Any], str | None]:
@@ -356,20 +478,29 @@ class ParadexConnector(Connector):
         return payload["results"], (str(nxt) if nxt else None)
 
     def iter_fill_pages(self, start_ms: int, end_ms: int, position: dict | None = None) -> Iterator[FillPage]:
-        """Windows from newest to oldest, each followed through its ``next`` cursor.
+        """The whole range as ONE query followed through its ``next`` cursors: every page full but the last.
 
-        ``position`` = ``{"we": window end, "ws": window start, "cursor": next cursor or None}``.
-        Raises ExchangeError after retries. A cursor the exchange no longer accepts restarts its window.
+        ``position`` = ``{"we": end_at, "ws": start_at, "cursor": next cursor or None, "low": oldest fill time
+        read so far, "desc": rows seen newest first so far, "proven": that order was seen on a page}``.
+        While the rows come newest first (the assumed order, checked on every page), everything newer than
+        the oldest fill read is complete, so each page advances ``window_done_ms`` to ``low + 1`` (fills of
+        the same millisecond may straddle two pages). Under another order the range is complete only at
+        its end. A cursor the exchange no longer accepts restarts the query just above the oldest fill read
+        (``end_at = low + 1``, either bound reading covered), keeping the progress made. A position from an
+        older windowed walk (``ws`` above ``start_ms``) goes on with ``[start_ms, ws + 1]`` after its window.
+        Raises ExchangeError after retries; BadPayload when pages keep coming without a new fill.
         """
         span_total = max(1, end_ms - start_ms)
         pos = dict(position or {})
         we = int(pos.get("we", end_ms))
-        ws = int(pos.get("ws", max(start_ms, we - self.window_ms)))
+        ws = int(pos.get("ws", start_ms))
         cursor: str | None = pos.get("cursor")
-        window_fills = int(pos.get("n", 0))
+        low = int(pos.get("low", we))
+        desc = bool(pos.get("desc", True))
+        proven = bool(pos.get("proven", False))
         seen: set[tuple[str, str]] = set()
+        stale_pages = 0
         while True:
-            # bounds overlap by 1 ms with the next window, so either reading of inclusivity is covered
             params: dict[str, Any] = {"start_at": ws, "end_at": we, "page_size": self.page_size}
             if cursor:
                 params["cursor"] = cursor
@@ -377,13 +508,15 @@ class ParadexConnector(Connector):
                 rows, nxt = self._fills(params)
             except BadPayload as exc:
                 if cursor and not exc.retryable:
-                    log.info("Paradex refused a saved cursor (%s); restarting the window", exc)
-                    cursor, window_fills = None, 0
+                    log.info("Paradex refused a saved cursor (%s); restarting above the oldest fill read", exc)
+                    cursor = None
+                    if desc and low < we:
+                        we = low + 1
                     continue
                 raise
             fills: list[Fill] = []
             skipped: list[str] = []
-            oldest = we
+            times: list[int] = []
             for row in rows:
                 try:
                     fill = parse_fill(row)
@@ -391,34 +524,44 @@ class ParadexConnector(Connector):
                     rid = row.get("id") if isinstance(row, dict) else None
                     skipped.append(redact(f"paradex row id={rid}: {type(exc).__name__}: {exc}"))
                     continue
+                times.append(fill.ts_ms)
                 key = (fill.fill_id, fill.fill_type)
-                oldest = min(oldest, fill.ts_ms)
                 if key in seen:
                     continue
                 seen.add(key)
                 fills.append(fill)
-            window_fills += len(rows)
+            if times:
+                # newest first: non-increasing within the page and not newer than what came before
+                in_order = all(a >= b for a, b in zip(times, times[1:], strict=False)) and times[0] <= low
+                desc = desc and in_order
+                proven = proven or (desc and times[0] > times[-1])
+                low = min(low, times[-1]) if desc else min(low, min(times))
+            if len(seen) > 100_000:
+                seen = set()
+            stale_pages = 0 if fills or not rows else stale_pages + 1
+            if nxt and stale_pages >= 3:
+                raise BadPayload("Paradex /v1/fills keeps sending pages without a new fill; stopped")
             if nxt:
                 cursor = nxt
-                done = (end_ms - max(ws, min(oldest, we))) / span_total
+                complete_from = low + 1 if desc and proven else None
+                done = (end_ms - max(ws, complete_from or we)) / span_total
                 yield FillPage(
-                    fills, {"we": we, "ws": ws, "cursor": cursor, "n": window_fills}, skipped=skipped,
-                    progress=min(done, 0.999),
+                    fills,
+                    {"we": we, "ws": ws, "cursor": cursor, "low": low, "desc": desc, "proven": proven},
+                    window_done_ms=complete_from if complete_from is not None and complete_from < end_ms else None,
+                    skipped=skipped,
+                    progress=min(max(done, 0.0), 0.999),
                 )
                 continue
             if ws <= start_ms:
                 yield FillPage(fills, None, window_done_ms=start_ms, skipped=skipped, progress=1.0)
                 return
-            # next window: sized so that it should fit about one page, given this window's density
-            span = we - ws
-            target = int(span * (self.page_size * 0.8) / max(window_fills, 1))
-            span = max(MS_PER_DAY, min(MAX_WINDOW_MS, target, 4 * span))
-            nwe = ws
-            nws = max(start_ms, nwe - span)
-            if len(seen) > 100_000:
-                seen = set()
+            # a windowed position from before: the rest of the range in one query (1 ms overlap)
+            we, ws, cursor, low, desc, proven = ws + 1, start_ms, None, ws + 1, True, False
             yield FillPage(
-                fills, {"we": nwe, "ws": nws, "cursor": None, "n": 0}, window_done_ms=ws, skipped=skipped,
-                progress=min((end_ms - ws) / span_total, 0.999),
+                fills,
+                {"we": we, "ws": ws, "cursor": None, "low": low, "desc": True, "proven": False},
+                window_done_ms=we - 1,
+                skipped=skipped,
+                progress=min((end_ms - we) / span_total, 0.999),
             )
-            we, ws, cursor, window_fills = nwe, nws, None, 0
