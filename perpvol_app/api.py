@@ -443,29 +443,24 @@ def _build_daily_payload(
 
 def sync_status_payload(ctx: ApiContext) -> dict[str, Any]:
     """Per-account sync state from the store plus the worker's own status when there is a worker."""
+    from perpvol_core.services.status import account_statuses
+
     store = ctx.store
     accounts = []
-    for acc in store.list_accounts():
-        view = account_view(acc)
-        acc_id = getattr(acc, "id", None) if not isinstance(acc, dict) else acc.get("id")
-        state: dict[str, Any] = {}
-        try:
-            st = store.get_sync_state(acc_id)
-            for key in (
-                "covered_from_ms",
-                "covered_to_ms",
-                "progress",
-                "eta_s",
-                "fills_seen",
-                "last_success_ms",
-                "last_error",
-            ):
-                state[key] = getattr(st, key, None)
-            if state.get("last_error"):
-                state["last_error"] = redact(state["last_error"])
-        except Exception as exc:  # noqa: BLE001 - a missing state is simply empty
-            log.debug("no sync state for %s: %s", view["label"], redact(exc))
-        accounts.append({**{k: view[k] for k in ("label", "exchange", "status", "last_error")}, "sync": state})
+    for view in account_statuses(store):  # the one account-status view, plus the sync's own counters
+        st = store.get_sync_state(view.account_id)
+        state = {
+            "covered_from_ms": view.covered_from_ms,
+            "covered_to_ms": view.covered_to_ms,
+            "progress": view.progress,
+            "eta_s": view.eta_s,
+            "fills_seen": st.fills_seen,
+            "last_success_ms": view.last_success_ms,
+            "last_error": redact(st.last_error) if st.last_error else None,
+        }
+        accounts.append({"label": view.label, "exchange": view.exchange, "status": view.status,
+                         "last_error": view.last_error, "fills": view.fills, "coverage": view.coverage,
+                         "sync": state})  # fmt: skip
     worker_status: Any = None
     worker = ctx.worker
     if worker is not None:

@@ -96,7 +96,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
     try:
         vault = Vault.open(settings, store)
         replacing = args.replace and _exists(store, req.label.strip(" "))
-        account = accounts.add_account(store, vault, req, replace=args.replace, test=not args.no_test)
+        account, report = accounts.add_account_report(store, vault, req, replace=args.replace, test=not args.no_test)
     except DuplicateAccount as exc:
         return _fail(f"credentials not saved: {exc}")
     except AccountInputError as exc:
@@ -110,10 +110,7 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
     finally:
         store.close()
     verb = "replaced credentials of" if replacing else "added"
-    if args.no_test:
-        suffix = ", not tested"
-    else:
-        suffix = f", verified as {account.identity}" if account.identity else ", verified"
+    suffix = f", verified as {report.text}" if report is not None else ", not tested"
     print(redact(f"{verb} {account.exchange} account {account.label!r} ({account.hint}){suffix}"))
     return 0
 

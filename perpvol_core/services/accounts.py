@@ -309,6 +309,16 @@ def add_account(
 ) -> Account:
     """Validate, test against the exchange (unless ``test=False``), encrypt and save; returns the account.
 
+    Raises what :func:`add_account_report` raises.
+    """
+    return add_account_report(store, vault, req, replace=replace, test=test, **connector_options)[0]
+
+
+def add_account_report(
+    store: Store, vault: Any, req: AccountRequest, *, replace: bool = False, test: bool = True, **connector_options: Any
+) -> tuple[Account, AccountTest | None]:
+    """:func:`add_account`, also returning what the exchange said (None when not tested), for surfaces to show.
+
     With ``replace=True`` an existing label gets the new credentials (and the base URL, when given).
 
     Raises:
@@ -329,9 +339,11 @@ def add_account(
             "label", f"{label!r} is a {display_name(existing.exchange)} account; remove it first to reuse the label."
         )
     identity: str | None = None
+    report: AccountTest | None = None
     if test:
         test_url = base_url or (existing.base_url if existing else None)
-        _text, identity = probe(creds, test_url, **connector_options)
+        text, identity = probe(creds, test_url, **connector_options)
+        report = AccountTest(label, creds.exchange, text, identity)
         if identity is not None:
             holder = _holder(store, creds.exchange, identity, label)
             if holder is not None:
@@ -344,14 +356,15 @@ def add_account(
     blob = vault.encrypt(creds)
     if existing is not None:
         _set_identity(store, label, creds.exchange, identity)
-        return store.replace_credentials(
+        replaced = store.replace_credentials(
             label, blob, creds.hint, **({"base_url": base_url} if base_url is not None else {})
         )
+        return replaced, report
     account = store.add_account(label, creds.exchange, base_url, blob, creds.hint)
     if identity is None:
-        return account
+        return account, report
     try:
-        return _set_identity(store, label, creds.exchange, identity)
+        return _set_identity(store, label, creds.exchange, identity), report
     except DuplicateAccount:  # another writer stored the same account meanwhile: take this one back out
         store.remove_account(label)
         raise
@@ -425,6 +438,7 @@ __all__ = [
     "AccountTest",
     "DuplicateAccount",
     "add_account",
+    "add_account_report",
     "build_credentials",
     "probe",
     "remove_account",

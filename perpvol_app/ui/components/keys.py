@@ -208,8 +208,8 @@ class KeyManager(pn.viewable.Viewer):
         self.busy = True
         say(f"Testing {label} against the exchange…", "info")
         try:
-            saved = await asyncio.to_thread(
-                accounts.add_account, self.context.store, self.context.vault, req, replace=replace
+            saved, report = await asyncio.to_thread(
+                accounts.add_account_report, self.context.store, self.context.vault, req, replace=replace
             )
         except AccountExists:
             say(f"An account labelled {label} already exists: tick “{REPLACE_LABEL}” to replace its key.")
@@ -231,7 +231,7 @@ class KeyManager(pn.viewable.Viewer):
         self.account.value = ""
         self.context.invalidate()
         self._start_sync([label])
-        say(f"Saved {label} ({creds.hint}). Syncing…", "ok")
+        say(f"Saved {label} ({creds.hint}); {report or 'not tested'}. Syncing…", "ok")
         self.refresh()
         return bool(saved)
 
