@@ -46,6 +46,8 @@ def snapshot(store: Any, worker_status: dict[str, Any] | None = None) -> list[di
                 "status": status,
                 "progress": float(progress or 0.0),
                 "eta_s": live.get("eta_s", state.eta_s),
+                # the stored count: the one query every surface uses (``perpvol keys list`` too)
+                "fills": store.fill_count(acc.id),
                 "fills_seen": int(live.get("fills_seen", state.fills_seen) or 0),
                 "last_sync_ms": live.get("last_success_ms", state.last_success_ms),
                 "covered_from_ms": state.covered_from_ms,
@@ -76,7 +78,7 @@ def render_accounts(rows: list[dict[str, Any]]) -> str:
             f'<tr data-label="{html.escape(r["label"])}" data-status="{html.escape(r["status"])}">'
             f"<td>{html.escape(r['label'])}</td><td>{NAMES.get(r['exchange'], html.escape(r['exchange']))}</td>"
             f'<td class="pv-hint">{html.escape(r["hint"])}</td><td class="{cls}">{status}{err}</td>'
-            f"<td>{_fmt_ms(r['last_sync_ms'])}</td><td>{coverage}</td><td class='num'>{r['fills_seen']:,}</td></tr>"
+            f"<td>{_fmt_ms(r['last_sync_ms'])}</td><td>{coverage}</td><td class='num'>{r['fills']:,}</td></tr>"
         )
     head = "".join(
         f"<th>{h}</th>" for h in ("Label", "Exchange", "Key", "Status", "Last sync", "Coverage", "Fills")
@@ -96,7 +98,7 @@ def render_progress(rows: list[dict[str, Any]]) -> str:
         pct = max(0.0, min(1.0, r["progress"])) * 100
         if r["status"] == "syncing":
             eta = f" · ~{int(r['eta_s'])} s left" if r.get("eta_s") else ""
-            text = f"syncing {pct:.0f}% · {r['fills_seen']:,} fills{eta}"
+            text = f"syncing {pct:.0f}% · {r['fills']:,} fills{eta}"
         elif r["status"] == "error":
             text = f'<span class="pv-error">error: {html.escape(r["error"] or "sync failed")}</span>'
         elif r["status"] == "ok":
