@@ -140,7 +140,8 @@ class Calendar(pn.viewable.Viewer):
         fig = figure(
             height=3 * BAND * ROW_PX + 40, sizing_mode="stretch_width", output_backend="canvas", tools="",
             toolbar_location=None, x_range=(-0.5, 53.5), background_fill_color=BLACK, border_fill_color=BLACK,
-            outline_line_color=None, name="pv-calendar-figure", stylesheets=[chart_stylesheet()],
+            outline_line_color=None, name="pv-calendar-figure", css_classes=["pv-calendar-figure"],
+            stylesheets=[chart_stylesheet()],
             min_border_left=44,
         )  # fmt: skip
         cells = fig.rect("x", "y", width=0.9, height=0.9, source=self._source, fill_color="color", line_color=None,

@@ -246,7 +246,8 @@ class HistoryChart(pn.viewable.Viewer):
             x_axis_type="datetime", height=380, sizing_mode="stretch_width", output_backend="canvas",
             tools="xpan,xwheel_zoom,box_zoom,reset", active_scroll="xwheel_zoom", active_drag="xpan",
             toolbar_location="above", background_fill_color="#000000", border_fill_color="#000000",
-            outline_line_color=None, name="pv-history-figure", stylesheets=[chart_stylesheet()],
+            outline_line_color=None, name="pv-history-figure", css_classes=["pv-history-figure"],
+            stylesheets=[chart_stylesheet()],
         )  # fmt: skip
         fig.toolbar.logo = None
         fig.xgrid.grid_line_color = None
