@@ -2,7 +2,7 @@
 
 1. navigation → headline and → history chart painted (its canvas shows colour; not "document idle") in
    headless chromium, interleaved with a minimal Panel page holding one HoloViews stacked-bar chart of
-   the same days, both apps served by one ``panel serve --warm`` process; the medians and ratios;
+   the same days, each app served by its own ``panel serve --warm`` process; the medians and ratios;
 2. the server's cost of one live update (the periodic callback's work), with and without the
    process-wide cache that sessions share; and of a full reload after a sync.
 
@@ -110,33 +110,36 @@ def browser_time(home: Path, runs: int) -> dict[str, list[float]]:
     """Interleaved runs: perpvol (headline, chart painted) and a minimal Panel page with one chart."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
     env.update(PERPVOL_HOME=str(home), PERPVOL_NO_WORKER="1")
     minimal = home / "minimal.py"
     minimal.write_text(MINIMAL_APP)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "perpvol_app" / "app.py"), str(minimal),
-         "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}",
-         "--num-procs", "1", "--warm"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    # one process each: perpvol's bundle trimming must not speed up the minimal page
+    urls, procs = {}, []
+    for name, app in (("app", ROOT / "perpvol_app" / "app.py"), ("minimal", minimal)):
+        port = free_port()
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "panel", "serve", str(app), "--port", str(port), "--address", "127.0.0.1",
+             "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1", "--warm"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        urls[name] = f"http://127.0.0.1:{port}/{name}"
     times: dict[str, list[float]] = {"headline": [], "chart": [], "minimal": []}
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/minimal", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        for u in urls.values():
+            for _ in range(240):
+                try:
+                    if httpx.get(u, timeout=10).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_ARGS)
             ctx = browser.new_context(viewport={"width": 1280, "height": 900})
             for warmup in (True,) + (False,) * runs:
                 for app in ("app", "minimal"):
                     page = ctx.new_page()
-                    page.goto(f"{url}/{app}", wait_until="commit")
+                    page.goto(urls[app], wait_until="commit")
                     if app == "app":
                         headline = page.wait_for_function(HEADLINE, polling="raf", timeout=120_000).json_value()
                         chart = page.wait_for_function(PAINTED, arg=".pv-history-figure", polling="raf",
@@ -151,8 +154,9 @@ def browser_time(home: Path, runs: int) -> dict[str, list[float]]:
                     page.close()
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(20)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(20)
     return times
 
 

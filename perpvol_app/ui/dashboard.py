@@ -305,4 +305,4 @@ def warm(settings: Settings | None = None, context: AppContext | None = None) ->
     ctx = context or get_context(settings)
     template = make_template()
     template.main.append(Dashboard(ctx, defer=False))
-    template.get_root(Document())
+    template.server_doc(Document())
