@@ -29,7 +29,6 @@ from perpvol_app.ui.theme import (
     GOLD,
     GOLD_DIM,
     GOLD_FAINT,
-    GoldDesign,
     apply_theme,
     bokeh_theme,
     chart_opts,
@@ -71,10 +70,33 @@ def use_theme() -> None:
     if not pn.extension._loaded:
         apply_theme()
         return
-    hv.renderer("bokeh").theme = bokeh_theme()  # loads the bokeh backend without publishing any JS
+    renderer = hv.renderer("bokeh")  # loads the bokeh backend without publishing any JS
+    renderer.theme = bokeh_theme()
+    renderer.webgl = False
     hv.Store.set_current_backend("bokeh")
-    pn.config.design = GoldDesign
-    pn.config.theme = "dark"
+    # No Panel design here: a design's CSS file is served from a route Voila answers with 403; the page
+    # style (``page_style``) and the inline styles below carry the theme instead.
+    pn.config.design = None
+    pn.config.theme = "default"  # Panel's dark theme would paint the charts grey over the gold theme
+
+
+#: The whole Voila / notebook page black, whatever ``--theme`` Voila was started with.
+PAGE_CSS = f"""
+<style>
+body, .jp-Notebook, .jp-LabShell, #rendered_cells, .jp-OutputArea-output, .jp-Cell, .jp-OutputArea,
+main, .voila-main {{ background: {BLACK} !important; color: {GOLD}; }}
+body {{ margin: 0; }}
+.jp-OutputPrompt, .jp-InputPrompt {{ display: none !important; }}
+.jp-Cell, .jp-OutputArea-output {{ padding: 0 !important; }}
+</style>
+"""
+
+
+def page_style() -> Any:
+    """The page's own CSS as a notebook output (global, unlike a Panel pane's shadow-root styles)."""
+    from IPython.display import HTML
+
+    return HTML(PAGE_CSS)
 
 
 def open_store(settings: Settings | None = None) -> Store:
@@ -116,12 +138,17 @@ def load(store: Store, now_ms: int | None = None, days: int = HISTORY_DAYS) -> S
 def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<div class="pv-scroll"><table class="{css_class}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 _STYLE = f"""
 <style>
+.pv-ro {{ color: {GOLD}; background: {BLACK}; }}
 .pv-ro table {{ border-collapse: collapse; width: 100%; color: {GOLD}; font-variant-numeric: tabular-nums; }}
+.pv-ro .pv-scroll {{ width: 100%; overflow-x: auto; }}
 .pv-ro th, .pv-ro td {{ border-bottom: 1px solid {GOLD_FAINT}; padding: 4px 10px; text-align: right; }}
 .pv-ro th:first-child, .pv-ro td:first-child {{ text-align: left; }}
 .pv-ro th {{ color: {GOLD_DIM}; font-weight: normal; }}
@@ -131,6 +158,11 @@ _STYLE = f"""
 .pv-card .pv-label {{ color: {GOLD_DIM}; font-size: 12px; }}
 .pv-card .pv-value {{ color: {GOLD}; font-size: 24px; font-variant-numeric: tabular-nums; }}
 .pv-note {{ color: {GOLD_DIM}; font-size: 12px; }}
+@media (max-width: 600px) {{
+  .pv-card {{ flex: 1 1 calc(50% - 12px); min-width: 0; padding: 8px 10px; box-sizing: border-box; }}
+  .pv-card .pv-value {{ font-size: 18px; }}
+  .pv-ro th, .pv-ro td {{ padding: 3px 5px; font-size: 12px; }}
+}}
 </style>
 """
 
@@ -201,26 +233,39 @@ def daily_series(snap: Snapshot) -> pl.DataFrame:
     return out.select("date", *EXCHANGES).fill_null(0.0)
 
 
+def _fit_width(plot: Any, _element: Any) -> None:
+    """The figure takes its container's width (a phone too) rather than a fixed default width."""
+    fig = plot.state
+    fig.sizing_mode = "stretch_width"
+    fig.width = None
+    fig.min_border_left = 10
+    fig.min_border_right = 10
+    fig.toolbar.logo = None
+
+
 def daily_chart(snap: Snapshot) -> hv.Overlay:
     """Daily counted volume, stacked by exchange (every day shown, zero when there were no fills)."""
     series = daily_series(snap)
     dates = series["date"].to_list()
     areas = [
         hv.Area((dates, series[exch].to_list()), "date", "volume", label=EXCHANGE_LABELS.get(exch, exch)).opts(
-            color=EXCHANGE_COLORS.get(exch, GOLD), line_color=None, fill_alpha=0.9
+            color=EXCHANGE_COLORS.get(exch, GOLD), line_color=None, fill_alpha=0.9, height=320, min_height=260
         )
         for exch in EXCHANGES
     ]
     stacked = hv.Area.stack(hv.Overlay(areas))
     return stacked.opts(
-        hv.opts.Area(tools=["hover"], **chart_opts()),
+        hv.opts.Area(tools=["hover"], **chart_opts()),  # the hover shows display names (the labels)
         hv.opts.Overlay(
             title="Daily perp volume (USD)",
-            ylabel="USD",
+            ylabel="",
             xlabel="",
             height=320,
-            yformatter=NumeralTickFormatter(format="$0,0a"),
-            legend_position="top_left",
+            min_height=260,
+            yformatter=NumeralTickFormatter(format="$0.[00]a"),  # "$1.5m", never the same label twice
+            xticks=4,  # readable on a phone
+            legend_position="top",
+            hooks=[_fit_width],
             show_grid=True,
             **chart_opts(),
         ),
@@ -249,7 +294,7 @@ def market_chart(snap: Snapshot, top: int = TOP_MARKETS) -> hv.Bars:
         height=max(200, 28 * max(1, len(data["market"])) + 80),
         tools=["hover"],
         hover_tooltips=[("market", "@market"), ("volume", "@volume_text")],
-        xformatter=NumeralTickFormatter(format="$0,0a"),
+        xformatter=NumeralTickFormatter(format="$0.[00]a"),
         **chart_opts(),
     )
 
