@@ -326,3 +326,44 @@ def test_readonly_chart_ticks_keep_two_decimals(demo_db: str) -> None:
         store.close()
     assert fig.yaxis[0].formatter.format == "$0.[00]a"
     assert fig.toolbar.logo is None and fig.sizing_mode == "stretch_width"
+
+
+def test_explore_notebook_passes_while_fills_keep_landing(tmp_path: Path, demo_db: str) -> None:
+    """explore.ipynb compares the fills with the aggregates: it must pass while live fills are ingested.
+
+    A writer thread adds a counted fill every ~10 ms to the notebook's database for the whole
+    run (as the live demo does); the notebook reads one data version (``FrozenStore``)."""
+    import threading
+
+    from perpvol_core.store import Store
+    from perpvol_sim.demo import sim_fills
+
+    db_copy = tmp_path / "perpvol.db"
+    shutil.copy(demo_db.removeprefix("sqlite:///"), db_copy)
+    url = f"sqlite:///{db_copy}"
+    writer_store = Store(url)
+    account = writer_store.get_account("demo-woox")
+    now_ms = int(time.time() * 1000)
+    # fresh fills (new ids, later than every stored one) from another seed's history
+    live = [f for f in sim_fills("woox", 99, 4000, now_ms=now_ms + 86_400_000) if f.counted]
+    stop = threading.Event()
+    written: list[int] = []
+
+    def write() -> None:
+        for fill in live:
+            if stop.wait(0.01):
+                return
+            written.append(writer_store.ingest_fills(account.id, [fill]))
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        proc = _nbval([NOTEBOOK_DIR / "explore.ipynb"], _clean_env(tmp_path / "home", url))
+    finally:
+        stop.set()
+        thread.join(10)
+        writer_store.close()
+    assert sum(written) > 0, "no fill landed during the run"
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
