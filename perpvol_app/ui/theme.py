@@ -111,3 +111,23 @@ def tooltip_html(title: str, rows: list[tuple[str, str]]) -> str:
         f'<div class="pv-tooltip" style="background:{BLACK};color:{GOLD};padding:2px 4px;font-size:12px">'
         f'<div style="font-weight:700">{title}</div>{lines}</div>'
     )
+
+
+#: Bokeh's own widgets (date pickers, range slider) on black: they live in shadow roots the page CSS misses.
+WIDGET_CSS = f"""
+:host {{ color: {GOLD}; }}
+.bk-input, input.bk-input {{ background-color: {BLACK}; color: {GOLD}; border: 1px solid {GOLD_FAINT}; }}
+.bk-input-group label, label {{ color: {GOLD_DIM}; }}
+.noUi-target {{ background: #1a1504; border-color: {GOLD_FAINT}; box-shadow: none; }}
+.noUi-connect {{ background: {GOLD}; }}
+.noUi-handle {{ background: {GOLD}; border-color: {GOLD}; box-shadow: none; width: 28px !important;
+  height: 28px !important; right: -14px !important; top: -9px !important; border-radius: 50%; }}
+.noUi-handle::before, .noUi-handle::after {{ display: none; }}
+"""
+
+
+def widget_stylesheet() -> Any:
+    """The InlineStyleSheet of Bokeh widgets placed next to plain Bokeh figures (large touch handles)."""
+    from bokeh.models import InlineStyleSheet
+
+    return InlineStyleSheet(css=WIDGET_CSS)

@@ -152,9 +152,13 @@ def test_layout(served: dict, name: str, width: int, height: int) -> None:
         assert MONEY.search(tip), tip
         assert ("WOO X" in tip or "Paradex" in tip or "30-day average" in tip), tip
         assert "woox" not in tip and "paradex" not in tip.replace("Paradex", "")
+        _check_layout(page, width)  # still no overflow with every section built
+        # the template scrolls inside #main: a viewport as tall as the content makes the full screenshot
+        tall = page.evaluate("() => document.querySelector('#main').scrollHeight + 80")
+        page.set_viewport_size({"width": width, "height": min(int(tall), 6000)})
+        page.wait_for_timeout(1000)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
-        _check_layout(page, width)  # still no overflow with every section built
         browser.close()
     assert not failed, failed
     assert not [u for u in requests if re.search(r"mathjax|bokeh-gl|tabulator|luxon", u)], requests

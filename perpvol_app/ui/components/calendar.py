@@ -72,8 +72,7 @@ def calendar_columns(daily: pl.DataFrame, end: dt.date | None = None) -> dict[st
                                                   "fills", *(f"{e}_fmt" for e in EXCHANGES))}  # fmt: skip
     if not days:
         return cols
-    top = max(d["total"] for d in days)
-    scale = math.log1p(float(top)) or 1.0
+    top = float(max(d["total"] for d in days)) or 1.0
     last_year = days[-1]["date"].year
     for d in days:
         day: dt.date = d["date"]
@@ -81,7 +80,8 @@ def calendar_columns(daily: pl.DataFrame, end: dt.date | None = None) -> dict[st
         cols["x"].append(((day - jan1).days + jan1.weekday()) // 7)
         cols["y"].append((last_year - day.year) * BAND + day.weekday())
         total: Decimal = d["total"]
-        cols["color"].append(_shade(math.log1p(float(total)) / scale) if total > 0 else EMPTY_COLOR)
+        # square-root scale: a burst day does not wash out every ordinary one
+        cols["color"].append(_shade(math.sqrt(float(total) / top)) if total > 0 else EMPTY_COLOR)
         cols["label"].append(f"{day:%a %Y-%m-%d}")
         cols["date"].append(day.isoformat())
         cols["total_s"].append(exact(total))

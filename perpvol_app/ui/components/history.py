@@ -31,7 +31,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from perpvol_app.ui.components.context import memo, money
-from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html
+from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
@@ -196,9 +196,12 @@ class HistoryChart(pn.viewable.Viewer):
             start=_ms(today - dt.timedelta(days=1)), end=_ms(today), value=(_ms(today - dt.timedelta(days=1)),
             _ms(today)), step=1, format="%Y-%m-%d", bar_color=GOLD, title="Range", show_value=False,
             sizing_mode="stretch_width", margin=(0, 16, 0, 16), name="pv-range-slider",
+            stylesheets=[widget_stylesheet()],
         )  # fmt: skip
-        self._from = DatePicker(title="From", value=today.isoformat(), width=150, name="pv-range-from")
-        self._to = DatePicker(title="To", value=today.isoformat(), width=150, name="pv-range-to")
+        self._from = DatePicker(title="From", value=today.isoformat(), width=150, name="pv-range-from",
+                                stylesheets=[widget_stylesheet()])  # fmt: skip
+        self._to = DatePicker(title="To", value=today.isoformat(), width=150, name="pv-range-to",
+                              stylesheets=[widget_stylesheet()])  # fmt: skip
         x = self._figure.x_range
         args = {"x": x, "slider": self._slider, "from": self._from, "to": self._to}
         x.js_on_change("start", CustomJS(args=args, code=_X_TO_CONTROLS))
@@ -253,6 +256,7 @@ class HistoryChart(pn.viewable.Viewer):
         fig.xgrid.grid_line_color = None
         fig.ygrid.grid_line_color = "#2b2308"
         fig.yaxis.formatter = NumeralTickFormatter(format="$0.[00]a")
+        fig.xaxis.ticker.desired_num_ticks = 5  # month labels never overlap on a phone
         fig.y_range.start = 0
         width = 0.85 * 86_400_000
         renderers = fig.vbar_stack(
