@@ -39,6 +39,7 @@ from perpvol_core.fill import EXCHANGES, MS_PER_DAY
 from perpvol_core.store import Store
 
 PERIOD_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
+#: As perpvol_core.exchanges.display_name (not imported here: it loads the connectors); a test keeps them equal.
 EXCHANGE_LABELS = {"woox": "WOO X", "paradex": "Paradex"}
 #: Days shown in the daily chart (two years, as the dashboard).
 HISTORY_DAYS = 730

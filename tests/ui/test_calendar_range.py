@@ -93,3 +93,20 @@ def test_render_range_lists_display_names() -> None:
                                           "taker_usd": Decimal(0), "fees_usd": Decimal(0), "fills": 0}}}  # fmt: skip
     html = render_range(report)
     assert "WOO X" in html and "Paradex" in html and "Total" in html and "$3.50" in html and "2 days" in html
+
+
+def test_one_naming_of_the_exchanges() -> None:
+    """Every surface names the exchanges as perpvol_core.exchanges.display_name does."""
+    from perpvol_app.ui.components import accounts, breakdowns, headline
+    from perpvol_app.ui.readonly import EXCHANGE_LABELS
+    from perpvol_core.exchanges import display_name
+
+    want = {e: display_name(e) for e in EXCHANGES}
+    assert want == {"woox": "WOO X", "paradex": "Paradex"}
+    assert EXCHANGE_LABELS == want == headline.EXCHANGE_NAMES == accounts.NAMES == breakdowns.NAMES
+
+
+def test_bokeh_theme_hides_the_logo() -> None:
+    from perpvol_app.ui.theme import bokeh_theme
+
+    assert bokeh_theme()._json["attrs"]["Toolbar"]["logo"] is None

@@ -14,9 +14,11 @@ from typing import Any
 import panel as pn
 import param
 
+from perpvol_core.exchanges import display_name
+from perpvol_core.fill import EXCHANGES
 from perpvol_core.security.redaction import redact
 
-NAMES = {"woox": "WOO X", "paradex": "Paradex"}
+NAMES = {e: display_name(e) for e in EXCHANGES}  # one naming: perpvol_core.exchanges
 
 
 def _fmt_ms(ms: int | None, with_time: bool = True) -> str:
