@@ -18,7 +18,7 @@ from typing import Any
 import panel as pn
 import param
 import polars as pl
-from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, TapTool
+from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Range1d, TapTool
 from bokeh.plotting import figure
 
 from perpvol_app.ui.components.context import exact, money
@@ -137,15 +137,17 @@ class Calendar(pn.viewable.Viewer):
         self._redraw()
 
     def _make_figure(self) -> Any:
-        fig = figure(
+        fig = figure(  # type: ignore[call-arg]  # bokeh's stubs miss figure-only keywords (tools, ranges)
             height=3 * BAND * ROW_PX + 40, sizing_mode="stretch_width", output_backend="canvas", tools="",
-            toolbar_location=None, x_range=(-0.5, 53.5), background_fill_color=BLACK, border_fill_color=BLACK,
+            toolbar_location=None, x_range=Range1d(start=-0.5, end=53.5), background_fill_color=BLACK,
+            border_fill_color=BLACK,
             outline_line_color=None, name="pv-calendar-figure", css_classes=["pv-calendar-figure"],
             stylesheets=[chart_stylesheet()],
             min_border_left=44,
         )  # fmt: skip
         cells = fig.rect("x", "y", width=0.9, height=0.9, source=self._source, fill_color="color", line_color=None,
-                         selection_line_color=GOLD, selection_line_width=2, nonselection_fill_alpha=1.0)  # fmt: skip
+                         selection_line_color=GOLD, selection_line_width=2,  # type: ignore[call-arg]
+                         nonselection_fill_alpha=1.0)  # fmt: skip
         rows = [("Total", "@{total_fmt}"), *((display_name(e), f"@{{{e}_fmt}}") for e in EXCHANGES),
                 ("Fills", "@{fills}")]  # fmt: skip
         fig.add_tools(HoverTool(renderers=[cells], tooltips=tooltip_html("@label", rows)), TapTool(renderers=[cells]))

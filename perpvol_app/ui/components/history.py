@@ -369,7 +369,8 @@ class HistoryChart(pn.viewable.Viewer):
             r.glyph.width = width_days * 86_400_000
         if not n_days:
             return
-        first, last = series["date"][0], series["date"][-1]
+        dates: list[dt.date] = series["date"].to_list()
+        first, last = dates[0], dates[-1]
         pad = 86_400_000
         self._slider.update(start=_ms(first) - pad, end=_ms(last) + pad)
         if self.date_range is None:
