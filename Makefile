@@ -27,8 +27,11 @@ chromium:
 services:
 	@bash scripts/ensure-services.sh
 
+# `make demo PORT=8080`: the dashboard on PORT, the WOO X and Paradex simulators on PORT+1 and PORT+2.
+PORT ?= 5006
 demo: install
-	$(PERPVOL) demo
+	@echo "perpvol demo: dashboard on port $(PORT), simulators on $$(($(PORT) + 1)) (WOO X) and $$(($(PORT) + 2)) (Paradex)"
+	$(PERPVOL) demo --port $(PORT)
 
 # Debian's docker-compose validates docker-compose.yml (no Docker engine runs here).
 compose-validator:

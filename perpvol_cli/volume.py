@@ -15,6 +15,7 @@ import polars as pl
 
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 from perpvol_core.store import Store, canonical_decimal
 
@@ -56,6 +57,8 @@ def _print_human(report: dict, exchange: str | None) -> None:
     if not exchange:
         rows.append(("total", *(_usd(report["totals"][p]) for p in periods)))
     _print_table(rows)
+    if "range" in report:
+        _print_range(report["range"])
     if "daily" in report:
         print()
         if not report["daily"]:
@@ -68,6 +71,29 @@ def _print_human(report: dict, exchange: str | None) -> None:
                  _usd(d["fees_usd"]), str(d["fills"]))
             )  # fmt: skip
         _print_table(daily)
+
+
+def _range(store: Store, start: date | None, end: date | None, exchange: str | None) -> dict:
+    """The ``"range"`` object: an open end is the first day with volume or today (UTC)."""
+    bounds = volume.data_bounds(store)
+    today = datetime.now(UTC).date()
+    end = end or today
+    start = start or (min(bounds[0], end) if bounds else end)
+    return volume.range_json(volume.range_report(store, start, end, exchange))
+
+
+def _print_range(rng: dict) -> None:
+    print()
+    print(f"{rng['from']} → {rng['to']} ({rng['days']} days)")
+    rows: list[tuple[str, ...]] = [("exchange", "volume", "maker", "taker", "fees", "fills")]
+    names = list(rng["by_exchange"])
+    cells = [(display_name(e), rng["by_exchange"][e]) for e in names]
+    if len(names) > 1:
+        cells.append(("total", rng["totals"]))
+    for name, c in cells:
+        rows.append((name, _usd(c["volume_usd"]), _usd(c["maker_usd"]), _usd(c["taker_usd"]), _usd(c["fees_usd"]),
+                     f"{c['fills']:,}"))  # fmt: skip
+    _print_table(rows)
 
 
 def cmd_volume(args: argparse.Namespace) -> int:
@@ -84,6 +110,8 @@ def cmd_volume(args: argparse.Namespace) -> int:
     store = Store.open(Settings.from_env())
     try:
         report = volume.volume_report(store, daily=args.daily, start=start, end=end, exchange=args.exchange)
+        if start or end:
+            report["range"] = _range(store, start, end, args.exchange)
     finally:
         store.close()
     if args.json:

@@ -24,6 +24,7 @@ connectors and the store.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -364,9 +365,13 @@ class History:
         )
 
     # ------------------------------------------------------------------ live fills
-    def add_live_fill(self, ts_ms: int | None = None, market: str | None = None) -> SimFill:
+    def add_live_fill(
+        self, ts_ms: int | None = None, market: str | None = None, notional_usd: float | None = None
+    ) -> SimFill:
         """Append one new fill at ``ts_ms`` (default: now, never before the last fill); notify subscribers.
 
+        ``notional_usd``: the fill's typical size in USD (spread around it; at least one lot of a market
+        whose lot fits), instead of the market's own typical size.
         ``ts_ms`` older than the newest fill is refused (ValueError): the list stays sorted.
         """
         with self._lock:
@@ -376,7 +381,9 @@ class History:
             elif ts_ms < last:
                 raise ValueError("live fills must not be older than the newest fill")
             perps = [m for m in self._markets if m.kind == "perp"] or self._markets
-            if market is None:
+            if market is None and notional_usd is not None:
+                spec = self._rng.choice(self._fitting(perps, notional_usd))
+            elif market is None:
                 spec = self._rng.choice(perps)
             else:
                 spec = next((m for m in self._markets if m.name == market), None) or _default_spec(
@@ -387,6 +394,8 @@ class History:
             fill = self._make_fill(
                 ts_ms, spec, side, liquidity, "FILL", self._new_order_id(ts_ms, self._rng), self._rng
             )
+            if notional_usd is not None:
+                fill = self._resized(fill, spec, notional_usd)
             self.fills.append(fill)
             subscribers = list(self._subscribers)
         for callback in subscribers:
@@ -408,20 +417,50 @@ class History:
 
         return unsubscribe
 
-    def start_live(self, interval_s: float) -> None:
-        """Add a live fill every ``interval_s`` seconds from a daemon thread until :meth:`stop_live`."""
+    def typical_day_usd(self) -> Decimal:
+        """The median counted volume of the days that have any (zero for an empty history)."""
+        days = sorted(Decimal(row["volume_usd"]) for row in self.expected_daily().values())
+        return days[len(days) // 2] if days else Decimal(0)
+
+    def live_notional_usd(self, interval_s: float) -> float:
+        """The size of one live fill every ``interval_s`` seconds that adds up to a typical day in 24 h."""
+        return float(self.typical_day_usd()) * interval_s / 86_400
+
+    def _fitting(self, perps: list[_MarketSpec], notional_usd: float) -> list[_MarketSpec]:
+        """The markets whose smallest lot is at most ``notional_usd`` (the cheapest one when none is)."""
+        def lot_usd(spec: _MarketSpec) -> float:
+            return spec.base_price * 10.0 ** -spec.size_dp
+
+        fitting = [m for m in perps if lot_usd(m) <= notional_usd]
+        return fitting or [min(perps, key=lot_usd)]
+
+    def _resized(self, fill: SimFill, spec: _MarketSpec, notional_usd: float) -> SimFill:
+        target = notional_usd * self._rng.lognormvariate(0, 0.5)
+        lots = max(1, round(target / float(fill.price) * 10**spec.size_dp))
+        size = Decimal(lots).scaleb(-spec.size_dp)
+        fee, asset = self._fee(spec, fill.side, fill.liquidity, fill.fill_type, fill.price, size, self._rng)
+        return dataclasses.replace(fill, size=size, fee=fee, fee_asset=asset)
+
+    def start_live(self, interval_s: float, notional_usd: float | None = None) -> None:
+        """Add a live fill every ``interval_s`` seconds from a daemon thread until :meth:`stop_live`.
+
+        Each fill is about ``notional_usd`` (default: :meth:`live_notional_usd`, so that the 24h figure
+        climbs at a typical day's pace rather than a burst's)."""
+        if notional_usd is None:
+            notional_usd = self.live_notional_usd(interval_s)
         with self._lock:
             if self._live_thread is not None:
                 return
             self._live_stop.clear()
             self._live_thread = threading.Thread(
-                target=self._live_loop, args=(interval_s,), name=f"sim-live-{self.exchange}", daemon=True
+                target=self._live_loop, args=(interval_s, notional_usd), name=f"sim-live-{self.exchange}",
+                daemon=True,
             )
             self._live_thread.start()
 
-    def _live_loop(self, interval_s: float) -> None:
+    def _live_loop(self, interval_s: float, notional_usd: float) -> None:
         while not self._live_stop.wait(interval_s):
-            self.add_live_fill()
+            self.add_live_fill(notional_usd=notional_usd)
 
     def stop_live(self) -> None:
         with self._lock:

@@ -1,7 +1,13 @@
-"""The dashboard: every component assembled once on the gold template, refreshed by one periodic
+"""The dashboard: every component assembled on the gold template, refreshed by one periodic
 callback per session that only reads (the worker syncs; sessions never do).
 
-``create_app(settings=None)`` returns the servable template (``perpvol_app/app.py`` serves it).
+First paint: a served session builds the headline and the history chart only; the range totals,
+calendar, breakdowns, fee tiers and keys are built once the page has loaded (``pn.state.onload``),
+so they never delay the chart. Every store read is shared by the sessions (``memo``, ``TTLCache``).
+
+``create_app(settings=None)`` returns the servable template (``perpvol_app/app.py`` serves it);
+``warm(settings=None)`` is what a server calls once at start so that the first visitor does not pay
+the imports and the first reads.
 """
 
 from __future__ import annotations
@@ -16,12 +22,10 @@ import panel as pn
 import param
 
 from perpvol_app.ui.components.accounts import SyncProgress, snapshot
-from perpvol_app.ui.components.breakdowns import Breakdowns
-from perpvol_app.ui.components.context import AppContext, TTLCache, get_context
+from perpvol_app.ui.components.calendar import Calendar, render_range
+from perpvol_app.ui.components.context import AppContext, TTLCache, get_context, memo
 from perpvol_app.ui.components.headline import Headline
 from perpvol_app.ui.components.history import HistoryChart
-from perpvol_app.ui.components.keys import KeyManager
-from perpvol_app.ui.components.tiers import FeeTiers
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
@@ -73,7 +77,7 @@ def account_rows(ctx: AppContext) -> list[dict[str, Any]]:
 
 
 def _data_version(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """Changes when a sync stored something new (fills seen, coverage, last success) or an account came/went."""
+    """Changes when a sync stored something new (fills, coverage, last success) or an account came/went."""
     return tuple((r["label"], r["fills"], r["covered_to_ms"], r["last_sync_ms"]) for r in rows)
 
 
@@ -88,12 +92,16 @@ def _section(title: str, *objects: Any, anchor: str) -> pn.Column:
 
 
 class Dashboard(pn.viewable.Viewer):
-    """Headline figures, sync progress, history, breakdowns, fee tiers and key management."""
+    """Headline figures, sync progress, history with range totals, calendar, breakdowns, fee tiers, keys.
+
+    ``defer=True`` (a served session) builds only the headline and the chart; :meth:`build_rest`
+    builds the other sections (called on page load). ``defer=False`` builds everything at once.
+    """
 
     rows = param.List(default=[], doc="account rows (masked)")
     summary = param.Dict(default={}, doc="volume.summary() with the live 24h merged in")
 
-    def __init__(self, context: AppContext, **params: Any) -> None:
+    def __init__(self, context: AppContext, defer: bool = False, **params: Any) -> None:
         params.setdefault("rows", account_rows(context))
         params.setdefault("summary", context.summary())
         super().__init__(**params)
@@ -102,29 +110,83 @@ class Dashboard(pn.viewable.Viewer):
         self.headline = Headline(summary=self.summary)
         self.sync = SyncProgress(rows=self.rows)
         self.history = HistoryChart(store=store)
-        self.breakdowns = Breakdowns(store=store)
-        self.tiers = FeeTiers()
-        self.tiers.refresh(store)
-        self.keys = KeyManager(context=context, rows=self.rows)
+        self.breakdowns: Any = None
+        self.tiers: Any = None
+        self.keys: Any = None
+        self.calendar: Calendar | None = None
+        self._range = pn.pane.HTML("", sizing_mode="stretch_width", margin=(5, 10))
+        self._day = pn.pane.HTML("", sizing_mode="stretch_width", margin=(5, 10))
         self._empty = pn.pane.HTML(EMPTY_HTML, sizing_mode="stretch_width", visible=not self.rows, margin=(5, 10))
         self._version = _data_version(self.rows)
         self._busy = False
         self._last_full = time.monotonic()
+        self._calendar_box = pn.Column(sizing_mode="stretch_width")
+        self._breakdowns_box = pn.Column(sizing_mode="stretch_width")
+        self._tiers_box = pn.Column(sizing_mode="stretch_width")
+        self._keys_box = pn.Column(sizing_mode="stretch_width")
         self._layout = pn.Column(
             self._empty,
             self.headline,
             self.sync,
-            _section("History", self.history, anchor="history"),
-            _section("Breakdowns", self.breakdowns, anchor="breakdowns"),
-            _section("Fee tiers", self.tiers, anchor="tiers"),
-            _section("Keys", self.keys, anchor="keys"),
+            _section("History", self.history, self._range, anchor="history"),
+            _section("Calendar", self._calendar_box, self._day, anchor="calendar"),
+            _section("Breakdowns", self._breakdowns_box, anchor="breakdowns"),
+            _section("Fee tiers", self._tiers_box, anchor="tiers"),
+            _section("Keys", self._keys_box, anchor="keys"),
             sizing_mode="stretch_width",
         )
+        self.history.param.watch(self._on_range, "date_range")
+        if not defer:
+            self.build_rest()
+
+    def build_rest(self) -> None:
+        """The sections below the chart (idempotent)."""
+        if self.keys is not None:
+            return
+        from perpvol_app.ui.components.breakdowns import Breakdowns
+        from perpvol_app.ui.components.keys import KeyManager
+        from perpvol_app.ui.components.tiers import FeeTiers
+
+        store = self.context.store
+        self._on_range()
+        self.calendar = Calendar(daily=self.history.daily)
+        self.calendar.param.watch(self._on_day, "day")
+        self._calendar_box.objects = [self.calendar]
+        self.breakdowns = Breakdowns(store=store)
+        self._breakdowns_box.objects = [self.breakdowns]
+        self.tiers = FeeTiers()
+        self.tiers.refresh(store)
+        self._tiers_box.objects = [self.tiers]
+        self.keys = KeyManager(context=self.context, rows=self.rows)
+        self._keys_box.objects = [self.keys]
+
+    def range_report(self, start: Any, end: Any) -> dict[str, Any]:
+        """``volume.range_report`` of ``start``..``end``, shared by the sessions per data version."""
+        from perpvol_core.analytics import volume
+
+        store = self.context.store
+        report: dict[str, Any] = memo(
+            store, ("range_report", start, end), lambda: volume.range_report(store, start, end)
+        )
+        return report
+
+    def _on_range(self, *_events: Any) -> None:
+        rng = self.history.date_range
+        self._range.object = render_range(self.range_report(*rng) if rng else None)
+
+    def _on_day(self, *_events: Any) -> None:
+        day = self.calendar.day if self.calendar is not None else None
+        if day is None:
+            self._day.object = ""
+            return
+        report = self.range_report(day, day)
+        self._day.object = render_range(report, title=f"{day:%A %Y-%m-%d}")
 
     @param.depends("rows", watch=True)
     def _on_rows(self) -> None:
         self.sync.rows = self.rows
-        self.keys.rows = self.rows
+        if self.keys is not None:
+            self.keys.rows = self.rows
         self._empty.visible = not self.rows
 
     @param.depends("summary", watch=True)
@@ -163,6 +225,8 @@ class Dashboard(pn.viewable.Viewer):
         self._busy = True
         try:
             self._apply(await asyncio.to_thread(self._read))
+        except asyncio.CancelledError:  # the tab closed while reading: nothing to update
+            return
         except Exception as exc:  # noqa: BLE001 - a failed read must not kill the session's callback
             log.warning("dashboard refresh failed: %s", redact(exc))
         finally:
@@ -183,19 +247,23 @@ class Dashboard(pn.viewable.Viewer):
         """Everything from the store (shared reads: one query per data change for all sessions)."""
         from perpvol_app.ui.components import tiers
 
-        return {
-            "summary": self.context.summary(),
-            "daily": self.history.fetch(),
-            "breakdowns": self.breakdowns.fetch(),
-            "tiers": tiers.compute(self.context.store),
-        }
+        out = {"summary": self.context.summary(), "daily": self.history.fetch()}
+        if self.breakdowns is not None:
+            out["breakdowns"] = self.breakdowns.fetch()
+            out["tiers"] = tiers.compute(self.context.store)
+        return out
 
     def _apply_full(self, data: dict[str, Any]) -> None:
         self._last_full = time.monotonic()
         self.summary = data["summary"]
         self.history.daily = data["daily"]
-        self.breakdowns.apply(data["breakdowns"])
-        self.tiers.progress = data["tiers"]
+        if self.calendar is not None:
+            self.calendar.daily = data["daily"]
+        if "breakdowns" in data and self.breakdowns is not None:
+            self.breakdowns.apply(data["breakdowns"])
+            self.tiers.progress = data["tiers"]
+        self._on_range()
+        self._on_day()
 
     def reload(self) -> None:
         """Everything from the store again (after a sync stored new fills)."""
@@ -205,18 +273,42 @@ class Dashboard(pn.viewable.Viewer):
         return self._layout
 
 
+def _served() -> bool:
+    return pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+
+
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> pn.template.BaseTemplate:
     """The servable page for this session (the store, vault and worker are shared per process)."""
     apply_theme()
     ctx = context or get_context(settings)
-    dashboard = Dashboard(ctx)
+    served = _served()
+    dashboard = Dashboard(ctx, defer=served)
     template = make_template()
     main = template.main
     assert main is not None  # a template always has its main area
     main.append(dashboard)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+    if served:
+        pn.state.onload(dashboard.build_rest)
         # panel runs coroutine functions as callbacks; its annotation only names plain ones
         cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)  # type: ignore[arg-type]
         pn.state.on_session_destroyed(lambda _ctx: cb.stop())
     template.dashboard = dashboard  # type: ignore[attr-defined]  # read back by tests and the benchmark
     return template
+
+
+def warm(settings: Settings | None = None, context: AppContext | None = None) -> None:
+    """Import and read everything a first session needs, once, at server start (no session exists).
+
+    Builds one full dashboard on a throwaway Bokeh document: the imports, the shared reads (summary,
+    daily series, chart columns, breakdowns, tiers) and Bokeh's model classes are then ready.
+    May raise whatever opening the store raises (the server decides whether to start anyway).
+    """
+    from bokeh.document import Document
+
+    apply_theme()
+    ctx = context or get_context(settings)
+    template = make_template()
+    main = template.main
+    assert main is not None  # a template always has its main area
+    main.append(Dashboard(ctx, defer=False))
+    template.server_doc(Document())

@@ -28,7 +28,6 @@ from perpvol_app.ui.theme import (
     GOLD,
     GOLD_DIM,
     GOLD_FAINT,
-    GoldDesign,
     apply_theme,
     bokeh_theme,
     chart_opts,
@@ -40,6 +39,7 @@ from perpvol_core.fill import EXCHANGES, MS_PER_DAY
 from perpvol_core.store import Store
 
 PERIOD_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
+#: As perpvol_core.exchanges.display_name (not imported here: it loads the connectors); a test keeps them equal.
 EXCHANGE_LABELS = {"woox": "WOO X", "paradex": "Paradex"}
 #: Days shown in the daily chart (two years, as the dashboard).
 HISTORY_DAYS = 730
@@ -71,10 +71,33 @@ def use_theme() -> None:
     if not pn.extension._loaded:
         apply_theme()
         return
-    hv.renderer("bokeh").theme = bokeh_theme()  # loads the bokeh backend without publishing any JS
+    renderer = hv.renderer("bokeh")  # loads the bokeh backend without publishing any JS
+    renderer.theme = bokeh_theme()
+    renderer.webgl = False
     hv.Store.set_current_backend("bokeh")
-    pn.config.design = GoldDesign
-    pn.config.theme = "dark"  # type: ignore[misc]  # panel's config.__setattr__ sets it; the getter has no setter
+    # No Panel design here: a design's CSS file is served from a route Voila answers with 403; the page
+    # style (``page_style``) and the inline styles below carry the theme instead.
+    pn.config.design = None
+    pn.config.theme = "default"  # type: ignore[misc]  # Panel's dark theme would paint the charts grey over the gold theme
+
+
+#: The whole Voila / notebook page black, whatever ``--theme`` Voila was started with.
+PAGE_CSS = f"""
+<style>
+body, .jp-Notebook, .jp-LabShell, #rendered_cells, .jp-OutputArea-output, .jp-Cell, .jp-OutputArea,
+main, .voila-main {{ background: {BLACK} !important; color: {GOLD}; }}
+body {{ margin: 0; }}
+.jp-OutputPrompt, .jp-InputPrompt {{ display: none !important; }}
+.jp-Cell, .jp-OutputArea-output {{ padding: 0 !important; }}
+</style>
+"""
+
+
+def page_style() -> Any:
+    """The page's own CSS as a notebook output (global, unlike a Panel pane's shadow-root styles)."""
+    from IPython.display import HTML
+
+    return HTML(PAGE_CSS)
 
 
 def open_store(settings: Settings | None = None) -> Store:
@@ -116,12 +139,17 @@ def load(store: Store, now_ms: int | None = None, days: int = HISTORY_DAYS) -> S
 def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<div class="pv-scroll"><table class="{css_class}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 _STYLE = f"""
 <style>
+.pv-ro {{ color: {GOLD}; background: {BLACK}; }}
 .pv-ro table {{ border-collapse: collapse; width: 100%; color: {GOLD}; font-variant-numeric: tabular-nums; }}
+.pv-ro .pv-scroll {{ width: 100%; overflow-x: auto; }}
 .pv-ro th, .pv-ro td {{ border-bottom: 1px solid {GOLD_FAINT}; padding: 4px 10px; text-align: right; }}
 .pv-ro th:first-child, .pv-ro td:first-child {{ text-align: left; }}
 .pv-ro th {{ color: {GOLD_DIM}; font-weight: normal; }}
@@ -131,6 +159,11 @@ _STYLE = f"""
 .pv-card .pv-label {{ color: {GOLD_DIM}; font-size: 12px; }}
 .pv-card .pv-value {{ color: {GOLD}; font-size: 24px; font-variant-numeric: tabular-nums; }}
 .pv-note {{ color: {GOLD_DIM}; font-size: 12px; }}
+@media (max-width: 600px) {{
+  .pv-card {{ flex: 1 1 calc(50% - 12px); min-width: 0; padding: 8px 10px; box-sizing: border-box; }}
+  .pv-card .pv-value {{ font-size: 18px; }}
+  .pv-ro th, .pv-ro td {{ padding: 3px 5px; font-size: 12px; }}
+}}
 </style>
 """
 
@@ -201,26 +234,39 @@ def daily_series(snap: Snapshot) -> pl.DataFrame:
     return out.select("date", *EXCHANGES).fill_null(0.0)
 
 
+def _fit_width(plot: Any, _element: Any) -> None:
+    """The figure takes its container's width (a phone too) rather than a fixed default width."""
+    fig = plot.state
+    fig.sizing_mode = "stretch_width"
+    fig.width = None
+    fig.min_border_left = 10
+    fig.min_border_right = 10
+    fig.toolbar.logo = None
+
+
 def daily_chart(snap: Snapshot) -> hv.Overlay:
     """Daily counted volume, stacked by exchange (every day shown, zero when there were no fills)."""
     series = daily_series(snap)
     dates = series["date"].to_list()
     areas = [
         hv.Area((dates, series[exch].to_list()), "date", "volume", label=EXCHANGE_LABELS.get(exch, exch)).opts(
-            color=EXCHANGE_COLORS.get(exch, GOLD), line_color=None, fill_alpha=0.9
+            color=EXCHANGE_COLORS.get(exch, GOLD), line_color=None, fill_alpha=0.9, height=320, min_height=260
         )
         for exch in EXCHANGES
     ]
     stacked = hv.Area.stack(hv.Overlay(areas))
     return stacked.opts(
-        hv.opts.Area(tools=["hover"], **chart_opts()),
+        hv.opts.Area(tools=["hover"], **chart_opts()),  # the hover shows display names (the labels)
         hv.opts.Overlay(
             title="Daily perp volume (USD)",
-            ylabel="USD",
+            ylabel="",
             xlabel="",
             height=320,
-            yformatter=NumeralTickFormatter(format="$0,0a"),
-            legend_position="top_left",
+            min_height=260,
+            yformatter=NumeralTickFormatter(format="$0.[00]a"),  # "$1.5m", never the same label twice
+            xticks=4,  # readable on a phone
+            legend_position="top",
+            hooks=[_fit_width],
             show_grid=True,
             **chart_opts(),
         ),
@@ -249,7 +295,7 @@ def market_chart(snap: Snapshot, top: int = TOP_MARKETS) -> hv.Bars:
         height=max(200, 28 * max(1, len(data["market"])) + 80),
         tools=["hover"],
         hover_tooltips=[("market", "@market"), ("volume", "@volume_text")],
-        xformatter=NumeralTickFormatter(format="$0,0a"),
+        xformatter=NumeralTickFormatter(format="$0.[00]a"),
         **chart_opts(),
     )
 

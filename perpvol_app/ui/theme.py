@@ -45,7 +45,12 @@ def apply_theme() -> None:
         hv.Store.set_current_backend("bokeh")
     else:
         hv.extension("bokeh", logo=False, inline=pn.config.inline)
-    hv.renderer("bokeh").theme = bokeh_theme()
+    renderer = hv.renderer("bokeh")
+    renderer.theme = bokeh_theme()
+    renderer.webgl = False  # canvas: WebGL costs 0.15-0.3 s a page in a browser without a GPU
+    from perpvol_app.ui import bundles
+
+    bundles.install()
     pn.config.design = GoldDesign
     pn.config.theme = "dark"  # type: ignore[misc]  # panel's config.__setattr__ sets it; the getter has no setter
 
@@ -61,6 +66,7 @@ def make_template(title: str = "perpvol") -> pn.template.BootstrapTemplate:
         main_max_width="1400px",
         collapsed_sidebar=True,
         meta_description="Your perpetual-futures volume on WOO X and Paradex",
+        meta_viewport="width=device-width, initial-scale=1",
     )
 
 
@@ -72,3 +78,56 @@ def chart_opts() -> dict[str, Any]:
         "toolbar": "above",
         "fontsize": {"title": "13pt", "labels": "11pt", "ticks": "10pt"},
     }
+
+
+#: The tooltip and toolbar of plain Bokeh figures: CSS variables cross the shadow roots of the tooltip.
+CHART_CSS = f"""
+:host {{
+  --tooltip-color: {BLACK};
+  --tooltip-text: {GOLD};
+  --tooltip-border: {GOLD};
+  --tooltip-arrow-color: {GOLD};
+  --active-tool-highlight: {GOLD};
+}}
+.bk-tool-icon {{ filter: invert(82%) sepia(60%) saturate(800%) hue-rotate(0deg); }}
+"""
+
+
+def chart_stylesheet() -> Any:
+    """The InlineStyleSheet of every plain Bokeh figure (gold tooltip on black, gold tool icons)."""
+    from bokeh.models import InlineStyleSheet
+
+    return InlineStyleSheet(css=CHART_CSS)
+
+
+def tooltip_html(title: str, rows: list[tuple[str, str]]) -> str:
+    """A Bokeh tooltip template: a bold title line, then ``label: value`` rows (``@field`` placeholders)."""
+    lines = "".join(
+        f'<div><span style="color:{GOLD_DIM}">{label}:</span> '
+        f'<span style="color:{GOLD};font-variant-numeric:tabular-nums">{value}</span></div>'
+        for label, value in rows
+    )
+    return (
+        f'<div class="pv-tooltip" style="background:{BLACK};color:{GOLD};padding:2px 4px;font-size:12px">'
+        f'<div style="font-weight:700">{title}</div>{lines}</div>'
+    )
+
+
+#: Bokeh's own widgets (date pickers, range slider) on black: they live in shadow roots the page CSS misses.
+WIDGET_CSS = f"""
+:host {{ color: {GOLD}; }}
+.bk-input, input.bk-input {{ background-color: {BLACK}; color: {GOLD}; border: 1px solid {GOLD_FAINT}; }}
+.bk-input-group label, label {{ color: {GOLD_DIM}; }}
+.noUi-target {{ background: #1a1504; border-color: {GOLD_FAINT}; box-shadow: none; }}
+.noUi-connect {{ background: {GOLD}; }}
+.noUi-handle {{ background: {GOLD}; border-color: {GOLD}; box-shadow: none; width: 28px !important;
+  height: 28px !important; right: -14px !important; top: -9px !important; border-radius: 50%; }}
+.noUi-handle::before, .noUi-handle::after {{ display: none; }}
+"""
+
+
+def widget_stylesheet() -> Any:
+    """The InlineStyleSheet of Bokeh widgets placed next to plain Bokeh figures (large touch handles)."""
+    from bokeh.models import InlineStyleSheet
+
+    return InlineStyleSheet(css=WIDGET_CSS)

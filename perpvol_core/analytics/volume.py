@@ -16,7 +16,7 @@ import threading
 import time
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from cachetools import LRUCache, TTLCache, cached
@@ -295,3 +295,76 @@ def fees(store: Store, start: date | None = None, end: date | None = None, excha
         .sort("day_ms", "exchange")
     )
     return _with_date(out).select("date", "exchange", "maker_fees_usd", "taker_fees_usd", "fees_usd")
+
+
+# -- any date range ------------------------------------------------------------------------------------
+
+RANGE_FIELDS: tuple[str, ...] = ("volume_usd", "maker_usd", "taker_usd", "fees_usd")
+
+
+def _range_cell() -> dict[str, Any]:
+    return {**dict.fromkeys(RANGE_FIELDS, _ZERO), "fills": 0}
+
+
+def range_report(store: Store, start: date, end: date, exchange: str | None = None) -> dict[str, Any]:
+    """Counted perp totals of the UTC days ``start``..``end`` (inclusive), total and per exchange.
+
+    Returns ``{"from": date, "to": date, "days": int, "totals": {...}, "by_exchange": {exchange: {...}}}``
+    where each ``{...}`` holds ``volume_usd``, ``maker_usd``, ``taker_usd``, ``fees_usd`` (exact Decimal) and
+    ``fills`` (int). ``by_exchange`` lists every exchange of ``EXCHANGES`` (only ``exchange`` when given),
+    zeros where nothing traded; ``totals`` is the sum of the listed exchanges. One rollup read.
+
+    Raises: ValueError when ``start`` is after ``end`` or ``exchange`` is unknown.
+    """
+    if start > end:
+        raise ValueError(f"the range starts ({start.isoformat()}) after it ends ({end.isoformat()})")
+    if exchange is not None and exchange not in EXCHANGES:
+        raise ValueError(f"unknown exchange {exchange!r}; one of {', '.join(EXCHANGES)}")
+    listed = (exchange,) if exchange else EXCHANGES
+    by_exchange = {e: _range_cell() for e in listed}
+    rows = (
+        _counted_rollups(store, start, end, exchange)
+        .group_by("exchange")
+        .agg(
+            _money_sum("volume_usd"),
+            _money_sum("maker_usd", pl.col("liquidity") == MAKER),
+            _money_sum("taker_usd", pl.col("liquidity") == TAKER),
+            _money_sum("fees_usd", column="fees"),
+            pl.col("fills").sum().cast(pl.Int64).alias("fills"),
+        )
+        .iter_rows(named=True)
+    )
+    for row in rows:
+        cell = by_exchange.setdefault(row["exchange"], _range_cell())
+        for key in RANGE_FIELDS:
+            cell[key] = Decimal(row[key] or 0)
+        cell["fills"] = int(row["fills"] or 0)
+    totals = _range_cell()
+    for cell in by_exchange.values():
+        for key in (*RANGE_FIELDS, "fills"):
+            totals[key] += cell[key]
+    return {"from": start, "to": end, "days": (end - start).days + 1, "totals": totals, "by_exchange": by_exchange}
+
+
+def range_json(report: dict[str, Any]) -> dict[str, Any]:
+    """``range_report(...)`` as JSON (ISO dates, decimal strings): the ``"range"`` object of the contract."""
+
+    def cell(values: dict[str, Any]) -> dict[str, Any]:
+        return {**{k: canonical_decimal(values[k]) for k in RANGE_FIELDS}, "fills": int(values["fills"])}
+
+    return {
+        "from": report["from"].isoformat(),
+        "to": report["to"].isoformat(),
+        "days": report["days"],
+        "totals": cell(report["totals"]),
+        "by_exchange": {e: cell(v) for e, v in report["by_exchange"].items()},
+    }
+
+
+def data_bounds(store: Store) -> tuple[date, date] | None:
+    """The first and last UTC day with counted perp volume, or None when there is none."""
+    rollups = store.rollups_frame().filter(pl.col("counted"))
+    if rollups.is_empty():
+        return None
+    first, last = rollups["day_ms"].min(), rollups["day_ms"].max()
+    return timeutil.date_of_ms(int(cast(int, first))), timeutil.date_of_ms(int(cast(int, last)))

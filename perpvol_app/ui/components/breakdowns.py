@@ -19,9 +19,11 @@ from bokeh.models import NumeralTickFormatter
 
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
+from perpvol_core.exchanges import display_name
+from perpvol_core.fill import EXCHANGES
 
 PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
-NAMES = {"woox": "WOO X", "paradex": "Paradex"}
+NAMES = {e: display_name(e) for e in EXCHANGES}
 
 
 def _table(headers: list[str], rows: list[list[str]], num_from: int = 2, table_id: str = "") -> str:
@@ -132,16 +134,17 @@ class Breakdowns(pn.viewable.Viewer):
             self._markets_plot.object = None
             self._markets_table.object = '<div class="pv-muted">No fills in this period.</div>'
             return
+        shown = pl.col("exchange").replace_strict(NAMES, default=pl.col("exchange"))
         plot_df = df.select(
-            (pl.col("market") + " (" + pl.col("exchange") + ")").alias("market"),
+            (pl.col("market") + " (" + shown + ")").alias("market"),
             "exchange",
             pl.col("volume_usd").cast(pl.Float64).alias("height"),
-            pl.col("volume_usd").cast(pl.Utf8).alias("volume_s"),
+            pl.col("volume_usd").map_elements(lambda v: money(v), return_dtype=pl.Utf8).alias("volume_s"),
         ).reverse()
         bars = hv.Bars(plot_df.to_pandas(), kdims=["market"], vdims=["height", "exchange", "volume_s"]).opts(
             invert_axes=True, color="exchange", cmap=EXCHANGE_COLORS, line_color=None,
-            tools=["hover"], hover_tooltips=[("Market", "@market"), ("Volume", "$@volume_s")],
-            xlabel="", ylabel="USD", xformatter=NumeralTickFormatter(format="$0.[0]a"),
+            tools=["hover"], hover_tooltips=[("Market", "@market"), ("Volume", "@volume_s")],
+            xlabel="", ylabel="USD", xformatter=NumeralTickFormatter(format="$0.[00]a"),
             height=max(200, 26 * df.height + 60),
             show_legend=False, default_tools=[], **chart_opts(),
         )  # fmt: skip

@@ -1,8 +1,10 @@
 """The two-year daily history: bars stacked by exchange, a 30-day rolling line, a cumulative toggle,
-day/week/month aggregation, zoom and a range selector, hover with exact figures, CSV export.
+day/week/month aggregation, zoom, a range slider and two date pickers linked to the chart's x range,
+hover with exact figures, CSV export.
 
-Bar heights are floats (drawing only); every figure shown in a tooltip or exported is the exact
-decimal string of the store's Decimal totals.
+Plain Bokeh on a canvas (no HoloViews, no WebGL): one figure per session whose data source is replaced
+on a data change, so a session's cost is the figure itself. Bar heights are floats (drawing only);
+every figure shown in a tooltip or exported comes from the store's exact Decimal totals.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import io
 from decimal import Decimal
 from typing import Any, cast
 
-import holoviews as hv
-import holoviews.plotting.bokeh  # noqa: F401 - the bokeh backend, also outside a served app
 import panel as pn
 import param
 import polars as pl
-from bokeh.models import NumeralTickFormatter, RangeTool
+from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, NumeralTickFormatter
+from bokeh.models.annotations import Legend, LegendItem
+from bokeh.models.tickers import ContinuousTicker
+from bokeh.models.widgets import DatePicker, DateRangeSlider
+from bokeh.plotting import figure
 
-from perpvol_app.ui.components.context import money
-from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_opts
+from perpvol_app.ui.components.context import memo, money
+from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
+from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
 ROLLING_DAYS = 30
@@ -98,19 +103,111 @@ def rolling_average(series: pl.DataFrame, days: int = ROLLING_DAYS) -> pl.DataFr
     return pl.DataFrame({"date": series["date"], "avg": avgs})
 
 
+def chart_columns(series: pl.DataFrame, aggregation: str = "day", cumulative: bool = False) -> dict[str, list[Any]]:
+    """The bar source: period (ms, UTC midnight), one float height and one money text per exchange and
+    the total (``<exchange>_fmt``: ``$1,234.56``; ``<exchange>_s``: the exact decimal string)."""
+    agg = aggregate(series, aggregation, cumulative)
+    dates = agg["date"].to_list() if not agg.is_empty() else []
+    cols: dict[str, list[Any]] = {
+        "period": [dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC).timestamp() * 1000 for d in dates],
+        "label": [d.isoformat() for d in dates],
+    }
+    for c in (*EXCHANGES, "total"):
+        values = [Decimal(v) for v in agg[c].to_list()] if dates else []
+        cols[c] = [float(v) for v in values]
+        cols[f"{c}_fmt"] = [money(v) for v in values]
+        cols[f"{c}_s"] = [_exact_text(v) for v in values]
+    return cols
+
+
+def rolling_columns(series: pl.DataFrame, days: int = ROLLING_DAYS) -> dict[str, list[Any]]:
+    avg = rolling_average(series, days)
+    dates = avg["date"].to_list()
+    values = [Decimal(v) for v in avg["avg"].to_list()] if dates else []
+    return {
+        "period": [dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC).timestamp() * 1000 for d in dates],
+        "label": [d.isoformat() for d in dates],
+        "average": [float(v) for v in values],
+        "average_fmt": [money(v) for v in values],
+    }
+
+
+def _exact_text(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _ms(day: dt.date) -> float:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000
+
+
+#: x range → slider (at once) and date pickers (once the gesture settles); pickers/slider → x range.
+_X_TO_CONTROLS = """
+const day = 86400000;
+slider.value = [Math.max(slider.start, x.start), Math.min(slider.end, x.end)];
+if (window._pvRangeTimer) clearTimeout(window._pvRangeTimer);
+window._pvRangeTimer = setTimeout(() => {
+  const iso = (ms) => new Date(ms).toISOString().slice(0, 10);
+  let a = Math.ceil(x.start / day) * day, b = Math.floor(x.end / day) * day;
+  a = Math.max(a, slider.start); b = Math.min(b, slider.end);
+  if (b < a) b = a;
+  if (from.value !== iso(a)) from.value = iso(a);
+  if (to.value !== iso(b)) to.value = iso(b);
+}, 250);
+"""
+_SLIDER_TO_X = "x.start = slider.value[0]; x.end = slider.value[1];"
+_PICKERS_TO_X = """
+const day = 86400000;
+const a = Date.parse(from.value), b = Date.parse(to.value);
+if (isNaN(a) || isNaN(b) || b < a) return;
+const lo = a - day / 2, hi = b + day / 2;
+if (Math.abs(x.start - lo) > day / 2 || Math.abs(x.end - hi) > day / 2) { x.start = lo; x.end = hi; }
+"""
+
+
 class HistoryChart(pn.viewable.Viewer):
-    """Daily history of counted perp volume, built from ``perpvol_core.analytics.volume.daily_volume``."""
+    """Daily history of counted perp volume, built from ``perpvol_core.analytics.volume.daily_volume``.
+
+    ``date_range`` is the (from, to) pair of the date pickers (UTC days, inclusive): it follows the
+    chart's x range (zoom, pan, slider) and moves it; the dashboard shows the range's totals.
+    """
 
     aggregation: param.Selector[str] = param.Selector(default="day", objects=["day", "week", "month"])
     cumulative = param.Boolean(default=False)
     show_rolling = param.Boolean(default=True, doc="30-day rolling average line (day view)")
     daily = param.Parameter(default=None, doc="volume.daily_volume() frame")
     store = param.Parameter(default=None, precedence=-1)
+    date_range = param.Tuple(default=None, length=2, allow_None=True, doc="(from, to) dates of the pickers")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self._info = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
-        self._plot = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=420, linked_axes=False)
+        self._source = ColumnDataSource(chart_columns(pl.DataFrame(schema=self._empty_schema())))
+        self._avg_source = ColumnDataSource({"period": [], "label": [], "average": [], "average_fmt": []})
+        self._figure, self._avg_renderer = self._make_figure()
+        today = dt.datetime.now(dt.UTC).date()
+        self._slider = DateRangeSlider(
+            start=_ms(today - dt.timedelta(days=1)), end=_ms(today), value=(_ms(today - dt.timedelta(days=1)),  # type: ignore[arg-type]  # bokeh takes epoch ms for dates
+            _ms(today)), step=1, format="%Y-%m-%d", bar_color=GOLD, title="Range", show_value=False,
+            sizing_mode="stretch_width", margin=(0, 16, 0, 16), name="pv-range-slider",
+            stylesheets=[widget_stylesheet()],
+        )  # fmt: skip
+        self._from = DatePicker(title="From", value=today.isoformat(), width=150, name="pv-range-from",
+                                stylesheets=[widget_stylesheet()])  # fmt: skip
+        self._to = DatePicker(title="To", value=today.isoformat(), width=150, name="pv-range-to",
+                              stylesheets=[widget_stylesheet()])  # fmt: skip
+        x = self._figure.x_range
+        args = {"x": x, "slider": self._slider, "from": self._from, "to": self._to}
+        x.js_on_change("start", CustomJS(args=args, code=_X_TO_CONTROLS))
+        x.js_on_change("end", CustomJS(args=args, code=_X_TO_CONTROLS))
+        self._slider.js_on_change("value", CustomJS(args=args, code=_SLIDER_TO_X))
+        for picker in (self._from, self._to):
+            picker.js_on_change("value", CustomJS(args=args, code=_PICKERS_TO_X))
+            picker.on_change("value", self._on_picker)
+        self._plot = pn.pane.Bokeh(self._figure, sizing_mode="stretch_width", min_height=380)
+        self._range_controls = pn.pane.Bokeh(
+            self._bokeh_row(), sizing_mode="stretch_width", min_height=110, margin=(0, 0)
+        )
         self._controls = pn.Row(
             pn.widgets.RadioButtonGroup.from_param(self.param.aggregation, label=""),
             pn.widgets.Checkbox.from_param(self.param.cumulative, label="Cumulative"),
@@ -121,18 +218,67 @@ class HistoryChart(pn.viewable.Viewer):
             ),
             sizing_mode="stretch_width",
             styles={"flex-wrap": "wrap"},
+        )  # fmt: skip
+        self._layout = pn.Column(
+            self._controls, self._info, self._plot, self._range_controls, sizing_mode="stretch_width"
         )
-        self._layout = pn.Column(self._controls, self._info, self._plot, sizing_mode="stretch_width")
         if self.daily is None and self.store is not None:
             self.reload()
         else:
             self._redraw()
 
+    @staticmethod
+    def _empty_schema() -> dict[str, Any]:
+        return {"date": pl.Date, **{c: pl.Decimal(38, 2) for c in (*EXCHANGES, "total")}}
+
+    def _bokeh_row(self) -> Any:
+        from bokeh.layouts import column, row
+
+        return column(
+            self._slider, row(self._from, self._to, margin=(0, 10)), sizing_mode="stretch_width", name="pv-range"
+        )
+
+    def _make_figure(self) -> tuple[Any, Any]:
+        fig = figure(
+            x_axis_type="datetime", height=380, sizing_mode="stretch_width", output_backend="canvas",
+            tools="xpan,xwheel_zoom,box_zoom,reset", active_scroll="xwheel_zoom", active_drag="xpan",
+            toolbar_location="above", background_fill_color="#000000", border_fill_color="#000000",
+            outline_line_color=None, name="pv-history-figure", css_classes=["pv-history-figure"],
+            stylesheets=[chart_stylesheet()],
+        )  # fmt: skip
+        fig.toolbar.logo = None
+        fig.xgrid.grid_line_color = None
+        fig.ygrid.grid_line_color = "#2b2308"
+        fig.yaxis.formatter = NumeralTickFormatter(format="$0.[00]a")
+        for axis in fig.xaxis:
+            if isinstance(axis.ticker, ContinuousTicker):
+                axis.ticker.desired_num_ticks = 5  # month labels never overlap on a phone
+        if isinstance(fig.y_range, DataRange1d):
+            fig.y_range.start = 0
+        width = 0.85 * 86_400_000
+        renderers = fig.vbar_stack(
+            list(EXCHANGES), x="period", width=width, source=self._source, line_color=None,
+            color=[EXCHANGE_COLORS[e] for e in EXCHANGES], name=list(EXCHANGES),
+        )  # fmt: skip
+        self._bar_renderers = renderers
+        avg = fig.line("period", "average", source=self._avg_source, color=LINE_COLOR, line_width=2, name="average")
+        for renderer, exch in zip(renderers, EXCHANGES, strict=True):
+            rows = [(display_name(exch), f"@{{{exch}_fmt}}"), ("All exchanges", "@{total_fmt}")]
+            fig.add_tools(HoverTool(renderers=[renderer], tooltips=tooltip_html("@label", rows), mode="mouse"))
+        fig.add_tools(HoverTool(renderers=[avg], tooltips=tooltip_html(
+            "@label", [(f"{ROLLING_DAYS}-day average", "@{average_fmt}")]), mode="mouse"))  # fmt: skip
+        items = [LegendItem(label=display_name(e), renderers=[r]) for e, r in zip(EXCHANGES, renderers, strict=True)]  # type: ignore[list-item]  # bokeh stubs: renderer lists are invariant
+        items.append(LegendItem(label=f"{ROLLING_DAYS}-day average", renderers=[avg]))  # type: ignore[list-item]  # idem
+        legend = Legend(items=items, location="top_left", orientation="horizontal", click_policy="hide",
+                        background_fill_alpha=0.0, border_line_color=None, label_text_color=GOLD)  # fmt: skip
+        fig.add_layout(legend, "above")
+        fig.yaxis.axis_label = "Daily volume (USD)"
+        return fig, avg
+
     # -- data --------------------------------------------------------------------------------------
 
     def fetch(self) -> pl.DataFrame:
         """The daily series from the store (a shared read; safe off the event loop)."""
-        from perpvol_app.ui.components.context import memo
         from perpvol_core.analytics import volume
 
         return memo(self.store, ("daily_volume",), lambda: volume.daily_volume(self.store))
@@ -147,7 +293,7 @@ class HistoryChart(pn.viewable.Viewer):
         return daily_series(daily, end=today)
 
     def chart_frame(self) -> pl.DataFrame:
-        """Long frame behind the bars: period, exchange, height (float), exact volume and period total."""
+        """Long frame of the bars: period, exchange, height (float), exact volume and period total."""
         agg = aggregate(self.series(), self.aggregation, self.cumulative)
         if agg.is_empty():
             return pl.DataFrame(schema={"period": pl.Date, "exchange": pl.Utf8, "height": pl.Float64,
@@ -162,18 +308,37 @@ class HistoryChart(pn.viewable.Viewer):
         ).sort(["period", "exchange"])
 
     def csv(self) -> io.StringIO:
-        """The daily series with exact decimal strings (one row per day and exchange with volume)."""
+        """The daily series with exact decimal strings (one row per day and exchange with volume);
+        ``exchange_name`` is the name the page and the legend show."""
         daily = normalize_daily(self.daily if self.daily is not None else pl.DataFrame())
         cols = [c for c in ("date", "exchange", *_MONEY_COLS, "fills") if c in daily.columns]
         out = daily.select(cols).sort(["date", "exchange"]).with_columns(
             [pl.col(c).cast(pl.Utf8) for c in _MONEY_COLS if c in daily.columns]
         )
+        if "exchange" in out.columns:  # the id for scripts (as in the CLI's JSON), the name as on the page
+            shown = {e: display_name(e) for e in EXCHANGES}
+            names = pl.col("exchange").replace_strict(shown, default=pl.col("exchange"))
+            out = out.with_columns(names.alias("exchange_name")).select(
+                "date", "exchange", "exchange_name", *[c for c in out.columns if c not in ("date", "exchange")]
+            )
         buf = io.StringIO()
         out.write_csv(buf)
         buf.seek(0)
         return buf
 
     # -- drawing -----------------------------------------------------------------------------------
+
+    def _columns(self, series: pl.DataFrame) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+        """The sources' columns, shared by every session until the data changes."""
+        key = ("history_columns", self.aggregation, self.cumulative, series.height,
+               series["date"].max() if series.height else None)  # fmt: skip
+
+        def compute() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+            return chart_columns(series, self.aggregation, self.cumulative), rolling_columns(series)
+
+        if self.store is None:
+            return compute()
+        return memo(self.store, key, compute)
 
     @param.depends("daily", "aggregation", "cumulative", "show_rolling", watch=True)
     def _redraw(self) -> None:
@@ -190,80 +355,43 @@ class HistoryChart(pn.viewable.Viewer):
             f'<span class="pv-days">{n_days} days</span> · {html.escape(span)} · '
             f'total <span title="{total} USD">{html.escape(money(total))}</span></div>'
         )
-        self._plot.object = self._build(series) if n_days else hv.Div(
-            '<div class="pv-muted" style="padding:40px">No volume yet.</div>'
-        )
-
-    def _build(self, series: pl.DataFrame) -> hv.Layout:
-        frame = self.chart_frame()
+        bars, avg = self._columns(series)
+        self._source.data = bars
+        show_avg = self.show_rolling and self.aggregation == "day" and not self.cumulative
+        self._avg_source.data = avg if show_avg else {k: [] for k in avg}
         unit = {"day": "Daily", "week": "Weekly", "month": "Monthly"}[self.aggregation]
-        ylabel = f"{'Cumulative' if self.cumulative else unit} volume (USD)"
-        bars = hv.Bars(
-            frame.to_pandas(), kdims=["period", "exchange"], vdims=["height", "volume_s", "total_s"]
-        ).opts(
-            stacked=True,
-            cmap=EXCHANGE_COLORS,
-            line_color=None,
-            bar_width=0.85,
-            tools=["hover", "xwheel_zoom", "xpan", "box_zoom", "reset"],
-            active_tools=["xwheel_zoom"],
-            hover_tooltips=[
-                ("Date", "@period{%F}"),
-                ("Exchange", "@exchange"),
-                ("Volume", "$@volume_s"),
-                ("All exchanges", "$@total_s"),
-            ],
-            hover_formatters={"@period": "datetime"},
-            legend_position="top_left",
-            ylabel=ylabel,
-            xlabel="",
-            yformatter=NumeralTickFormatter(format="$0.[0]a"),
-            height=380,
-            show_legend=True,
-            **chart_opts(),
-        )
-        main: hv.Overlay | hv.Bars = bars
-        if self.show_rolling and self.aggregation == "day" and not self.cumulative:
-            avg = rolling_average(series)
-            pdf = avg.select(
-                pl.col("date").alias("period"),
-                pl.col("avg").cast(pl.Float64).alias("average"),
-                pl.col("avg").cast(pl.Utf8).alias("average_s"),
-            ).to_pandas()
-            line = hv.Curve(pdf, "period", ["average", "average_s"], label=f"{ROLLING_DAYS}-day average").opts(
-                color=LINE_COLOR, line_width=2,
-                tools=["hover"],
-                hover_tooltips=[("Date", "@period{%F}"), (f"{ROLLING_DAYS}-day average", "$@average_s")],
-                hover_formatters={"@period": "datetime"},
-            )  # fmt: skip
-            main = (bars * line).opts(legend_position="top_left")
-        overview_pdf = aggregate(series, "day", self.cumulative).select(
-            pl.col("date").alias("period"), pl.col("total").cast(pl.Float64).alias("total")
-        ).to_pandas()
-        overview = hv.Area(overview_pdf, "period", "total").opts(
-            color=GOLD, line_color=GOLD, fill_alpha=0.35, height=90, yaxis=None, xlabel="",
-            tools=[], toolbar=None, default_tools=[], bgcolor="#000000", responsive=True,
-        )  # fmt: skip
-        first, last = (dt.datetime.combine(series["date"][i], dt.time()) for i in (0, -1))
-        pad = dt.timedelta(days=1)
-        start = max(first, last - dt.timedelta(days=INITIAL_VIEW_DAYS)) if self.aggregation == "day" else first
-        shared: dict[str, Any] = {}
+        self._figure.yaxis.axis_label = f"{'Cumulative' if self.cumulative else unit} volume (USD)"
+        width_days = {"day": 0.85, "week": 6.0, "month": 26.0}[self.aggregation]
+        for r in self._bar_renderers:
+            r.glyph.width = width_days * 86_400_000
+        if not n_days:
+            return
+        dates: list[dt.date] = series["date"].to_list()
+        first, last = dates[0], dates[-1]
+        pad = 86_400_000
+        self._slider.update(start=_ms(first) - pad, end=_ms(last) + pad)
+        if self.date_range is None:
+            start = max(first, last - dt.timedelta(days=INITIAL_VIEW_DAYS))
+            self.set_range(start, last)
 
-        def grab_range(plot: Any, _element: Any) -> None:
-            shared["x_range"] = plot.state.x_range
+    def set_range(self, start: dt.date, end: dt.date) -> None:
+        """Show ``start``..``end`` (inclusive) in the chart, the slider and the pickers."""
+        lo, hi = _ms(start) - 43_200_000, _ms(end) + 43_200_000
+        self._figure.x_range.update(start=lo, end=hi)
+        self._slider.value = (max(lo, self._slider.start), min(hi, self._slider.end))  # type: ignore[assignment]  # epoch ms, as above
+        self._from.value, self._to.value = start.isoformat(), end.isoformat()
+        self.date_range = (start, end)
 
-        def add_range_tool(plot: Any, _element: Any) -> None:
-            """A gold range selector on the overview driving the main chart's x range."""
-            x_range = shared.get("x_range")
-            if x_range is None:
-                return
-            tool = RangeTool(x_range=x_range, start_gesture="pan")
-            tool.overlay.update(fill_color=GOLD, fill_alpha=0.18, line_color=GOLD, line_width=1, inverted=False)
-            plot.state.add_tools(tool)
-
-        main = main.opts(xlim=(start - pad, last + pad), hooks=[grab_range])
-        overview = overview.opts(xlim=(first - pad, last + pad), hooks=[add_range_tool])
-        return (main + overview).cols(1).opts(shared_axes=False)
+    def _on_picker(self, _attr: str, _old: Any, _new: Any) -> None:
+        try:
+            start = dt.date.fromisoformat(str(self._from.value)[:10])
+            end = dt.date.fromisoformat(str(self._to.value)[:10])
+        except ValueError:
+            return
+        if end < start:
+            start, end = end, start
+        if self.date_range != (start, end):
+            self.date_range = (start, end)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout

@@ -1,0 +1,112 @@
+"""The calendar's cells and the range totals against the History generator's own daily figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from perpvol_app.ui.components.calendar import BAND, EMPTY_COLOR, Calendar, calendar_columns, render_range
+from perpvol_app.ui.components.context import AppContext, money
+from perpvol_app.ui.dashboard import Dashboard
+from perpvol_core.analytics import volume
+from perpvol_core.config import Settings
+from perpvol_core.fill import EXCHANGES
+from perpvol_sim.history import History
+
+SEED, N_FILLS, NOW_MS = 13, 1500, 1_790_000_000_000
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory):
+    from perpvol_sim.demo import seed_demo_store
+
+    home = tmp_path_factory.mktemp("cal")
+    store = seed_demo_store(f"sqlite:///{home / 'perpvol.db'}", seed=SEED, fills=N_FILLS, now_ms=NOW_MS)
+    expected = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).expected_daily() for e in EXCHANGES}
+    yield store, expected, home
+    store.close()
+
+
+def test_calendar_cells_equal_the_daily_rows(seeded) -> None:
+    store, expected, _ = seeded
+    cols = calendar_columns(volume.daily_volume(store))
+    days = sorted({d for e in expected.values() for d in e})
+    first, last = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1])
+    assert cols["date"] == [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    for i, day in enumerate(cols["date"]):
+        rows = {e: expected[e].get(day) for e in EXCHANGES}
+        total = sum((r["volume_usd"] for r in rows.values() if r), Decimal(0))
+        assert Decimal(cols["total_s"][i]) == total, day
+        assert cols["total_fmt"][i] == money(total)
+        for e in EXCHANGES:
+            assert cols[f"{e}_fmt"][i] == money(rows[e]["volume_usd"] if rows[e] else Decimal(0))
+        assert cols["fills"][i] == f"{sum(r['fills'] for r in rows.values() if r):,}"
+        assert (cols["color"][i] == EMPTY_COLOR) == (total == 0)
+        d = dt.date.fromisoformat(day)
+        assert cols["y"][i] == (last.year - d.year) * BAND + d.weekday()
+    # one cell per (year band, week, weekday)
+    assert len(set(zip(cols["x"], cols["y"], strict=True))) == len(cols["date"])
+
+
+def test_calendar_click_selects_the_day(seeded) -> None:
+    store, expected, _ = seeded
+    cal = Calendar(daily=volume.daily_volume(store))
+    day = max(expected["woox"])
+    index = cal._source.data["date"].index(day)
+    cal._source.selected.indices = [index]
+    assert cal.day == dt.date.fromisoformat(day)
+
+
+def test_range_totals_and_day_breakdown_on_the_dashboard(seeded) -> None:
+    store, expected, home = seeded
+    dash = Dashboard(AppContext(settings=Settings(home=home, database_url=store.url), store=store))
+    start, end = dash.history.date_range
+    want = {e: sum((r["volume_usd"] for d, r in expected[e].items() if start.isoformat() <= d <= end.isoformat()),
+                   Decimal(0)) for e in EXCHANGES}  # fmt: skip
+    html = dash._range.object
+    assert Decimal(html.split('data-total="')[1].split('"')[0]) == sum(want.values())
+    for e in EXCHANGES:
+        assert money(want[e]) in html
+    assert "WOO X" in html and "Paradex" in html
+    # a picked range moves the totals
+    day = dt.date.fromisoformat(max(expected["paradex"]))
+    dash.history.set_range(day, day)
+    assert f'data-from="{day}"' in dash._range.object
+    assert money(expected["paradex"][day.isoformat()]["volume_usd"]) in dash._range.object
+    # a clicked calendar day shows that day's breakdown (maker, taker, fees, fills)
+    dash.calendar.day = day
+    row = expected["paradex"][day.isoformat()]
+    for key in ("volume_usd", "maker_usd", "taker_usd"):
+        assert money(row[key]) in dash._day.object
+    assert f"{row['fills']:,}" in dash._day.object
+
+
+def test_render_range_lists_display_names() -> None:
+    report = {"from": dt.date(2026, 1, 1), "to": dt.date(2026, 1, 2), "days": 2,
+              "totals": {"volume_usd": Decimal("3.5"), "maker_usd": Decimal(1), "taker_usd": Decimal("2.5"),
+                         "fees_usd": Decimal("0.01"), "fills": 3},
+              "by_exchange": {"woox": {"volume_usd": Decimal("3.5"), "maker_usd": Decimal(1),
+                                       "taker_usd": Decimal("2.5"), "fees_usd": Decimal("0.01"), "fills": 3},
+                              "paradex": {"volume_usd": Decimal(0), "maker_usd": Decimal(0),
+                                          "taker_usd": Decimal(0), "fees_usd": Decimal(0), "fills": 0}}}  # fmt: skip
+    html = render_range(report)
+    assert "WOO X" in html and "Paradex" in html and "Total" in html and "$3.50" in html and "2 days" in html
+
+
+def test_one_naming_of_the_exchanges() -> None:
+    """Every surface names the exchanges as perpvol_core.exchanges.display_name does."""
+    from perpvol_app.ui.components import accounts, breakdowns, headline
+    from perpvol_app.ui.readonly import EXCHANGE_LABELS
+    from perpvol_core.exchanges import display_name
+
+    want = {e: display_name(e) for e in EXCHANGES}
+    assert want == {"woox": "WOO X", "paradex": "Paradex"}
+    assert EXCHANGE_LABELS == want == headline.EXCHANGE_NAMES == accounts.NAMES == breakdowns.NAMES
+
+
+def test_bokeh_theme_hides_the_logo() -> None:
+    from perpvol_app.ui.theme import bokeh_theme
+
+    assert bokeh_theme()._json["attrs"]["Toolbar"]["logo"] is None
