@@ -237,6 +237,7 @@ class HistoryWalk:
         span_total = max(1, end - start)
         pending: HistoryResponse | None = None
         prev_rows: int | None = None
+        asked_page_again = False
 
         # window state
         w_lo = max(start, w_hi - span)
@@ -244,6 +245,7 @@ class HistoryWalk:
         page, pp1, lo, hi = 1, None, w_lo, w_hi
         seen: set[str] = set()
         if pos is not None:
+            w_lo = int(pos.get("w_lo", w_lo))
             mode, page, pp1 = str(pos["mode"]), int(pos["page"]), pos.get("pp1")
             lo, hi, seen = int(pos["lo"]), int(pos["hi"]), set(pos.get("bnd") or [])
         requests = new_ids = 0
@@ -299,6 +301,7 @@ class HistoryWalk:
                 if resp.fills and bad == len(resp.fills):
                     self._observe("page", "ignored", f"page {page} repeated rows already read")
                     mode = "walk"
+                    shape = Shape(False, shape.limit, shape.need_symbol)  # later windows walk from the start
                 elif bad or grew:
                     log.info("WOO X page %d is not a continuation (%d rows out of place%s); walking the time "
                              "window from the last consistent page", page, bad, ", page size changed" if grew else "")
@@ -326,6 +329,24 @@ class HistoryWalk:
                 if resp.n_rows == 0 or resp.n_rows < cap:
                     window_done = True
                 else:
+                    probe = None
+                    if not asked_page_again:
+                        # the one case where paging matters: ask once whether the server pages (now)
+                        asked_page_again = True
+                        try:
+                            probe = self._fetch(lo, hi, symbol, 2, Shape(True, shape.limit, shape.need_symbol))
+                        except ParamRejected:
+                            probe = None
+                    if probe is not None and probe.fills and all(
+                        f.fill_id not in seen and (f.ts_ms <= hi if desc else f.ts_ms >= lo) for f in probe.fills
+                    ):
+                        # page 2 of [lo, hi] continues page 1 (this response): read the rest page by page
+                        shape = Shape(True, shape.limit, shape.need_symbol)
+                        mode, page, pp1 = "page", 2, resp.n_rows
+                        w_lo, w_hi = lo, hi
+                        pending = probe
+                        seen.update(f.fill_id for f in resp.fills)
+                        continue
                     when = min(f.ts_ms for f in resp.fills) if resp.fills else hi
                     raise BadPayload(
                         f"WOO X transactionHistory cannot be read past {resp.n_rows} fills sharing millisecond "
@@ -370,7 +391,7 @@ class HistoryWalk:
                 bnd = [f.fill_id for f in resp.fills if f.ts_ms == bnd_ts]
             nxt = {
                 "v": POSITION_VERSION, "use_page": shape.use_page, "limit": shape.limit,
-                "need_symbol": shape.need_symbol, "syms": symbols, "si": si, "span": span, "w_hi": w_hi,
+                "need_symbol": shape.need_symbol, "syms": symbols, "si": si, "span": span, "w_hi": w_hi, "w_lo": w_lo,
                 "mode": mode, "page": page, "pp1": pp1, "lo": lo, "hi": hi, "bnd": bnd, "mx": self.max_rows,
             }
             yield FillPage(fresh, nxt, window_done_ms=window_done_ms, skipped=resp.skipped,
