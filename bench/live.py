@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
          ParadexTokenCredentials(token=Secret(paradex.mint_read_only_token()))),
     ]
     for label, exchange, url, c in creds:
-        store.add_account(label, exchange, url, vault.encrypt(c), c.hint)
+        store.add_account(label, exchange, url, vault.encrypt(c, label=label, base_url=url), c.hint)
     bus = EventBus()
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=70)
     worker.engine.bus = bus

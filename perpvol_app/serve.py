@@ -181,7 +181,7 @@ def upsert_account(store: Any, vault: Any, label: str, creds: Any, base_url: str
     """Add the account, or point the existing one at this run's simulator credentials."""
     from perpvol_core.store import AccountNotFound
 
-    blob = vault.encrypt(creds)
+    blob = vault.encrypt(creds, label=label, base_url=base_url)
     try:
         acc = store.get_account(label)
     except AccountNotFound:

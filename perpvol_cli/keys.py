@@ -137,7 +137,9 @@ def cmd_keys_add(args: argparse.Namespace) -> int:
                 identity = _test_credentials(creds, test_url)
             except _exchange_errors() as exc:
                 return _fail(f"credentials not saved: {exc}", EXIT_REJECTED)
-        blob = vault.encrypt(creds)
+        # the blob is bound to the label, exchange and the URL the row will hold (the vault's associated data)
+        blob = vault.encrypt(creds, label=label, base_url=base_url if base_url is not None or existing is None
+                             else existing.base_url)
         if existing is not None:
             account = store.replace_credentials(
                 label, blob, creds.hint, **({"base_url": base_url} if base_url is not None else {})

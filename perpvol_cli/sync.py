@@ -126,7 +126,7 @@ def cmd_keys_test(args: argparse.Namespace) -> int:
     try:
         vault = Vault.open(settings, store)
         account = store.get_account(args.label)
-        creds = vault.decrypt(account.credentials)
+        creds = vault.decrypt_account(account)
     except (AccountNotFound, StoreError, VaultError, ConfigError) as exc:
         store.close()
         return _fail(str(exc))

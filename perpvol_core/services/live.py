@@ -328,7 +328,7 @@ class LiveFeed:
             self._set_state(st, CONNECTING)
             connects_before = st.connects
             try:
-                creds = await asyncio.to_thread(self.vault.decrypt, account.credentials)
+                creds = await asyncio.to_thread(self.vault.decrypt_account, account)
                 await self._run_stream(account, creds, st)
                 error = "stream closed"
             except asyncio.CancelledError:

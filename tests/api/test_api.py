@@ -96,7 +96,7 @@ def _build(tmp_path: Path, token: str | None, with_data: bool = True):  # noqa: 
         now = int(time.time() * 1000)
         for ex, seed in (("woox", 1), ("paradex", 2)):
             creds = WooxCredentials(api_key=f"key-{ex}-public", api_secret=Secret(f"SECRET{ex}{seed}" * 3))
-            acc = store.add_account(f"{ex}-main", ex, None, vault.encrypt(creds), "masked")
+            acc = store.add_account(f"{ex}-main", ex, None, vault.encrypt(creds, label=f"{ex}-main", base_url=None), "masked")
             batch = make_fills(ex, 300, now, seed)
             store.ingest_fills(acc.id, batch)
             fills += batch
@@ -389,7 +389,7 @@ def test_sync_endpoints_with_a_worker(tmp_path: Path) -> None:
     sim = WooxSim(History("woox", 3, 120, days=30))
     sim.start()
     creds = WooxCredentials(api_key=sim.config.api_key, api_secret=Secret(sim.config.api_secret))
-    store.add_account("w", "woox", sim.base_url, vault.encrypt(creds), creds.hint)
+    store.add_account("w", "woox", sim.base_url, vault.encrypt(creds, label="w", base_url=sim.base_url), creds.hint)
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
     worker.start()
     server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker)))

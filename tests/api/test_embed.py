@@ -57,7 +57,8 @@ def embed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Embed
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     creds = WooxCredentials(api_key=API_KEY, api_secret=Secret(API_SECRET))
-    acc = store.add_account("my-secret-label", "woox", None, vault.encrypt(creds), creds.hint)
+    acc = store.add_account("my-secret-label", "woox", None, vault.encrypt(creds, label="my-secret-label", base_url=None),
+                            creds.hint)
     now = int(time.time() * 1000)
     fills = [
         Fill("woox", f"tradeid{i:06d}", "FILL", "PERP_SOL_USDT", "BUY", "TAKER", Decimal(f"{100 + i}.25"),

@@ -350,7 +350,7 @@ def _sync_rows(db_url: str, tmp_path: Path, exchange: str, rows: list[dict[str, 
     creds: Any = (WooxCredentials(api_key="k" * 20, api_secret=Secret("S" * 28)) if exchange == "woox"
                   else ParadexTokenCredentials(token=Secret("t" * 40)))
     with page_server(exchange, rows) as url:
-        store.add_account("acc", exchange, url, vault.encrypt(creds), creds.hint)
+        store.add_account("acc", exchange, url, vault.encrypt(creds, label="acc", base_url=url), creds.hint)
         engine = SyncEngine(store, vault, EventBus(), connector_options={exchange: {"max_attempts": 1}})
         try:
             result = engine.sync(days=2000)[0]

@@ -66,7 +66,6 @@ def save_credentials(ctx: Any, label: str, creds: Credentials, base_url: str | N
     """Encrypt through the vault and add (or replace) the account; returns the ``Account``."""
     from perpvol_core.store import AccountNotFound
 
-    blob = ctx.vault.encrypt(creds)
     if replace:
         try:
             acc = ctx.store.get_account(label)
@@ -75,8 +74,11 @@ def save_credentials(ctx: Any, label: str, creds: Credentials, base_url: str | N
         if acc is not None:
             if acc.exchange != creds.exchange:
                 raise KeyError_(f"{label} is a {acc.exchange} account; remove it first to change exchange.")
-            ctx.store.replace_credentials(label, blob, creds.hint)
+            # the blob is bound to the URL the row keeps (the vault's associated data)
+            ctx.store.replace_credentials(label, ctx.vault.encrypt(creds, label=label, base_url=acc.base_url),
+                                          creds.hint)
             return ctx.store.get_account(label)
+    blob = ctx.vault.encrypt(creds, label=label, base_url=base_url)
     return ctx.store.add_account(label, creds.exchange, base_url, blob, creds.hint)
 
 
