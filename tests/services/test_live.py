@@ -148,7 +148,8 @@ def _make_env(
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     label = f"{exchange}-{kind}"
-    store.add_account(label, exchange, sim.base_url, vault.encrypt(creds, label=label, base_url=sim.base_url), creds.hint)
+    blob = vault.encrypt(creds, label=label, base_url=sim.base_url)
+    store.add_account(label, exchange, sim.base_url, blob, creds.hint)
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
     worker.engine.bus = bus
     worker.run_once()  # the backfill, before the stream starts
