@@ -1,4 +1,4 @@
-"""The server API over real HTTP: a Tornado app with ``perpvol_app.api`` routes on a real SQLite store."""
+"""The server API over real HTTP: ``perpvol_app.api`` (FastAPI behind the front door) on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ import tornado.web
 
 from perpvol_app import api
 from perpvol_app.openapi import openapi_document
+from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
-from perpvol_sim.server import BackgroundServer
 
 DECIMAL_CHARS = set("-0123456789.")
 
@@ -63,7 +63,7 @@ def expected_window(fills: list[Fill], start_ms: int, end_ms: int, exchange: str
 
 
 class Env:
-    def __init__(self, server: BackgroundServer, token: str, store, fills: list[Fill], settings: Settings) -> None:
+    def __init__(self, server: BackgroundApp, token: str, store, fills: list[Fill], settings: Settings) -> None:
         self.server = server
         self.token = token
         self.store = store
@@ -96,12 +96,13 @@ def _build(tmp_path: Path, token: str | None, with_data: bool = True):  # noqa: 
         now = int(time.time() * 1000)
         for ex, seed in (("woox", 1), ("paradex", 2)):
             creds = WooxCredentials(api_key=f"key-{ex}-public", api_secret=Secret(f"SECRET{ex}{seed}" * 3))
-            acc = store.add_account(f"{ex}-main", ex, None, vault.encrypt(creds, label=f"{ex}-main", base_url=None), "masked")
+            blob = vault.encrypt(creds, label=f"{ex}-main", base_url=None)
+            acc = store.add_account(f"{ex}-main", ex, None, blob, "masked")
             batch = make_fills(ex, 300, now, seed)
             store.ingest_fills(acc.id, batch)
             fills += batch
     ctx = api.ApiContext(settings, store=store, vault=vault, use_worker=False)
-    server = BackgroundServer(api.make_app(ctx))
+    server = BackgroundApp(api.make_app(ctx))
     server.start()
     return server, store, fills, settings
 
@@ -332,15 +333,16 @@ def test_schemathesis_finds_no_server_error(env: Env) -> None:
 
 
 def test_request_logs_redact_the_stream_token(env: Env, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="tornado.access")
+    caplog.set_level(logging.INFO, logger="perpvol.access")
     env.http.get(env.server.base_url + "/api/v1/stream", params={"token": env.token})
     env.http.get(env.server.base_url + "/embed/" + "A" * 32)
+    env.http.get(env.server.base_url + "/app", params={"token": "B" * 32, "x": "1"})  # a non-API URL
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len([r for r in caplog.records if r.name == "tornado.access"]) < 2:
+    while time.monotonic() < deadline and len([r for r in caplog.records if r.name == "perpvol.access"]) < 3:
         time.sleep(0.05)
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "/api/v1/stream" in text and "/embed/" in text
-    assert env.token not in text and "A" * 32 not in text
+    assert "/api/v1/stream" in text and "/embed/" in text and "/app?token=" in text
+    assert env.token not in text and "A" * 32 not in text and "B" * 32 not in text
 
 
 def test_post_accounts_tests_credentials_first_and_never_echoes_them(env: Env) -> None:
@@ -392,7 +394,7 @@ def test_sync_endpoints_with_a_worker(tmp_path: Path) -> None:
     store.add_account("w", "woox", sim.base_url, vault.encrypt(creds, label="w", base_url=sim.base_url), creds.hint)
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
     worker.start()
-    server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker)))
+    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker)))
     server.start()
     auth = {"Authorization": f"Bearer {token}"}
     try:

@@ -25,6 +25,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from perpvol_app import api
+from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
 from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
@@ -32,7 +33,7 @@ from perpvol_core.services.events import EventBus
 from perpvol_core.services.live import LIVE, REST_ONLY, LiveFeed, parse_paradex_push, parse_woox_push, ws_url
 from perpvol_sim.faults import WS_DROP, Faults
 from perpvol_sim.history import History
-from perpvol_sim.server import BackgroundServer, free_port
+from perpvol_sim.server import free_port
 
 REDIS_URL = os.environ.get("PERPVOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +89,7 @@ class LiveEnv:
     vault: Any
     worker: Any
     feed: LiveFeed
-    server: BackgroundServer
+    server: BackgroundApp
     token: str
     label: str
     bus: EventBus
@@ -158,7 +159,7 @@ def _make_env(
     worker.add_service(feed)
     worker.start()
     ctx = api.ApiContext(settings, store=store, vault=vault, worker=worker, bus=bus)
-    server = BackgroundServer(api.make_app(ctx))
+    server = BackgroundApp(api.make_app(ctx))
     server.start()
     env = LiveEnv(sim, history, faults, store, vault, worker, feed, server, token, label, bus)
     try:

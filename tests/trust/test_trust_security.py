@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from perpvol_sim.server import BackgroundServer
+from perpvol_app.server import BackgroundApp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,7 +139,7 @@ def test_no_secret_anywhere_after_add_sync_and_serve(
         bus = EventBus()
         worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
         worker.engine.bus = bus
-        server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker,
+        server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker,
                                                               bus=bus)))
         server.start()
         responses: list[bytes] = []
@@ -224,7 +224,7 @@ def test_every_api_route_but_health_refuses_without_auth(tmp_path: Path) -> None
     token = secrets.token_urlsafe(24)
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'perpvol.db'}", api_token=Secret(token))
     store = Store.open(settings)
-    server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, use_worker=False)))
+    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, use_worker=False)))
     server.start()
     checked = 0
     try:

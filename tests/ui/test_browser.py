@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "browser-test-password-1"
+PASSWORD = "Browser-Test.Pass:1!"  # mixed case and punctuation: typed exactly as printed
 SEED, FILLS = 5, 1200
 
 if not Path(CHROMIUM).exists():  # pragma: no cover
