@@ -292,9 +292,14 @@ async def main():
     settings = Settings(home=home, database_url=os.environ["T_DB"], api_token=Secret(os.environ["T_TOKEN"]))
     bus = RedisBus(os.environ["T_REDIS"], channel=os.environ["T_CHANNEL"]).start()
     ctx = api.ApiContext(settings, bus=bus, use_worker=False)
-    api.make_app(ctx).listen(int(os.environ["T_PORT"]), address="127.0.0.1")
+    import uvicorn
+    server = uvicorn.Server(uvicorn.Config(api.make_app(ctx), host="127.0.0.1", port=int(os.environ["T_PORT"]),
+                                           log_config=None, access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
     print("READY", flush=True)
-    await asyncio.Event().wait()
+    await serving
 
 asyncio.run(main())
 """
