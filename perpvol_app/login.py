@@ -119,8 +119,7 @@ class LoginGuard:
             while len(self._clients) > MAX_CLIENTS:
                 self._clients.popitem(last=False)
             self._recent_failures.append(now)
-            wait = self._wait_locked(client, now)
-            return LoginResult(message=too_many(wait) if wait else WRONG_PASSWORD, wait_s=wait)
+            return LoginResult(message=WRONG_PASSWORD)
 
     # -- sessions -------------------------------------------------------------------------------------
 

@@ -199,7 +199,9 @@ def mount_dashboard(app: FastAPI, config: ServerConfig) -> None:
 # ---------------------------------------------------------------------------------------------
 # the app
 # ---------------------------------------------------------------------------------------------
-def create_app(config: ServerConfig, *, ctx: api.ApiContext | None = None) -> FrontDoor:
+def create_app(
+    config: ServerConfig, *, ctx: api.ApiContext | None = None, guard: LoginGuard | None = None
+) -> FrontDoor:
     """The whole server as one ASGI app (the front door around FastAPI). ``.state.guard`` is the login.
 
     With ``ctx`` the caller owns the store, vault and worker; without, the lifespan opens and closes them.
@@ -209,17 +211,23 @@ def create_app(config: ServerConfig, *, ctx: api.ApiContext | None = None) -> Fr
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from perpvol_app.ui.components.context import AppContext, set_context
+
         if services is not None:
             app.state.api_ctx = holder["ctx"] = services.open()
+        elif ctx is not None:  # the dashboard sessions share the caller's store and worker
+            set_context(AppContext(settings=ctx.settings, store=ctx.store, worker=ctx.worker, _vault=ctx._vault))
         try:
             yield
         finally:
             if services is not None:
                 services.close()
+            else:
+                set_context(None)
 
     app = api.new_fastapi(lifespan=lifespan)
     app.state.api_ctx = ctx
-    guard = LoginGuard(config.password)
+    guard = guard or LoginGuard(config.password)
     app.state.guard = guard
     api.include_api(app)
     add_login_routes(app, guard)
