@@ -172,6 +172,8 @@ def map_exception(exc: BaseException) -> ApiError:
         return ApiError(429, "rate_limited", msg)
     if names & {"ExchangeUnavailable", "BadPayload", "ExchangeError", "ConnectError", "TimeoutException"}:
         return ApiError(424, "exchange_unavailable", msg)
+    if "CredentialsMismatch" in names:  # the row was edited outside perpvol: this account only
+        return ApiError(409, "credentials_mismatch", msg)
     if names & {"WrongMasterKey", "VaultError", "TamperedCiphertext", "ConfigError"}:
         return ApiError(409, "vault_unavailable", msg)
     if names & {"ValueError", "TypeError"} and "Decimal" not in msg:
