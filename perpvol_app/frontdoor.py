@@ -297,14 +297,19 @@ class FrontDoor:
         return wrapped
 
     async def _refuse(self, scope: Scope, send: Send, path: str, refusal: Refusal) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": refusal.message[:120]})
-            return
         body = json.dumps({"error": refusal.code, "message": refusal.message}).encode()
         headers = [(b"content-type", b"application/json; charset=utf-8"), (b"cache-control", b"no-store"),
                    (b"content-length", str(len(body)).encode()), (b"x-content-type-options", b"nosniff"),
                    *_FRAME_DENY]
         headers += [(k.lower().encode(), v.encode()) for k, v in refusal.headers]
+        if scope["type"] == "websocket":
+            if "websocket.http.response" not in (scope.get("extensions") or {}):
+                await send({"type": "websocket.close", "code": 1008, "reason": refusal.message[:120]})
+                return
+            # the same JSON answer as HTTP (a 401 says "send the token"), before any upgrade
+            await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
         await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})
 
