@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -386,3 +387,37 @@ def test_deep_json_newline_labels_and_wrong_hosts_get_clear_4xx(srv: Srv) -> Non
     assert upgrade.startswith(b"HTTP/1.1 400") and b"invalid_host" in upgrade, upgrade[:300]
     with srv.client(headers={"Host": f"localhost:{srv.server.port}"}) as c:
         assert c.get("/api/v1/health").status_code == 200
+
+
+def test_panel_serve_of_the_notebook_keeps_working(tmp_path: Path) -> None:
+    """Notebook users still run ``panel serve notebooks/dashboard.ipynb`` (Panel's own server, no API)."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
+    env["PERPVOL_HOME"] = str(tmp_path / "home")
+    port = _free_port()
+    panel = str(Path(sys.executable).with_name("panel"))
+    proc = subprocess.Popen([panel, "serve", "notebooks/dashboard.ipynb", "--port", str(port), "--address", "127.0.0.1"],
+                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "panel serve exited"
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/dashboard", timeout=30)
+                if page.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "panel serve did not come up"
+            time.sleep(0.5)
+        assert "bokeh" in page.text.lower() and '"token"' in page.text
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
