@@ -399,8 +399,8 @@ def test_panel_serve_of_the_notebook_keeps_working(tmp_path: Path) -> None:
     env["PERPVOL_HOME"] = str(tmp_path / "home")
     port = _free_port()
     panel = str(Path(sys.executable).with_name("panel"))
-    proc = subprocess.Popen([panel, "serve", "notebooks/dashboard.ipynb", "--port", str(port), "--address", "127.0.0.1"],
-                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    argv = [panel, "serve", "notebooks/dashboard.ipynb", "--port", str(port), "--address", "127.0.0.1"]
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while True:
