@@ -18,19 +18,17 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from perpvol_core.security.redaction import Secret, redact
 
 access_log = logging.getLogger("perpvol.access")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
@@ -280,7 +278,7 @@ class FrontDoor:
     def _with_headers(self, send: Send, path: str, status_box: dict[str, int]) -> Send:
         frameable = is_embed(path)
 
-        async def wrapped(message: dict[str, Any]) -> None:
+        async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_box["status"] = int(message["status"])
                 headers = list(message.get("headers") or [])
@@ -336,7 +334,7 @@ def _replayer(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the already-read body to the app once, then waits on the real one."""
     sent = False
 
-    async def replay() -> dict[str, Any]:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True

@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -165,7 +165,7 @@ class LoginGuard:
 
     # -- ASGI helpers ---------------------------------------------------------------------------------
 
-    def scope_ok(self, scope: dict[str, Any]) -> bool:
+    def scope_ok(self, scope: MutableMapping[str, Any]) -> bool:
         """Whether an ASGI request scope carries a valid session cookie."""
         return self.valid(cookie_from_scope(scope))
 
@@ -179,7 +179,7 @@ class LoginGuard:
         return f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{'; Secure' if secure else ''}"
 
 
-def cookie_from_scope(scope: dict[str, Any]) -> str | None:
+def cookie_from_scope(scope: MutableMapping[str, Any]) -> str | None:
     for key, value in scope.get("headers") or ():
         if key == b"cookie":
             jar: SimpleCookie = SimpleCookie()

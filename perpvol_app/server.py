@@ -178,7 +178,9 @@ def _dashboard() -> Any:
     from perpvol_app.ui.dashboard import create_app as create_dashboard
 
     template = create_dashboard()
-    template.header.append(pn.pane.HTML(LOGOUT_HTML, width=100, height=36, margin=(8, 8)))
+    template.header.append(  # type: ignore[attr-defined]  # the gold template has a header area
+        pn.pane.HTML(LOGOUT_HTML, width=100, height=36, margin=(8, 8))
+    )
     return template
 
 
