@@ -365,3 +365,40 @@ def test_a_database_edit_of_base_url_cannot_exfiltrate_a_credential(tmp_path: Pa
         paradex.stop()
         woox.stop()
         store.close()
+
+
+def test_changing_an_accounts_url_re_encrypts_it(tmp_path: Path) -> None:
+    """Through the account paths (CLI ``keys add --replace --base-url``, the demo's upsert) the blob follows the URL."""
+    from perpvol_app.serve import upsert_account
+    from perpvol_core.config import Settings
+    from perpvol_core.security.credentials import WooxCredentials
+    from perpvol_core.security.redaction import Secret
+    from perpvol_core.security.vault import CredentialsMismatch, Vault
+    from perpvol_core.store import Store
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}
+    env["PERPVOL_HOME"] = str(home)
+    for url in ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b"):
+        argv = ["keys", "add", "woox", "--label", "w", "--api-key", "k" * 20, "--api-secret-stdin", "--no-test",
+                "--base-url", url] + (["--replace"] if url.endswith("/b") else [])
+        proc = _run_cli(argv, "S" * 28, env)
+        assert proc.returncode == 0, proc.stderr
+    settings = Settings.from_env(env)
+    store = Store.open(settings)
+    try:
+        vault = Vault.open(settings, store)
+        account = store.get_account("w")
+        assert account.base_url == "http://127.0.0.1:9/b"
+        assert vault.decrypt_account(account).api_secret.reveal() == "S" * 28
+        with pytest.raises(CredentialsMismatch):  # bound to the new URL, not the old one
+            import dataclasses
+
+            vault.decrypt_account(dataclasses.replace(account, base_url="http://127.0.0.1:9/a"))
+        creds = WooxCredentials(api_key="d" * 20, api_secret=Secret("D" * 28))
+        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/x") == "added"
+        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/y") == "re-added"
+        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/y") == "updated"
+        assert vault.decrypt_account(store.get_account("demo")) == creds
+    finally:
+        store.close()
