@@ -421,3 +421,26 @@ def test_panel_serve_of_the_notebook_keeps_working(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_the_lifespan_opens_and_closes_store_vault_and_worker(tmp_path: Path) -> None:
+    from perpvol_app.ui.components import context as ui_context
+
+    home = tmp_path / "home"
+    token = secrets.token_urlsafe(24)
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'perpvol.db'}", api_token=Secret(token))
+    port = _free_port()
+    door = create_app(ServerConfig(settings=settings, password=PASSWORD, port=port, worker=True))
+    server = BackgroundApp(door, port=port)
+    server.start()
+    try:
+        ctx = door.state.api_ctx
+        worker = ctx.worker
+        assert worker is not None and worker.running and (home / "master.key").exists()  # the vault opened
+        assert ui_context._context is not None and ui_context._context.store is ctx.store  # the dashboard shares it
+        health = httpx.get(f"{server.base_url}/api/v1/health", timeout=30).json()
+        assert health["database"] == "ok" and health["worker"] == "running"
+    finally:
+        server.stop()
+    assert not worker.running  # stopped by the lifespan
+    assert ui_context._context is None
