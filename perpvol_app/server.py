@@ -248,9 +248,18 @@ def create_app(
 
 def run(config: ServerConfig) -> int:
     """Serve until Ctrl-C / SIGTERM (uvicorn), then shut the lifespan down cleanly. Returns the exit code."""
+    import sys
+
     import uvicorn
 
     install_log_redaction()
+    access = logging.getLogger("perpvol.access")  # our one access log (uvicorn's own is off), redacted
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s access %(message)s"))
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        access.propagate = False
     uvicorn.run(
         create_app(config), host=config.address, port=config.port, access_log=False, log_level="info",
         proxy_headers=True, server_header=False, ws_max_size=1 << 20, timeout_graceful_shutdown=10,

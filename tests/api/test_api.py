@@ -529,6 +529,7 @@ def test_through_the_real_perpvol_serve(tmp_path: Path) -> None:
             assert signed_in.status_code == 303 and "perpvol_session" in signed_in.headers["set-cookie"]
             page = c.get("/app")
             assert page.status_code == 200 and "bokeh" in page.text.lower()
+            c.get("/app", params={"token": "Q" * 30})  # a secret in a non-API query string
         with ws_connect(f"ws://127.0.0.1:{port}/api/v1/stream?token={token}", open_timeout=10) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "volume"
     finally:
@@ -540,6 +541,7 @@ def test_through_the_real_perpvol_serve(tmp_path: Path) -> None:
             out, err = proc.communicate()
     assert proc.returncode in (0, -signal.SIGTERM), err[-2000:]  # uvicorn re-raises the signal once shut down
     assert "Application shutdown complete" in err  # the lifespan closed the store (and the worker when there is one)
+    assert "access" in err and "/app?token=••••" in err and "Q" * 30 not in err  # one access log, redacted
     for text in (out, err):
         assert token not in text
         assert embed_token not in text and password not in text
