@@ -545,3 +545,48 @@ def test_through_the_real_perpvol_serve(tmp_path: Path) -> None:
     for text in (out, err):
         assert token not in text
         assert embed_token not in text and password not in text
+
+
+def test_the_printed_generated_password_works_as_typed(tmp_path: Path) -> None:
+    """``perpvol serve`` without PERPVOL_PASSWORD prints one (mixed case): typed exactly, it signs in."""
+    import os
+    import subprocess
+    import sys
+
+    from perpvol_sim.server import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
+    env["PERPVOL_HOME"] = str(tmp_path / "home")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "perpvol_cli.main", "serve", "--port", str(port), "--no-worker"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        password = ""
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("password (generated"):
+                password = line.rsplit(": ", 1)[1].strip()
+                break
+        assert len(password) >= 16
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if c.get("/login").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "perpvol serve did not come up"
+                time.sleep(0.25)
+            if password.lower() != password:  # the old bug: only the lower-cased form signed in
+                assert c.post("/login", data={"password": password.lower()}).status_code == 401
+            r = c.post("/login", data={"password": password})
+            assert r.status_code == 303 and r.headers["location"] == "/app"
+            assert c.get("/app").status_code == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
