@@ -271,11 +271,15 @@ class BackgroundApp:
     """Serves an ASGI app with uvicorn on a thread (tests, benchmarks). ``start()`` returns the base URL."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
-        from perpvol_sim.server import free_port
+        import socket
 
         self.app = app
         self.host = host
-        self.port = port or free_port(host)
+        if port is None:  # a free port now (the simulators are never imported by the app)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind((host, 0))
+                port = int(s.getsockname()[1])
+        self.port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
