@@ -122,7 +122,7 @@ def _timed_sync(history: History, exchange: str, url: str, creds: Any) -> tuple[
     """One account's backfill into a fresh store; returns the sync result and its wall time."""
     with tempfile.TemporaryDirectory() as d:
         store, vault, engine = _engine(Path(d), history)
-        store.add_account(exchange, exchange, url, vault.encrypt(creds), creds.hint)
+        store.add_account(exchange, exchange, url, vault.encrypt(creds, label=exchange, base_url=url), creds.hint)
         t0 = time.perf_counter()
         [res] = engine.sync()
         wall = time.perf_counter() - t0

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from perpvol_app import api  # noqa: E402
+from perpvol_app.server import BackgroundApp  # noqa: E402
 from perpvol_core.config import Settings  # noqa: E402
 from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials  # noqa: E402
 from perpvol_core.security.redaction import Secret  # noqa: E402
@@ -35,7 +36,6 @@ from perpvol_core.services.worker import Worker  # noqa: E402
 from perpvol_core.store import Store  # noqa: E402
 from perpvol_sim.history import History  # noqa: E402
 from perpvol_sim.paradex import ParadexSim  # noqa: E402
-from perpvol_sim.server import BackgroundServer  # noqa: E402
 from perpvol_sim.woox import WooxSim  # noqa: E402
 
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
          ParadexTokenCredentials(token=Secret(paradex.mint_read_only_token()))),
     ]
     for label, exchange, url, c in creds:
-        store.add_account(label, exchange, url, vault.encrypt(c), c.hint)
+        store.add_account(label, exchange, url, vault.encrypt(c, label=label, base_url=url), c.hint)
     bus = EventBus()
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=70)
     worker.engine.bus = bus
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     feed = LiveFeed(store, vault, bus=bus, sync_now=worker.sync_now, refresh_interval_s=3600)
     worker.add_service(feed)
     worker.start()
-    server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker, bus=bus)))
+    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker, bus=bus)))
     server.start()
     try:
         _wait(lambda: [s["state"] for s in feed.status()["streams"]] == [LIVE, LIVE], 30, "both streams live")

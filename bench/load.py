@@ -51,9 +51,15 @@ from perpvol_core.security.redaction import Secret
 async def main():
     settings = Settings(home=Path(os.environ["T_HOME"]), database_url=os.environ["T_DB"],
                         api_token=Secret(os.environ["T_TOKEN"]))
-    api.make_app(api.ApiContext(settings, use_worker=False)).listen(int(os.environ["T_PORT"]), address="127.0.0.1")
+    import uvicorn
+    server = uvicorn.Server(uvicorn.Config(api.make_app(api.ApiContext(settings, use_worker=False)),
+                                           host="127.0.0.1", port=int(os.environ["T_PORT"]), log_config=None,
+                                           access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
     print("READY", flush=True)
-    await asyncio.Event().wait()
+    await serving
 asyncio.run(main())
 """
 

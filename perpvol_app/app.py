@@ -1,4 +1,5 @@
-"""What ``panel serve`` serves (``perpvol serve`` runs it with ``--plugins perpvol_app.plugin``)."""
+"""The dashboard alone for ``panel serve perpvol_app/app.py`` (no API, Panel's own server); ``perpvol serve``
+serves it with the API behind our login (:mod:`perpvol_app.server`)."""
 
 from perpvol_app.ui.dashboard import create_app
 

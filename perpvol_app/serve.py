@@ -1,9 +1,8 @@
 """``perpvol serve`` and ``perpvol demo``.
 
-``serve`` runs ``panel serve perpvol_app/app.py --plugins perpvol_app.plugin`` in this process with a
-login (basic auth: ``PERPVOL_PASSWORD``, or a generated password printed once) and a random cookie
-secret, bound to 127.0.0.1 unless told otherwise. The password and cookie secret reach Panel through
-its environment variables, never the command line (which other local users can read).
+``serve`` runs the one ASGI app of :mod:`perpvol_app.server` (the API and the dashboard behind our login:
+``PERPVOL_PASSWORD``, or a generated password printed once, checked exactly as typed) with uvicorn, bound
+to 127.0.0.1 unless told otherwise. Secrets come from the environment, never the command line.
 
 ``demo`` starts both exchange simulators in-process (seeded two-year histories, live fills on), uses
 a demo home (``~/.perpvol-demo`` unless ``PERPVOL_HOME`` is set) so real data is never touched, adds
@@ -15,15 +14,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
 
-APP_FILE = Path(__file__).resolve().parent / "app.py"
-LOGIN_TEMPLATE = Path(__file__).resolve().parent / "themes" / "login.html"
 DEMO_HOME = Path("~/.perpvol-demo")
 #: environment variables that could point a demo at the user's real data; the demo ignores them.
 _REAL_DATA_VARS = ("PERPVOL_DATABASE_URL", "PERPVOL_MASTER_KEY", "PERPVOL_MASTER_KEY_FILE", "PERPVOL_REDIS_URL")
@@ -44,45 +40,18 @@ def api_token(settings: Settings) -> tuple[str, bool]:
     return secrets.token_urlsafe(24), True
 
 
-def panel_argv(port: int, address: str) -> list[str]:
-    """The ``panel serve`` command line (no secrets on it)."""
-    origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
-    argv = [
-        "panel", "serve", str(APP_FILE),
-        "--plugins", "perpvol_app.plugin",
-        "--port", str(port),
-        "--address", address,
-        "--index", "app",
-        "--num-procs", "1",
-        "--check-unused-sessions", "5000",
-        "--unused-session-lifetime", "15000",
-    ]  # fmt: skip
-    for origin in sorted(origins):
-        argv += ["--allow-websocket-origin", origin]
-    if LOGIN_TEMPLATE.is_file():
-        argv += ["--basic-login-template", str(LOGIN_TEMPLATE)]
-    return argv
+def run_server(
+    settings: Settings, port: int, address: str, password: str, worker: bool = True, token: str | None = None
+) -> int:
+    """Serve the one ASGI app (API + dashboard behind our login) with uvicorn until Ctrl-C / SIGTERM."""
+    import dataclasses
 
+    from perpvol_app.server import ServerConfig, run
+    from perpvol_core.security.redaction import Secret
 
-def run_panel(port: int, address: str, password: str, worker: bool = True, token: str | None = None) -> int:
-    """Serve in this process (blocks until Ctrl-C); the login, API token and cookie secret go through the env."""
-    from panel.command import main as panel_main
-
-    os.environ["PANEL_BASIC_AUTH"] = password
     if token:
-        os.environ["PERPVOL_API_TOKEN"] = token
-    os.environ["PANEL_COOKIE_SECRET"] = secrets.token_urlsafe(32)
-    if not worker:
-        os.environ["PERPVOL_NO_WORKER"] = "1"
-    saved = sys.argv
-    sys.argv = panel_argv(port, address)
-    try:
-        panel_main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    finally:
-        sys.argv = saved
-    return 0
+        settings = dataclasses.replace(settings, api_token=Secret(token))
+    return run(ServerConfig(settings=settings, password=password, address=address, port=port, worker=worker))
 
 
 def _print_login(address: str, port: int, password: str, generated: bool) -> None:
@@ -108,7 +77,8 @@ def _serve(settings: Settings, args: Any) -> int:
     token, token_generated = api_token(settings)
     _print_login(args.address, args.port, password, generated)
     _print_api(args.address, args.port, token, token_generated)
-    return run_panel(args.port, args.address, password, worker=not getattr(args, "no_worker", False), token=token)
+    worker = not getattr(args, "no_worker", False)
+    return run_server(settings, args.port, args.address, password, worker=worker, token=token)
 
 
 def cmd_serve(args: Any) -> int:

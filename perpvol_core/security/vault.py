@@ -1,6 +1,9 @@
 """The vault: the one place where exchange credentials are encrypted and decrypted (AES-256-GCM).
 
-Ciphertext = ``b"pv1:" + 12-byte nonce + AES-GCM(ciphertext || tag)``. The master key lives outside
+Ciphertext = ``b"pv2:" + 12-byte nonce + AES-GCM(ciphertext || tag)``, with the account's label, exchange and
+base URL as associated data (:class:`Binding`): a row edited in the database (say ``base_url`` pointed at
+another host) no longer decrypts, so its credential can never be sent there. ``pv1:`` blobs (no binding)
+are re-encrypted bound to their row by :meth:`Vault.open`, once. The master key lives outside
 the database: ``PERPVOL_MASTER_KEY`` (base64 of 32 bytes), ``PERPVOL_MASTER_KEY_FILE``, or a key file
 created once (mode 0600) at ``$PERPVOL_HOME/master.key``. An encrypted check value in the store's
 ``meta`` table detects a wrong key before anything is decrypted or changed.
@@ -19,8 +22,10 @@ import json
 import logging
 import os
 import secrets as _random
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,10 +36,12 @@ from perpvol_core.store import Store
 
 log = logging.getLogger(__name__)
 
-VERSION_PREFIX = b"pv1:"
+VERSION_PREFIX = b"pv2:"
+#: unbound blobs of the first release; only :meth:`Vault.open` reads them, to bind them to their row.
+LEGACY_PREFIX = b"pv1:"
 _NONCE_LEN = 12
 _KEY_LEN = 32
-_AAD = b"perpvol-vault-v1"
+_AAD = b"perpvol-vault-v1"  # the check value's and the legacy blobs' associated data
 CHECK_META_KEY = "vault_check"
 _CHECK_PLAINTEXT = b"perpvol vault check v1"
 
@@ -49,6 +56,28 @@ class WrongMasterKey(VaultError):
 
 class TamperedCiphertext(VaultError):
     """A ciphertext failed authentication (modified, truncated, or of an unknown version)."""
+
+
+class CredentialsMismatch(TamperedCiphertext):
+    """An account's credentials do not open for its stored label, exchange and base URL (the row was edited)."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What one credential blob is bound to (AES-GCM associated data): the account's label, exchange, base URL."""
+
+    label: str
+    exchange: str
+    base_url: str | None
+
+    @classmethod
+    def of(cls, account: Any) -> Binding:
+        """The binding of a stored account (anything with ``label``, ``exchange`` and ``base_url``)."""
+        return cls(account.label, account.exchange, account.base_url)
+
+    def aad(self) -> bytes:
+        # JSON of a list: unambiguous (no separator an attacker could move), and None == "" (exchange default)
+        return json.dumps(["perpvol-vault-v2", self.label, self.exchange, self.base_url or ""]).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -134,6 +163,11 @@ def _fsync_dir(folder: Path) -> None:
 
 def _read_key_file(path: Path) -> bytes:
     try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            log.warning(
+                "master key file %s is readable by group or others (mode %o): run `chmod 600 %s`", path, mode, path
+            )
         text = path.read_text("ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read master key file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
@@ -151,31 +185,31 @@ def key_source(settings: Settings) -> KeySource:
     return KeySource(from_env=False, path=settings.master_key_file or settings.default_key_file)
 
 
-def _seal(key: bytes, plaintext: bytes) -> bytes:
+def _seal(key: bytes, plaintext: bytes, aad: bytes = _AAD, prefix: bytes = VERSION_PREFIX) -> bytes:
     nonce = os.urandom(_NONCE_LEN)
-    return VERSION_PREFIX + nonce + AESGCM(key).encrypt(nonce, plaintext, _AAD)
+    return prefix + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
 
 
-def _open(key: bytes, blob: bytes) -> bytes:
+def _open(key: bytes, blob: bytes, aad: bytes = _AAD, prefix: bytes = VERSION_PREFIX) -> bytes:
     blob = bytes(blob)
-    if not blob.startswith(VERSION_PREFIX):
+    if not blob.startswith(prefix):
         raise TamperedCiphertext("ciphertext has an unknown version prefix (not written by this vault)")
-    body = blob[len(VERSION_PREFIX) :]
+    body = blob[len(prefix) :]
     if len(body) < _NONCE_LEN + 16:
         raise TamperedCiphertext("ciphertext is truncated")
     try:
-        return AESGCM(key).decrypt(body[:_NONCE_LEN], body[_NONCE_LEN:], _AAD)
+        return AESGCM(key).decrypt(body[:_NONCE_LEN], body[_NONCE_LEN:], aad)
     except InvalidTag as exc:
         raise TamperedCiphertext("ciphertext failed authentication (tampered, or another master key)") from exc
 
 
 def _check_value(key: bytes) -> str:
-    return base64.b64encode(_seal(key, _CHECK_PLAINTEXT)).decode("ascii")
+    return base64.b64encode(_seal(key, _CHECK_PLAINTEXT, prefix=LEGACY_PREFIX)).decode("ascii")
 
 
 def _key_opens_check(key: bytes, stored_check: str) -> bool:
     try:
-        return _open(key, base64.b64decode(stored_check)) == _CHECK_PLAINTEXT
+        return _open(key, base64.b64decode(stored_check), prefix=LEGACY_PREFIX) == _CHECK_PLAINTEXT
     except (TamperedCiphertext, binascii.Error, ValueError):
         return False
 
@@ -219,11 +253,11 @@ class Vault:
         if _key_opens_check(key, stored_check):
             if source.path is not None:
                 _discard_stale_pending(source.path)
-            return cls(key, source)
+            return cls(key, source)._bind_legacy(store)
         if source.path is not None:
             finished = _finish_pending_rotation(source.path, stored_check)
             if finished is not None:
-                return cls(finished, source)
+                return cls(finished, source)._bind_legacy(store)
         raise WrongMasterKey(
             f"the master key ({source.describe()}) does not match this database "
             f"({store!r}): its credentials were encrypted with another key. Point PERPVOL_MASTER_KEY or "
@@ -246,18 +280,62 @@ class Vault:
 
     # -- the one choke point ----------------------------------------------------------------------
 
-    def encrypt(self, creds: Credentials) -> bytes:
-        """Encrypt credentials for the store."""
-        plaintext = json.dumps(credentials_to_dict(creds), separators=(",", ":")).encode("utf-8")
-        return _seal(self._key, plaintext)
+    def encrypt(self, creds: Credentials, *, label: str, base_url: str | None) -> bytes:
+        """Encrypt credentials for the account ``label`` at ``base_url`` (the exchange is ``creds.exchange``).
 
-    def decrypt(self, blob: bytes) -> Credentials:
-        """Decrypt a stored blob. Raises: TamperedCiphertext (never returns garbage)."""
-        plaintext = _open(self._key, blob)
+        The blob opens only for that label, exchange and base URL: changing any of them means encrypting again.
+        """
+        plaintext = json.dumps(credentials_to_dict(creds), separators=(",", ":")).encode("utf-8")
+        return _seal(self._key, plaintext, Binding(label, creds.exchange, base_url).aad())
+
+    def decrypt(self, blob: bytes, binding: Binding) -> Credentials:
+        """Decrypt a stored blob bound to ``binding``. Raises: TamperedCiphertext (never returns garbage)."""
+        plaintext = _open(self._key, blob, binding.aad())
         try:
-            return credentials_from_dict(json.loads(plaintext))
+            creds = credentials_from_dict(json.loads(plaintext))
         except (ValueError, KeyError, TypeError) as exc:
             raise TamperedCiphertext("decrypted credentials are malformed") from exc
+        if creds.exchange != binding.exchange:  # cannot happen without the key; checked anyway
+            raise TamperedCiphertext("decrypted credentials belong to another exchange")
+        return creds
+
+    def decrypt_account(self, account: Any) -> Credentials:
+        """The credentials of a stored account (``label``, ``exchange``, ``base_url``, ``credentials``).
+
+        Raises:
+            CredentialsMismatch: the blob does not open for this row's label, exchange and base URL (the row
+                was edited outside perpvol, or the cell is corrupt); the message names the account only.
+        """
+        try:
+            return self.decrypt(account.credentials, Binding.of(account))
+        except TamperedCiphertext as exc:
+            raise CredentialsMismatch(
+                f"the stored credentials of account {account.label!r} do not open for its label, exchange and "
+                f"base URL ({exc}); its row was changed outside perpvol or is corrupt: add the key again "
+                "(`perpvol keys add ... --replace`)"
+            ) from None
+
+    def _bind_legacy(self, store: Store) -> Vault:
+        """Re-encrypt every ``pv1:`` (unbound) blob bound to its row, in one transaction; returns ``self``.
+
+        A legacy blob that does not open is left as it is: only its own account fails (on decrypt).
+        """
+
+        def bind(row: Any, blob: bytes) -> bytes:
+            if not blob.startswith(LEGACY_PREFIX):
+                return blob
+            try:
+                plaintext = _open(self._key, blob, prefix=LEGACY_PREFIX)
+            except TamperedCiphertext:
+                log.warning("credentials of account %r do not open; left as they are", row.label)
+                return blob
+            return _seal(self._key, plaintext, Binding.of(row).aad())
+
+        accounts = store.list_accounts()
+        if any(bytes(a.credentials).startswith(LEGACY_PREFIX) for a in accounts):
+            count = store.rewrite_credentials(bind)
+            log.info("bound the credentials of %d account(s) to their label, exchange and base URL", count)
+        return self
 
     # -- rotation ------------------------------------------------------------------------------------
 
@@ -265,13 +343,17 @@ class Vault:
         """Re-encrypt every credential and the check value under ``new_key`` in ONE transaction.
 
         Afterwards this vault uses the new key. Returns the number of credentials re-encrypted.
-        Raises: TamperedCiphertext when a stored blob does not open (nothing is changed).
+        Raises: TamperedCiphertext naming the account whose blob does not open (nothing is changed).
         """
         if len(new_key) != _KEY_LEN:
             raise VaultError("a master key is 32 bytes")
 
-        def reencrypt(blob: bytes) -> bytes:
-            return _seal(new_key, _open(self._key, blob))
+        def reencrypt(row: Any, blob: bytes) -> bytes:
+            aad = Binding.of(row).aad()
+            try:
+                return _seal(new_key, _open(self._key, blob, aad), aad)
+            except TamperedCiphertext as exc:
+                raise TamperedCiphertext(f"account {row.label!r}: {exc}; remove or re-add it, then rotate") from None
 
         count = store.rewrite_credentials(reencrypt, {CHECK_META_KEY: _check_value(new_key)})
         self._key = bytes(new_key)

@@ -32,6 +32,9 @@ from perpvol_core.store import Account, AccountExists, AccountNotFound, Store
 LABEL_MAX = 64
 _LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # 1-64 characters (LABEL_MAX)
 _MARKET_RE = re.compile(r"[A-Za-z0-9_\-]{1,80}")
+#: The same rules as anchored patterns, for schemas that document them (the API's OpenAPI document).
+LABEL_PATTERN = f"^{_LABEL_RE.pattern}$"
+MARKET_PATTERN = f"^{_MARKET_RE.pattern}$"
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.?)*|\[[0-9A-Fa-f:.]+\]")
 _URL_PATH_RE = re.compile(r"(?:/[A-Za-z0-9._~\-]*)*")
@@ -353,7 +356,9 @@ def add_account_report(
                     None, f"these credentials belong to another {display_name(creds.exchange)} account than "
                     f"{label!r}; add them under a new label.",
                 )
-    blob = vault.encrypt(creds)
+    # the blob is bound to the label and the URL the row will hold (the vault's associated data)
+    bound_url = base_url if base_url is not None or existing is None else existing.base_url
+    blob = vault.encrypt(creds, label=label, base_url=bound_url)
     if existing is not None:
         _set_identity(store, label, creds.exchange, identity)
         replaced = store.replace_credentials(
@@ -384,7 +389,7 @@ def test_account(store: Store, vault: Any, label: str, **connector_options: Any)
     Raises AccountNotFound, VaultError, ExchangeError subclasses.
     """
     account = store.get_account(_stored_label(store, label))
-    creds = vault.decrypt(account.credentials)
+    creds = vault.decrypt_account(account)
     text, identity = probe(creds, account.base_url, **connector_options)
     duplicate_of = None
     if identity is not None and account.identity != identity:
@@ -433,6 +438,8 @@ def remove_account(store: Store, label: str) -> None:
 
 
 __all__ = [
+    "LABEL_PATTERN",
+    "MARKET_PATTERN",
     "AccountInputError",
     "AccountRequest",
     "AccountTest",

@@ -361,7 +361,7 @@ class LiveFeed:
             self._set_state(st, CONNECTING)
             connects_before = st.connects
             try:
-                creds = await asyncio.to_thread(self.vault.decrypt, account.credentials)
+                creds = await asyncio.to_thread(self.vault.decrypt_account, account)
                 target = await self._target(account, creds)
                 error = await self._run_target(account, creds, st, target)
                 if error is None:  # the target asked to be replaced (listenKey renewal): at once

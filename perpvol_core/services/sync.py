@@ -216,7 +216,7 @@ class SyncEngine:
             cached = self._connectors.get(account.label)
         if cached and cached[0] == account.credentials and cached[1] == account.base_url:
             return cached[2]
-        creds = self.vault.decrypt(account.credentials)
+        creds = self.vault.decrypt_account(account)
         options = dict(self.connector_options.get(account.exchange, {}))
         connector = make_connector(creds, account.base_url or None, **options)
         with self._lock:

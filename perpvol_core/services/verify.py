@@ -333,7 +333,7 @@ def verify_account(
     exchange failures are the result's ``error``.
     """
     account = store.get_account(label)
-    creds = vault.decrypt(account.credentials)
+    creds = vault.decrypt_account(account)
     options = dict((connector_options or {}).get(account.exchange, {}))
     connector = make_connector(creds, account.base_url or None, **options)
     try:

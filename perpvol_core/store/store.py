@@ -489,19 +489,25 @@ class Store:
             if res.rowcount == 0:
                 raise AccountNotFound(f"no account labelled {label!r}")
 
-    def rewrite_credentials(self, transform: Callable[[bytes], bytes], meta: dict[str, str] | None = None) -> int:
-        """Replace every account's credential blob by ``transform(blob)`` and set ``meta``, in ONE transaction.
+    def rewrite_credentials(
+        self, transform: Callable[[Any, bytes], bytes], meta: dict[str, str] | None = None
+    ) -> int:
+        """Replace every account's credential blob by ``transform(row, blob)`` and set ``meta``, in ONE transaction.
 
+        ``row`` has the account's ``label``, ``exchange`` and ``base_url`` (the vault binds blobs to them).
         Used by master-key rotation: either every blob and the check value change, or none does.
         Returns the number of accounts rewritten. Raises whatever ``transform`` raises (nothing is changed).
         """
         with self._write() as conn:
-            rows = conn.execute(sa.select(m.accounts.c.id, m.accounts.c.credentials)).all()
+            rows = conn.execute(
+                sa.select(m.accounts.c.id, m.accounts.c.label, m.accounts.c.exchange, m.accounts.c.base_url,
+                          m.accounts.c.credentials)
+            ).all()
             for row in rows:
                 conn.execute(
                     m.accounts.update()
                     .where(m.accounts.c.id == row.id)
-                    .values(credentials=transform(bytes(row.credentials)))
+                    .values(credentials=transform(row, bytes(row.credentials)))
                 )
             for key, value in (meta or {}).items():
                 self._put_meta(conn, key, value)

@@ -1,4 +1,4 @@
-"""The server API over real HTTP: a Tornado app with ``perpvol_app.api`` routes on a real SQLite store."""
+"""The server API over real HTTP: ``perpvol_app.api`` (FastAPI behind the front door) on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -12,15 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import tornado.web
 
 from perpvol_app import api
 from perpvol_app.openapi import openapi_document
+from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
-from perpvol_sim.server import BackgroundServer
 
 DECIMAL_CHARS = set("-0123456789.")
 
@@ -63,7 +62,7 @@ def expected_window(fills: list[Fill], start_ms: int, end_ms: int, exchange: str
 
 
 class Env:
-    def __init__(self, server: BackgroundServer, token: str, store, fills: list[Fill], settings: Settings) -> None:
+    def __init__(self, server: BackgroundApp, token: str, store, fills: list[Fill], settings: Settings) -> None:
         self.server = server
         self.token = token
         self.store = store
@@ -96,12 +95,13 @@ def _build(tmp_path: Path, token: str | None, with_data: bool = True):  # noqa: 
         now = int(time.time() * 1000)
         for ex, seed in (("woox", 1), ("paradex", 2)):
             creds = WooxCredentials(api_key=f"key-{ex}-public", api_secret=Secret(f"SECRET{ex}{seed}" * 3))
-            acc = store.add_account(f"{ex}-main", ex, None, vault.encrypt(creds), "masked")
+            blob = vault.encrypt(creds, label=f"{ex}-main", base_url=None)
+            acc = store.add_account(f"{ex}-main", ex, None, blob, "masked")
             batch = make_fills(ex, 300, now, seed)
             store.ingest_fills(acc.id, batch)
             fills += batch
     ctx = api.ApiContext(settings, store=store, vault=vault, use_worker=False)
-    server = BackgroundServer(api.make_app(ctx))
+    server = BackgroundApp(api.make_app(ctx))
     server.start()
     return server, store, fills, settings
 
@@ -280,27 +280,82 @@ def test_delete_account_removes_its_volume(env: Env) -> None:
     assert _is_error(env.http.delete(env.url + "/accounts/paradex-main", headers=env.auth), 404)
 
 
-def test_openapi_document_matches_the_routes(env: Env) -> None:
-    doc = env.get("/openapi.json").json()
-    assert doc == openapi_document()
-    documented = set(doc["paths"])
-    import re
+def _response_schema(doc: dict, path: str, method: str) -> tuple[str, dict]:
+    """(status, JSON schema) of the documented success response of one operation."""
+    responses = doc["paths"][path][method]["responses"]
+    status = next(code for code in responses if code.startswith(("2", "426")))  # the stream: 426 without upgrade
+    content = responses[status].get("content", {})
+    return status, content.get("application/json", {}).get("schema", {})
 
-    # every documented path is served by a route (not the catch-all), and every route is documented
-    for path in documented:
-        concrete = path.replace("{label}", "lbl").replace("{token}", "tok")
-        matching = [p for p, h, _ in api.ROUTES if re.fullmatch(p, concrete)]
-        assert matching and matching[0] not in (r"/api/v1(?:/.*)?", r"/embed(?:/.*)?"), path
-    for pattern, _handler, _kw in api.ROUTES:
-        if pattern.endswith("(?:/.*)?"):
-            continue
-        readable = pattern.replace(api._LBL, "{label}").replace(api._TOKEN, "{token}").replace("\\.", ".")
-        assert readable in documented, readable
-        methods = {m.lower() for m in ("get", "post", "delete") if getattr(_handler, m) is not getattr(
-            tornado.web.RequestHandler, m)}
-        if not issubclass(_handler, tornado.web.RequestHandler) or pattern.endswith("/stream"):
-            continue
-        assert methods == set(doc["paths"][readable]), readable
+
+def _validator(doc: dict, schema: dict):  # noqa: ANN202
+    import jsonschema
+
+    return jsonschema.Draft202012Validator({**schema, "components": doc["components"]})
+
+
+def _walk(node: object):  # noqa: ANN202
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_openapi_document_is_generated_from_the_routes_and_real_responses_match_it(env: Env) -> None:
+    from fastapi.routing import APIRoute
+
+    served = env.get("/openapi.json")
+    assert served.status_code == 200
+    doc = served.json()
+    assert doc == openapi_document()  # what tools get without a server is what the server serves
+    # every route of the app is documented with its methods, and every documented operation is a route
+    app = env.server.app.app  # the FastAPI app behind the front door
+
+    def api_routes(routes: list) -> list:  # noqa: ANN001
+        flat = []
+        for r in routes:  # included routers keep their own routes (full paths)
+            inner = getattr(r, "original_router", None)
+            flat += api_routes(inner.routes) if inner is not None else [r]
+        return flat
+
+    routes = {(r.path, m.lower()) for r in api_routes(app.routes) if isinstance(r, APIRoute) and r.include_in_schema
+              for m in r.methods}  # fmt: skip
+    assert len(routes) >= 12
+    documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert routes == documented
+    expected_paths = {"/api/v1/health", "/api/v1/accounts", "/api/v1/accounts/{label}", "/api/v1/accounts/{label}/test",
+                      "/api/v1/sync", "/api/v1/sync/status", "/api/v1/volume/summary", "/api/v1/volume/daily",
+                      "/api/v1/volume/current", "/api/v1/stream", "/embed/{token}", "/embed/{token}.json"}  # fmt: skip
+    assert set(doc["paths"]) == expected_paths
+    # each JSON success response is a named model; errors are the {"error", "message"} model
+    for path, method in documented:
+        status, schema = _response_schema(doc, path, method)
+        if (path, method) in {("/api/v1/accounts/{label}", "delete"), ("/embed/{token}", "get")}:
+            continue  # 204 and the HTML page
+        assert schema.get("$ref", "").startswith("#/components/schemas/"), (path, method, schema)
+        assert doc["paths"][path][method]["responses"].get("404", {}).get("content") or path.startswith("/api")
+    assert doc["components"]["schemas"]["ErrorBody"]["required"] == ["error", "message"]
+    # money is a decimal string everywhere: no number type in any schema, the money fields carry the pattern
+    assert not [n for n in _walk(doc["components"]) if n.get("type") == "number"]
+    periods = doc["components"]["schemas"]["Periods"]["properties"]
+    assert set(periods) == {"24h", "7d", "30d", "all"}
+    money = [periods[k] for k in periods] + [doc["components"]["schemas"]["DailyRow"]["properties"][k]
+                                             for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")]
+    money.append(doc["components"]["schemas"]["Current"]["properties"]["volume_usd"])
+    for field in money:
+        assert field["type"] == "string" and field["pattern"] == api.DECIMAL_PATTERN, field
+    # real responses validate against the generated schemas
+    for path in ("/health", "/accounts", "/sync/status", "/volume/summary", "/volume/current", "/volume/daily"):
+        body = (env.get(path) if path != "/health" else env.http.get(env.url + path)).json()
+        _validator(doc, _response_schema(doc, f"/api/v1{path}", "get")[1]).validate(body)
+    # ... and the check can fail: a float, or an exponent, where money belongs is refused
+    summary = env.get("/volume/summary").json()
+    validator = _validator(doc, _response_schema(doc, "/api/v1/volume/summary", "get")[1])
+    for bad in (1.5, "1E+3"):
+        assert not validator.is_valid({**summary, "totals": {**summary["totals"], "24h": bad}})
 
 
 def test_schemathesis_finds_no_server_error(env: Env) -> None:
@@ -312,10 +367,8 @@ def test_schemathesis_finds_no_server_error(env: Env) -> None:
     ran = 0
     for result in schema.get_all_operations():
         op = result.ok()
-        if op.path == "/api/v1/stream":
-            continue  # a WebSocket upgrade, exercised in test_live.py
         if op.method.upper() == "POST" and op.path.startswith("/api/v1/accounts"):
-            continue  # would contact the base_url it generates; validation is covered above
+            continue  # would contact the base_url it generates; fuzzed against simulators in test_trust_badinput
 
         @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=op.as_strategy())
@@ -328,19 +381,20 @@ def test_schemathesis_finds_no_server_error(env: Env) -> None:
 
         check()
         ran += 1
-    assert ran >= 9
+    assert ran >= 10
 
 
 def test_request_logs_redact_the_stream_token(env: Env, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="tornado.access")
+    caplog.set_level(logging.INFO, logger="perpvol.access")
     env.http.get(env.server.base_url + "/api/v1/stream", params={"token": env.token})
     env.http.get(env.server.base_url + "/embed/" + "A" * 32)
+    env.http.get(env.server.base_url + "/app", params={"token": "B" * 32, "x": "1"})  # a non-API URL
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len([r for r in caplog.records if r.name == "tornado.access"]) < 2:
+    while time.monotonic() < deadline and len([r for r in caplog.records if r.name == "perpvol.access"]) < 3:
         time.sleep(0.05)
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "/api/v1/stream" in text and "/embed/" in text
-    assert env.token not in text and "A" * 32 not in text
+    assert "/api/v1/stream" in text and "/embed/" in text and "/app?token=" in text
+    assert env.token not in text and "A" * 32 not in text and "B" * 32 not in text
 
 
 def test_post_accounts_tests_credentials_first_and_never_echoes_them(env: Env) -> None:
@@ -389,10 +443,10 @@ def test_sync_endpoints_with_a_worker(tmp_path: Path) -> None:
     sim = WooxSim(History("woox", 3, 120, days=30))
     sim.start()
     creds = WooxCredentials(api_key=sim.config.api_key, api_secret=Secret(sim.config.api_secret))
-    store.add_account("w", "woox", sim.base_url, vault.encrypt(creds), creds.hint)
+    store.add_account("w", "woox", sim.base_url, vault.encrypt(creds, label="w", base_url=sim.base_url), creds.hint)
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
     worker.start()
-    server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker)))
+    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker)))
     server.start()
     auth = {"Authorization": f"Bearer {token}"}
     try:
@@ -421,9 +475,10 @@ def test_sync_endpoints_with_a_worker(tmp_path: Path) -> None:
         store.close()
 
 
-def test_through_the_real_panel_serve_plugin(tmp_path: Path) -> None:
-    """``panel serve --plugins perpvol_app.plugin`` mounts the API, the stream and the embed routes."""
+def test_through_the_real_perpvol_serve(tmp_path: Path) -> None:
+    """``perpvol serve`` (uvicorn, one ASGI app) serves the API, the stream, the embed and the login; stops cleanly."""
     import os
+    import signal
     import subprocess
     import sys
 
@@ -435,32 +490,31 @@ def test_through_the_real_panel_serve_plugin(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     token = secrets.token_urlsafe(24)
+    password = "Serve-Test.Pass!" + secrets.token_hex(2).upper()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}
-    env.update(PERPVOL_HOME=str(home), PERPVOL_API_TOKEN=token, PERPVOL_NO_WORKER="1")
+    env.update(PERPVOL_HOME=str(home), PERPVOL_API_TOKEN=token, PERPVOL_PASSWORD=password)
     created = subprocess.run(
-        [sys.executable, "-m", "perpvol_cli.main", "embed", "create", "--name", "panel"],
+        [sys.executable, "-m", "perpvol_cli.main", "embed", "create", "--name", "serve"],
         cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True,
     )
     embed_token = created.stdout.split("token: ", 1)[1].split()[0]
     port = free_port()
-    panel = Path(sys.executable).with_name("panel")
     proc = subprocess.Popen(
-        [str(panel), "serve", "perpvol_app/app.py", "--plugins", "perpvol_app.plugin", "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "perpvol_cli.main", "serve", "--port", str(port), "--no-worker"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=10) as c:
+        with httpx.Client(base_url=base, timeout=30) as c:
             deadline = time.monotonic() + 120
             while True:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else "panel exited"
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else "perpvol serve exited"
                 try:
                     if c.get("/api/v1/health").status_code == 200:
                         break
                 except httpx.TransportError:
                     pass
-                assert time.monotonic() < deadline, "panel serve did not come up"
+                assert time.monotonic() < deadline, "perpvol serve did not come up"
                 time.sleep(0.25)
             _is_error(c.get("/api/v1/volume/summary"), 401)
             r = c.get("/api/v1/volume/summary", headers={"Authorization": f"Bearer {token}"})
@@ -469,13 +523,70 @@ def test_through_the_real_panel_serve_plugin(tmp_path: Path) -> None:
             assert c.get(f"/embed/{embed_token}.json").status_code == 200
             assert c.get(f"/embed/{embed_token}").headers["Content-Type"].startswith("text/html")
             assert c.get("/embed/" + "x" * 32).status_code == 404
+            assert c.get("/app").status_code == 303
+            assert c.post("/login", data={"password": password.lower()}).status_code == 401
+            signed_in = c.post("/login", data={"password": password, "next": "/app"})
+            assert signed_in.status_code == 303 and "perpvol_session" in signed_in.headers["set-cookie"]
+            page = c.get("/app")
+            assert page.status_code == 200 and "bokeh" in page.text.lower()
+            c.get("/app", params={"token": "Q" * 30})  # a secret in a non-API query string
         with ws_connect(f"ws://127.0.0.1:{port}/api/v1/stream?token={token}", open_timeout=10) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "volume"
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGTERM)
         try:
-            _, err = proc.communicate(timeout=15)
+            out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            _, err = proc.communicate()
-    assert token not in (err or "") and embed_token not in (err or "")
+            out, err = proc.communicate()
+    assert proc.returncode in (0, -signal.SIGTERM), err[-2000:]  # uvicorn re-raises the signal once shut down
+    assert "Application shutdown complete" in err  # the lifespan closed the store (and the worker when there is one)
+    assert "access" in err and "/app?token=••••" in err and "Q" * 30 not in err  # one access log, redacted
+    for text in (out, err):
+        assert token not in text
+        assert embed_token not in text and password not in text
+
+
+def test_the_printed_generated_password_works_as_typed(tmp_path: Path) -> None:
+    """``perpvol serve`` without PERPVOL_PASSWORD prints one (mixed case): typed exactly, it signs in."""
+    import os
+    import subprocess
+    import sys
+
+    from perpvol_sim.server import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
+    env["PERPVOL_HOME"] = str(tmp_path / "home")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "perpvol_cli.main", "serve", "--port", str(port), "--no-worker"],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        password = ""
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("password (generated"):
+                password = line.rsplit(": ", 1)[1].strip()
+                break
+        assert len(password) >= 16
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if c.get("/login").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "perpvol serve did not come up"
+                time.sleep(0.25)
+            if password.lower() != password:  # the old bug: only the lower-cased form signed in
+                assert c.post("/login", data={"password": password.lower()}).status_code == 401
+            r = c.post("/login", data={"password": password})
+            assert r.status_code == 303 and r.headers["location"] == "/app"
+            assert c.get("/app").status_code == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

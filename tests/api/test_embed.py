@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from perpvol_app import api
+from perpvol_app.server import BackgroundApp
 from perpvol_cli.main import main as cli_main
 from perpvol_core.config import Settings
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
-from perpvol_sim.server import BackgroundServer
 
 API_SECRET = "EMBEDTESTSECRET" + secrets.token_hex(8)
 API_KEY = "embed-api-key-" + secrets.token_hex(4)
@@ -29,7 +29,7 @@ API_KEY = "embed-api-key-" + secrets.token_hex(4)
 
 @dataclass
 class EmbedEnv:
-    server: BackgroundServer
+    server: BackgroundApp
     home: Path
     db_url: str
     fills: list[Fill]
@@ -57,7 +57,8 @@ def embed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Embed
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     creds = WooxCredentials(api_key=API_KEY, api_secret=Secret(API_SECRET))
-    acc = store.add_account("my-secret-label", "woox", None, vault.encrypt(creds), creds.hint)
+    blob = vault.encrypt(creds, label="my-secret-label", base_url=None)
+    acc = store.add_account("my-secret-label", "woox", None, blob, creds.hint)
     now = int(time.time() * 1000)
     fills = [
         Fill("woox", f"tradeid{i:06d}", "FILL", "PERP_SOL_USDT", "BUY", "TAKER", Decimal(f"{100 + i}.25"),
@@ -68,7 +69,7 @@ def embed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Embed
     # The serving side gets a WRONG master key: if the embed path touched the vault, it would fail.
     wrong = Settings(home=home, database_url=db_url, master_key=Secret(encode_key(generate_key())),
                      api_token=Secret(secrets.token_urlsafe(24)))
-    server = BackgroundServer(api.make_app(api.ApiContext(wrong, store=store, use_worker=False)))
+    server = BackgroundApp(api.make_app(api.ApiContext(wrong, store=store, use_worker=False)))
     server.start()
     http = httpx.Client(base_url=server.base_url, timeout=30)
     try:
@@ -152,9 +153,7 @@ def test_embed_works_although_the_vault_cannot_open(embed_env: EmbedEnv, capsys:
     token, _ = _create(embed_env, capsys, "novault")
     assert embed_env.http.get(f"/embed/{token}.json").status_code == 200
     # the same server cannot open the vault (wrong key): a route that needs it says so
-    from perpvol_app.api import DEFAULT_CONTEXT  # noqa: F401 - importing the module-level ROUTES is harmless
-
-    ctx = embed_env.server.app.wildcard_router.rules[0].target_kwargs["ctx"]
+    ctx = embed_env.server.app.state.api_ctx
     auth = {"Authorization": f"Bearer {ctx.settings.api_token.reveal()}"}
     r = embed_env.http.post("/api/v1/accounts/my-secret-label/test", headers=auth)
     assert r.status_code == 409 and r.json()["error"] == "vault_unavailable"

@@ -66,7 +66,7 @@ def test_keys_add_list_remove_keep_secrets_out(tmp_path: Path) -> None:
     # the stored blob decrypts to the secret through the vault only
     settings = Settings.from_env(env)
     store = Store.open(settings)
-    creds = Vault.open(settings, store).decrypt(store.get_account("x").credentials)
+    creds = Vault.open(settings, store).decrypt_account(store.get_account("x"))
     assert creds.api_secret.reveal() == SECRET and creds.api_key == API_KEY
     store.close()
     bad = run(env, "keys", "add", "paradex", "--label", "p", "--account", "nothex", "--l2-key-stdin", "--no-test",
@@ -105,7 +105,7 @@ def test_rotate_master_via_cli(tmp_path: Path) -> None:
     assert (home / "master.key").read_text() != old_key and not (home / "master.key.new").exists()
     settings = Settings.from_env(env)
     store = Store.open(settings)
-    assert Vault.open(settings, store).decrypt(store.get_account("x").credentials).api_secret.reveal() == SECRET
+    assert Vault.open(settings, store).decrypt_account(store.get_account("x")).api_secret.reveal() == SECRET
     store.close()
 
 

@@ -14,7 +14,10 @@ from perpvol_core.security.credentials import ParadexL2Credentials, ParadexToken
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import (
     CHECK_META_KEY,
+    LEGACY_PREFIX,
     VERSION_PREFIX,
+    Binding,
+    CredentialsMismatch,
     TamperedCiphertext,
     Vault,
     VaultError,
@@ -42,7 +45,8 @@ def _seed(settings: Settings) -> tuple[Store, Vault]:
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     for i, creds in enumerate(CREDS):
-        store.add_account(f"acc{i}", creds.exchange, None, vault.encrypt(creds), creds.hint)
+        store.add_account(f"acc{i}", creds.exchange, None, vault.encrypt(creds, label=f"acc{i}", base_url=None),
+                          creds.hint)
     return store, vault
 
 
@@ -59,9 +63,9 @@ def test_round_trip_and_default_key_file(settings: Settings) -> None:
         assert blob.startswith(VERSION_PREFIX)
         for secret in ("woox-secret-0123456789", "eyJhbGciOiJFUzM4NCJ9", "0x543b6cf6c91817a8"):
             assert secret.encode() not in blob
-        assert vault.decrypt(blob) == creds
+        assert vault.decrypt_account(account) == creds
     reopened = Vault.open(settings, store)  # the same key file, not a new one
-    assert [reopened.decrypt(a.credentials) for a in store.list_accounts()] == CREDS
+    assert [reopened.decrypt_account(a) for a in store.list_accounts()] == CREDS
     assert settings.default_key_file.read_text().strip() not in repr(reopened)
 
 
@@ -107,7 +111,9 @@ def test_missing_default_key_with_existing_data_is_an_error(sqlite_settings: Set
 
 def test_tampered_ciphertext(sqlite_settings: Settings) -> None:
     _, vault = _seed(sqlite_settings)
-    blob = vault.encrypt(CREDS[0])
+    blob = vault.encrypt(CREDS[0], label="acc0", base_url=None)
+    binding = Binding("acc0", CREDS[0].exchange, None)
+    assert vault.decrypt(blob, binding) == CREDS[0]
     for bad in (
         blob[:-1] + bytes([blob[-1] ^ 1]),
         blob[:20] + bytes([blob[20] ^ 0x80]) + blob[21:],
@@ -116,10 +122,10 @@ def test_tampered_ciphertext(sqlite_settings: Settings) -> None:
         b"",
     ):
         with pytest.raises(TamperedCiphertext):
-            vault.decrypt(bad)
+            vault.decrypt(bad, binding)
     other = Vault(generate_key())
     with pytest.raises(TamperedCiphertext):
-        other.decrypt(blob)
+        other.decrypt(blob, binding)
 
 
 def test_rotate_key_file(settings: Settings) -> None:
@@ -130,7 +136,7 @@ def test_rotate_key_file(settings: Settings) -> None:
     assert settings.default_key_file.read_text() != old_key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and not pending_key_path(path).exists()
     vault = Vault.open(settings, store)
-    assert [vault.decrypt(a.credentials) for a in store.list_accounts()] == CREDS
+    assert [vault.decrypt_account(a) for a in store.list_accounts()] == CREDS
     with pytest.raises(WrongMasterKey):
         Vault.open(dataclasses.replace(settings, master_key=Secret(old_key.strip())), store)
 
@@ -144,7 +150,7 @@ def test_rotation_crash_after_commit_is_finished_on_open(sqlite_settings: Settin
     vault.rotate(store, new_key)
     reopened = Vault.open(sqlite_settings, store)
     assert key_file.read_text().strip() == encode_key(new_key) and not pending_key_path(key_file).exists()
-    assert [reopened.decrypt(a.credentials) for a in store.list_accounts()] == CREDS
+    assert [reopened.decrypt_account(a) for a in store.list_accounts()] == CREDS
 
 
 def test_rotation_crash_before_commit_keeps_old_key(sqlite_settings: Settings) -> None:
@@ -155,7 +161,7 @@ def test_rotation_crash_before_commit_keeps_old_key(sqlite_settings: Settings) -
     write_key_file(pending_key_path(key_file), generate_key())  # staged, the database never committed
     vault = Vault.open(sqlite_settings, store)
     assert key_file.read_text() == old and not pending_key_path(key_file).exists() and _snapshot(store) == before
-    assert [vault.decrypt(a.credentials) for a in store.list_accounts()] == CREDS
+    assert [vault.decrypt_account(a) for a in store.list_accounts()] == CREDS
 
 
 def test_rotate_with_env_key_needs_a_new_key_file(sqlite_settings: Settings, tmp_path: Path) -> None:
@@ -171,4 +177,87 @@ def test_rotate_with_env_key_needs_a_new_key_file(sqlite_settings: Settings, tmp
     with pytest.raises(WrongMasterKey):
         Vault.open(env_settings, store)
     vault = Vault.open(dataclasses.replace(sqlite_settings, master_key_file=new_file), store)
-    assert [vault.decrypt(a.credentials) for a in store.list_accounts()] == CREDS
+    assert [vault.decrypt_account(a) for a in store.list_accounts()] == CREDS
+
+
+def _edit_row(store: Store, which: str, **values: object) -> None:
+    """What someone with write access to the database could do (outside perpvol)."""
+    from perpvol_core.store import models as m
+
+    with store._engine.begin() as conn:  # the raw edit is the point here
+        conn.execute(m.accounts.update().where(m.accounts.c.label == which).values(**values))
+
+
+def test_credentials_are_bound_to_label_exchange_and_base_url(settings: Settings) -> None:
+    store, vault = _seed(settings)
+    _edit_row(store, "acc1", base_url="https://attacker.example")
+    edited = store.get_account("acc1")
+    with pytest.raises(CredentialsMismatch, match="'acc1'.*outside perpvol") as info:
+        vault.decrypt_account(edited)
+    assert "eyJhbGci" not in str(info.value)
+    # the other accounts still open; renaming a row or moving a blob to another row fails the same way
+    assert vault.decrypt_account(store.get_account("acc0")) == CREDS[0]
+    _edit_row(store, "acc1", base_url=None, label="renamed")
+    with pytest.raises(CredentialsMismatch):
+        vault.decrypt_account(store.get_account("renamed"))
+    _edit_row(store, "acc2", credentials=store.get_account("acc0").credentials)
+    with pytest.raises(CredentialsMismatch, match="'acc2'"):
+        vault.decrypt_account(store.get_account("acc2"))
+    # None and "" (the exchange default) are the same binding; any other URL is not
+    blob = vault.encrypt(CREDS[0], label="x", base_url=None)
+    assert vault.decrypt(blob, Binding("x", "woox", "")) == CREDS[0]
+    with pytest.raises(TamperedCiphertext):
+        vault.decrypt(blob, Binding("x", "woox", "http://127.0.0.1:1"))
+
+
+def test_legacy_blobs_are_bound_to_their_row_on_open(sqlite_settings: Settings) -> None:
+    """A database of the first release (``pv1:``, no associated data) is re-encrypted once, bound."""
+    import json as _json
+
+    from perpvol_core.security import vault as vault_mod
+    from perpvol_core.security.credentials import credentials_to_dict
+
+    store = Store.open(sqlite_settings)
+    vault = Vault.open(sqlite_settings, store)
+    key = vault._key
+    for i, creds in enumerate(CREDS):
+        plaintext = _json.dumps(credentials_to_dict(creds)).encode()
+        legacy = vault_mod._seal(key, plaintext, prefix=LEGACY_PREFIX)  # what the first release wrote
+        store.add_account(f"old{i}", creds.exchange, "https://api.example" if i else None, legacy, creds.hint)
+    store.add_account("broken", "woox", None, LEGACY_PREFIX + b"\x00" * 40, "masked")
+    reopened = Vault.open(sqlite_settings, store)
+    accounts = {a.label: a for a in store.list_accounts()}
+    for i, creds in enumerate(CREDS):
+        assert accounts[f"old{i}"].credentials.startswith(VERSION_PREFIX)
+        assert reopened.decrypt_account(accounts[f"old{i}"]) == creds
+    # a corrupt cell fails only its own account, with a clear message, and is left untouched
+    assert accounts["broken"].credentials == LEGACY_PREFIX + b"\x00" * 40
+    with pytest.raises(CredentialsMismatch, match="'broken'"):
+        reopened.decrypt_account(accounts["broken"])
+    # after binding, a pv1 blob is never accepted again (no downgrade by pasting an old blob)
+    _edit_row(store, "old0", credentials=vault_mod._seal(key, b"{}", prefix=LEGACY_PREFIX))
+    with pytest.raises(CredentialsMismatch):
+        reopened.decrypt_account(store.get_account("old0"))
+
+
+def test_rotation_keeps_the_binding_and_names_a_corrupt_account(sqlite_settings: Settings) -> None:
+    store, vault = _seed(sqlite_settings)
+    vault.rotate(store, generate_key())
+    assert [vault.decrypt_account(a) for a in store.list_accounts()] == CREDS
+    _edit_row(store, "acc1", base_url="https://elsewhere.example")
+    before = _snapshot(store)
+    with pytest.raises(TamperedCiphertext, match="'acc1'"):
+        vault.rotate(store, generate_key())
+    assert _snapshot(store) == before
+
+
+def test_key_file_readable_by_others_warns(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    store, _ = _seed(settings)
+    caplog.set_level("WARNING", logger="perpvol_core.security.vault")
+    Vault.open(settings, store)
+    assert not [r for r in caplog.records if "readable by group or others" in r.getMessage()]
+    settings.default_key_file.chmod(0o644)
+    Vault.open(settings, store)
+    warned = [r.getMessage() for r in caplog.records if "readable by group or others" in r.getMessage()]
+    assert warned and "chmod 600" in warned[0]
+    assert settings.default_key_file.read_text().strip() not in "\n".join(warned)

@@ -25,6 +25,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from perpvol_app import api
+from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
@@ -33,7 +34,7 @@ from perpvol_core.services.events import EventBus
 from perpvol_core.services.live import LIVE, REST_ONLY, LiveFeed, parse_paradex_push, parse_woox_push, ws_url
 from perpvol_sim.faults import WS_DROP, Faults
 from perpvol_sim.history import History
-from perpvol_sim.server import BackgroundServer, free_port
+from perpvol_sim.server import free_port
 
 REDIS_URL = os.environ.get("PERPVOL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ class LiveEnv:
     vault: Any
     worker: Any
     feed: LiveFeed
-    server: BackgroundServer
+    server: BackgroundApp
     token: str
     label: str
     bus: EventBus
@@ -152,7 +153,8 @@ def _make_env(
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     label = f"{exchange}-{kind}"
-    store.add_account(label, exchange, sim.base_url, vault.encrypt(creds), creds.hint)
+    blob = vault.encrypt(creds, label=label, base_url=sim.base_url)
+    store.add_account(label, exchange, sim.base_url, blob, creds.hint)
     worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
     worker.engine.bus = bus
     worker.run_once()  # the backfill, before the stream starts
@@ -161,7 +163,7 @@ def _make_env(
     worker.add_service(feed)
     worker.start()
     ctx = api.ApiContext(settings, store=store, vault=vault, worker=worker, bus=bus)
-    server = BackgroundServer(api.make_app(ctx))
+    server = BackgroundApp(api.make_app(ctx))
     server.start()
     env = LiveEnv(sim, history, faults, store, vault, worker, feed, server, token, label, bus)
     try:
@@ -302,9 +304,14 @@ async def main():
     settings = Settings(home=home, database_url=os.environ["T_DB"], api_token=Secret(os.environ["T_TOKEN"]))
     bus = RedisBus(os.environ["T_REDIS"], channel=os.environ["T_CHANNEL"]).start()
     ctx = api.ApiContext(settings, bus=bus, use_worker=False)
-    api.make_app(ctx).listen(int(os.environ["T_PORT"]), address="127.0.0.1")
+    import uvicorn
+    server = uvicorn.Server(uvicorn.Config(api.make_app(ctx), host="127.0.0.1", port=int(os.environ["T_PORT"]),
+                                           log_config=None, access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
     print("READY", flush=True)
-    await asyncio.Event().wait()
+    await serving
 
 asyncio.run(main())
 """

@@ -30,6 +30,7 @@ import tornado.web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from perpvol_app.server import BackgroundApp
 from perpvol_core.exchanges._http import parse_json
 from perpvol_core.exchanges.paradex import rest as px
 from perpvol_core.exchanges.woox import rest as wx
@@ -350,7 +351,7 @@ def _sync_rows(db_url: str, tmp_path: Path, exchange: str, rows: list[dict[str, 
     creds: Any = (WooxCredentials(api_key="k" * 20, api_secret=Secret("S" * 28)) if exchange == "woox"
                   else ParadexTokenCredentials(token=Secret("t" * 40)))
     with page_server(exchange, rows) as url:
-        store.add_account("acc", exchange, url, vault.encrypt(creds), creds.hint)
+        store.add_account("acc", exchange, url, vault.encrypt(creds, label="acc", base_url=url), creds.hint)
         engine = SyncEngine(store, vault, EventBus(), connector_options={exchange: {"max_attempts": 1}})
         try:
             result = engine.sync(days=2000)[0]
@@ -499,7 +500,7 @@ def test_schemathesis_covers_the_operations_tests_api_skips(tmp_path: Path) -> N
     home.mkdir(mode=0o700)
     settings_ = Settings(home=home, database_url=f"sqlite:///{home / 'perpvol.db'}", api_token=Secret(token))
     store = Store.open(settings_)
-    server = BackgroundServer(api.make_app(api.ApiContext(settings_, store=store, vault=Vault.open(settings_, store),
+    server = BackgroundApp(api.make_app(api.ApiContext(settings_, store=store, vault=Vault.open(settings_, store),
                                                           use_worker=False)))
     server.start()
     from perpvol_sim.history import History

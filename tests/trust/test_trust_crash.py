@@ -142,8 +142,10 @@ def crash_env(tmp_path: Path, db_url: str, n_fills: int, history_days: int = 700
     vault = Vault.open(settings, store)
     wc = WooxCredentials(api_key=woox.config.api_key, api_secret=Secret(woox.config.api_secret))
     pc = ParadexTokenCredentials(token=Secret(paradex.mint_read_only_token("crash")))
-    store.add_account("crash-woox", "woox", woox.base_url, vault.encrypt(wc), wc.hint)
-    store.add_account("crash-paradex", "paradex", paradex.api_url, vault.encrypt(pc), pc.hint)
+    store.add_account("crash-woox", "woox", woox.base_url,
+                      vault.encrypt(wc, label="crash-woox", base_url=woox.base_url), wc.hint)
+    store.add_account("crash-paradex", "paradex", paradex.api_url,
+                      vault.encrypt(pc, label="crash-paradex", base_url=paradex.api_url), pc.hint)
     env = CrashEnv(home, db_url, woox, paradex, store, vault, {"woox": "crash-woox", "paradex": "crash-paradex"})
     try:
         yield env

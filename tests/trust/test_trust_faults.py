@@ -54,7 +54,9 @@ class FaultEnv:
         return self.engine.sync(labels=[self.label], days=SYNC_DAYS, progress=progress)[0]
 
     def replace_credentials(self, creds: Any) -> None:
-        self.store.replace_credentials(self.label, self.vault.encrypt(creds), creds.hint)
+        self.store.replace_credentials(
+            self.label, self.vault.encrypt(creds, label=self.label, base_url=self.account.base_url), creds.hint
+        )
 
 
 def _connector_options() -> dict[str, dict[str, Any]]:
@@ -110,7 +112,7 @@ def fault_env(tmp_path: Path, exchange: str, kind: str, seed: int = 3, **sim_opt
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     label = f"{exchange}-{kind}"
-    store.add_account(label, exchange, base_url, vault.encrypt(creds), creds.hint)
+    store.add_account(label, exchange, base_url, vault.encrypt(creds, label=label, base_url=base_url), creds.hint)
     engine = SyncEngine(store, vault, EventBus(), connector_options=_connector_options())
     env = FaultEnv(exchange, kind, sim, faults, history, store, vault, engine, label)
     try:
@@ -185,7 +187,7 @@ def _expire_jwt(env: FaultEnv) -> None:
 
 def _revoke(env: FaultEnv) -> None:
     if env.exchange == "paradex" and env.kind == "token":
-        creds = env.vault.decrypt(env.account.credentials)
+        creds = env.vault.decrypt_account(env.account)
         assert env.sim.revoke_token(creds.token.reveal())
     else:
         env.faults.set(revoked=True)

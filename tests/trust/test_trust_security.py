@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from perpvol_app.server import BackgroundApp
 from perpvol_sim.server import BackgroundServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +141,7 @@ def test_no_secret_anywhere_after_add_sync_and_serve(
         bus = EventBus()
         worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=40)
         worker.engine.bus = bus
-        server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker,
+        server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker,
                                                               bus=bus)))
         server.start()
         responses: list[bytes] = []
@@ -225,7 +226,7 @@ def test_every_api_route_but_health_refuses_without_auth(tmp_path: Path) -> None
     token = secrets.token_urlsafe(24)
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'perpvol.db'}", api_token=Secret(token))
     store = Store.open(settings)
-    server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, use_worker=False)))
+    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, use_worker=False)))
     server.start()
     checked = 0
     try:
@@ -291,3 +292,114 @@ def test_pip_audit_finds_no_known_vulnerability_in_the_pins() -> None:
         pytest.skip(f"pip-audit could reach no advisory service here ({len(unaudited)} packages unaudited)")
     assert proc.returncode == 0, f"pip-audit exit {proc.returncode}:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
     assert not unaudited, f"{len(unaudited)} pinned package(s) not audited (advisory data unreachable): {unaudited[:5]}"
+
+
+def test_a_database_edit_of_base_url_cannot_exfiltrate_a_credential(tmp_path: Path, db_url: str) -> None:
+    """Someone who can write the database points an account at their host: nothing is ever sent there."""
+    import sqlalchemy as sa
+    import tornado.web
+
+    from perpvol_app import api
+    from perpvol_core.config import Settings
+    from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.security.redaction import Secret
+    from perpvol_core.security.vault import Vault
+    from perpvol_core.services.sync import SyncEngine
+    from perpvol_core.store import Store
+    from perpvol_core.store import models as m
+    from perpvol_sim.history import History
+    from perpvol_sim.paradex import ParadexSim
+    from perpvol_sim.woox import WooxSim
+
+    seen: list[str] = []
+
+    class Capture(tornado.web.RequestHandler):
+        def prepare(self) -> None:  # the attacker's host records everything it receives
+            seen.append(f"{self.request.method} {self.request.uri} {dict(self.request.headers)} {self.request.body!r}")
+            self.finish("{}")
+
+    attacker = BackgroundServer(tornado.web.Application([(r"/.*", Capture)]))
+    attacker.start()
+    paradex = ParadexSim(History("paradex", 7, 60, days=20))
+    woox = WooxSim(History("woox", 7, 60, days=20))
+    paradex.start()
+    woox.start()
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    api_token = secrets.token_urlsafe(24)
+    settings = Settings(home=home, database_url=db_url, api_token=Secret(api_token))
+    store = Store.open(settings)
+    vault = Vault.open(settings, store)
+    token = paradex.mint_read_only_token("exfil")
+    px = ParadexTokenCredentials(token=Secret(token))
+    wx = WooxCredentials(api_key=woox.config.api_key, api_secret=Secret(woox.config.api_secret))
+    px_blob = vault.encrypt(px, label="px", base_url=paradex.api_url)
+    store.add_account("px", "paradex", paradex.api_url, px_blob, px.hint)
+    store.add_account("wx", "woox", woox.base_url, vault.encrypt(wx, label="wx", base_url=woox.base_url), wx.hint)
+    server = None
+    try:
+        with store._engine.begin() as conn:  # the edit, outside perpvol
+            conn.execute(m.accounts.update().where(m.accounts.c.label == "px").values(
+                base_url=attacker.base_url + "/v1"))
+        engine = SyncEngine(store, Vault.open(settings, store))
+        try:
+            results = {r.label: r for r in engine.sync(days=30)}
+        finally:
+            engine.close()
+        assert results["wx"].ok  # the untouched account still syncs
+        assert not results["px"].ok and "outside perpvol" in str(results["px"].error)
+        account = store.get_account("px")
+        assert account.status == "error" and "outside perpvol" in (account.last_error or "")
+        # the API says the same for that account only, and still sends nothing anywhere
+        server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, use_worker=False)))
+        server.start()
+        r = httpx.post(f"{server.base_url}/api/v1/accounts/px/test", headers={"Authorization": f"Bearer {api_token}"},
+                       timeout=30)
+        assert r.status_code == 409 and r.json()["error"] == "credentials_mismatch" and token not in r.text
+        assert seen == [], seen[:2]  # not one request reached the attacker's host
+        with store._engine.connect() as conn:  # and the blob itself is untouched (the row's owner can re-add it)
+            assert conn.execute(sa.select(m.accounts.c.credentials).where(m.accounts.c.label == "px")).scalar()
+    finally:
+        if server is not None:
+            server.stop()
+        attacker.stop()
+        paradex.stop()
+        woox.stop()
+        store.close()
+
+
+def test_changing_an_accounts_url_re_encrypts_it(tmp_path: Path) -> None:
+    """Through the account paths (CLI ``keys add --replace --base-url``, the demo's upsert) the blob follows the URL."""
+    from perpvol_app.serve import upsert_account
+    from perpvol_core.config import Settings
+    from perpvol_core.security.credentials import WooxCredentials
+    from perpvol_core.security.redaction import Secret
+    from perpvol_core.security.vault import CredentialsMismatch, Vault
+    from perpvol_core.store import Store
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}
+    env["PERPVOL_HOME"] = str(home)
+    for url in ("http://127.0.0.1:9/a", "http://127.0.0.1:9/b"):
+        argv = ["keys", "add", "woox", "--label", "w", "--api-key", "k" * 20, "--api-secret-stdin", "--no-test",
+                "--base-url", url] + (["--replace"] if url.endswith("/b") else [])
+        proc = _run_cli(argv, "S" * 28, env)
+        assert proc.returncode == 0, proc.stderr
+    settings = Settings.from_env(env)
+    store = Store.open(settings)
+    try:
+        vault = Vault.open(settings, store)
+        account = store.get_account("w")
+        assert account.base_url == "http://127.0.0.1:9/b"
+        assert vault.decrypt_account(account).api_secret.reveal() == "S" * 28
+        with pytest.raises(CredentialsMismatch):  # bound to the new URL, not the old one
+            import dataclasses
+
+            vault.decrypt_account(dataclasses.replace(account, base_url="http://127.0.0.1:9/a"))
+        creds = WooxCredentials(api_key="d" * 20, api_secret=Secret("D" * 28))
+        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/x") == "added"
+        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/y") == "re-added"
+        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/y") == "updated"
+        assert vault.decrypt_account(store.get_account("demo")) == creds
+    finally:
+        store.close()

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "browser-test-password-1"
+PASSWORD = "Browser-Test.Pass:1!"  # mixed case and punctuation: typed exactly as printed
 SEED, FILLS = 5, 1200
 
 if not Path(CHROMIUM).exists():  # pragma: no cover
@@ -195,3 +195,51 @@ def test_dashboard_in_chromium(demo_server: dict) -> None:
         sim.stop()
     assert frames, "no WebSocket frames captured"
     assert not [f for f in frames if token in f]
+
+
+def test_a_framing_page_cannot_show_the_dashboard(demo_server: dict) -> None:
+    """Signed in, a page of another origin frames the dashboard and the login: both stay blank; the embed shows."""
+    import re
+    import subprocess
+
+    import tornado.web
+    from playwright.sync_api import sync_playwright
+
+    from perpvol_sim.server import BackgroundServer
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
+    env["PERPVOL_HOME"] = str(demo_server["home"])
+    out = subprocess.run([sys.executable, "-m", "perpvol_cli.main", "embed", "create", "--name", "frame-test"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    embed_token = re.search(r"token: (\S+)", out).group(1)
+    url = demo_server["url"]
+    attack_html = (f'<iframe name="dash" src="{url}/app" width="900" height="600"></iframe>'
+                   f'<iframe name="login" src="{url}/login" width="400" height="300"></iframe>'
+                   f'<iframe name="embed" src="{url}/embed/{embed_token}" width="600" height="200"></iframe>')
+
+    class Attacker(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.finish(f"<!doctype html><html><body>{attack_html}</body></html>")
+
+    attacker = BackgroundServer(tornado.web.Application([(r"/", Attacker)]))
+    attacker.start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+            page = browser.new_page()
+            page.goto(f"{url}/login")  # signed in: only the framing policy can stop the frame
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.locator("#pv-history-info").wait_for(timeout=90_000)
+            page.goto(attacker.base_url + "/")  # another origin (another port), same browser, same cookie
+            page.wait_for_load_state("load")
+            page.frame_locator("iframe[name=embed]").locator("h1").wait_for(timeout=30_000)  # frameable, as designed
+            for name in ("dash", "login"):
+                frame = page.frame(name=name)
+                assert frame is not None
+                assert frame.url.startswith("chrome-error://"), (name, frame.url)  # blocked by the browser
+                html = frame.content()
+                assert "pv-history-info" not in html and "password" not in html and "Sign in" not in html
+            browser.close()
+    finally:
+        attacker.stop()

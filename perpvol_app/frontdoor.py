@@ -1,0 +1,344 @@
+"""The front door: one ASGI middleware in front of everything the server exposes.
+
+In this order, before any route runs: the ``Host`` header is checked against the configured names
+(DNS rebinding); a request body larger than its cap is refused from ``Content-Length`` without reading
+it, otherwise it is read up to the cap (a streaming body over the cap is refused too); then the
+credentials: the bearer token for ``/api/v1`` (constant-time; the stream also takes ``?token=``), the
+login session for the dashboard (:mod:`perpvol_app.login`); ``/components/`` serves only modules that are
+ours or Panel's and already imported; JSON bodies nested deeper than :data:`MAX_JSON_DEPTH` are refused.
+Every response gets ``nosniff``; every page but the embed widget gets ``X-Frame-Options: DENY`` and
+``frame-ancestors 'none'``. One access log line per request, through :func:`redact_uri`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from perpvol_core.security.redaction import Secret, redact
+
+access_log = logging.getLogger("perpvol.access")
+
+
+API_PREFIX = "/api/v1"
+MAX_BODY = 64 * 1024
+MAX_LOGIN_BODY = 4 * 1024
+MAX_JSON_DEPTH = 32
+#: modules whose component resources ``/components/`` may serve (and only once imported by the app itself)
+COMPONENT_PACKAGES = ("panel", "panel_material_ui", "perpvol_app", "bokeh")
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:token|access_token|api_token|key|password|secret|bokeh-token)=)[^&#]*")
+_FRAME_DENY = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
+
+
+def redact_uri(path: str, query: str = "") -> str:
+    """A request target fit for a log: secret query values and embed tokens masked, the rest redacted."""
+    uri = path + (f"?{query}" if query else "")
+    uri = _SECRET_PARAMS.sub(r"\1••••", uri)
+    uri = re.sub(r"^/embed/[^/?]+", "/embed/••••", uri)
+    return redact(uri)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks request targets in every access log record (uvicorn's, ours): one filter, every access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(a) for a in record.args)
+        record.msg = _redact_arg(record.msg) if isinstance(record.msg, str) else record.msg
+        return True
+
+
+def _redact_arg(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    path, _, query = value.partition("?")
+    return redact_uri(path, query) if value.startswith("/") else redact(_SECRET_PARAMS.sub(r"\1••••", value))
+
+
+def install_log_redaction() -> None:
+    """Attach :class:`RedactingFilter` to every access logger (idempotent)."""
+    for name in ("perpvol.access", "uvicorn.access", "uvicorn.error", "tornado.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+def json_depth(body: bytes, limit: int) -> int:
+    """Nesting depth of a JSON text, stopping once it passes ``limit`` (strings are skipped; never recursive)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+class Refusal(Exception):
+    """A request the front door answers itself: status, machine code and a fixed message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, list(headers)
+
+
+@dataclass
+class DoorConfig:
+    """What the front door checks. ``api_token`` None (or empty) means the API refuses everything but health."""
+
+    allowed_hosts: frozenset[str]
+    api_token: Callable[[], Secret | None]
+    #: ``(scope) -> True`` when the request holds a valid login session (None: no dashboard on this app)
+    session_ok: Callable[[Scope], bool] | None = None
+    public_paths: tuple[str, ...] = ("/login", "/favicon.ico")
+    max_body: int = MAX_BODY
+    max_login_body: int = MAX_LOGIN_BODY
+    max_json_depth: int = MAX_JSON_DEPTH
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def default_hosts(bind_address: str, configured: str | None = None) -> frozenset[str]:
+    """``localhost``, the loopback addresses, the bind address (unless a wildcard) and ``PERPVOL_ALLOWED_HOSTS``."""
+    hosts = {"localhost", "127.0.0.1", "::1"}
+    if bind_address not in ("0.0.0.0", "::", ""):  # noqa: S104 - a wildcard bind names no host
+        hosts.add(bind_address.strip("[]").lower())
+    for name in (configured or "").split(","):
+        if name.strip():
+            hosts.add(name.strip().lower())
+    return frozenset(hosts)
+
+
+def _host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _query_param(scope: Scope, name: str) -> str | None:
+    for part in (scope.get("query_string") or b"").decode("latin-1").split("&"):
+        key, _, value = part.partition("=")
+        if unquote(key) == name:
+            return unquote(value)
+    return None
+
+
+def is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def is_embed(path: str) -> bool:
+    return path == "/embed" or path.startswith("/embed/")
+
+
+class FrontDoor:
+    """The ASGI middleware described in the module docstring."""
+
+    def __init__(self, app: ASGIApp, config: DoorConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status_box = {"status": 0}
+        path = scope.get("path") or "/"
+        try:
+            self._check_host(scope)
+            if scope["type"] == "websocket":
+                self._check_credentials(scope, path)
+                status_box["status"] = 101
+                await self.app(scope, receive, send)
+                return
+            body = await self._read_body(scope, receive, path)
+            replay = _replayer(body, receive)
+            await self.app(scope, replay, self._with_headers(send, path, status_box))
+        except Refusal as refusal:
+            status_box["status"] = refusal.status
+            await self._refuse(scope, send, path, refusal)
+        finally:
+            self._log(scope, path, status_box["status"], started)
+
+    # -- checks ---------------------------------------------------------------------------------------
+
+    def _check_host(self, scope: Scope) -> None:
+        host = _header(scope, b"host")
+        if host is None or _host_name(host) not in self.config.allowed_hosts:
+            raise Refusal(
+                400, "invalid_host",
+                "this server does not answer to that Host name; add it to PERPVOL_ALLOWED_HOSTS to allow it",
+            )  # fmt: skip
+
+    def _check_credentials(self, scope: Scope, path: str) -> None:
+        if is_api(path):
+            if path != f"{API_PREFIX}/health":
+                self._check_token(scope, allow_query=path == f"{API_PREFIX}/stream")
+            return
+        if is_embed(path) or path in self.config.public_paths or path == "/logout":
+            return  # the logout route checks its session itself (and answers 303 without one)
+        if self.config.session_ok is None:
+            raise Refusal(404, "not_found", "not found")
+        if path.startswith("/components/"):
+            self._check_component(path)
+        if not self.config.session_ok(scope):
+            if scope["type"] == "http" and scope.get("method") in ("GET", "HEAD"):
+                target = quote(path, safe="/")
+                raise Refusal(303, "login_required", "sign in first", [("location", f"/login?next={target}")])
+            raise Refusal(401, "login_required", "sign in first")
+
+    def _check_token(self, scope: Scope, allow_query: bool) -> None:
+        expected = self.config.api_token()
+        if expected is None or not expected.reveal():
+            raise Refusal(401, "unauthorized",
+                          "the API is disabled: set PERPVOL_API_TOKEN on the server to enable it", _BEARER)
+        header = _header(scope, b"authorization") or ""
+        given = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        if not given and allow_query:
+            given = _query_param(scope, "token") or ""
+        if not given:
+            raise Refusal(401, "unauthorized",
+                          "missing credentials: send the header Authorization: Bearer <PERPVOL_API_TOKEN>", _BEARER)
+        if not hmac.compare_digest(given.encode("utf-8"), expected.reveal().encode("utf-8")):
+            raise Refusal(401, "unauthorized", "invalid token", _BEARER)
+
+    @staticmethod
+    def _check_component(path: str) -> None:
+        """``/components/<module>/<Class>/...`` only for our and Panel's modules, never importing one."""
+        module = path.split("/")[2] if path.count("/") >= 2 else ""
+        allowed = any(module == p or module.startswith(p + ".") for p in COMPONENT_PACKAGES)
+        if not allowed or module not in sys.modules:
+            raise Refusal(404, "not_found", "not found")
+
+    async def _read_body(self, scope: Scope, receive: Receive, path: str) -> bytes:
+        cap = self.config.max_login_body if path in ("/login", "/logout") else self.config.max_body
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                raise Refusal(400, "invalid_request", "invalid Content-Length")
+            if int(length) > cap:
+                raise Refusal(413, "too_large", f"request body too large (at most {cap} bytes)")
+        self._check_credentials(scope, path)  # after the size, before reading anything
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS") and length in (None, "0"):
+            return b""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                raise Refusal(413, "too_large", f"request body too large (at most {cap} bytes)")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        ctype = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if body and (ctype.endswith("json") or (ctype == "" and body.lstrip()[:1] in (b"[", b"{"))):
+            if json_depth(body, self.config.max_json_depth) > self.config.max_json_depth:
+                raise Refusal(400, "invalid_request", f"JSON nested deeper than {self.config.max_json_depth} levels")
+        return body
+
+    # -- responses ------------------------------------------------------------------------------------
+
+    def _with_headers(self, send: Send, path: str, status_box: dict[str, int]) -> Send:
+        frameable = is_embed(path)
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box["status"] = int(message["status"])
+                headers = list(message.get("headers") or [])
+                if not frameable:
+                    csp = _merge_csp(headers)
+                    headers = [(k, v) for k, v in headers
+                               if k.lower() not in (b"content-security-policy", b"x-frame-options")]
+                    headers += [(b"x-frame-options", b"DENY"), (b"content-security-policy", csp)]
+                if not any(k.lower() == b"x-content-type-options" for k, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return wrapped
+
+    async def _refuse(self, scope: Scope, send: Send, path: str, refusal: Refusal) -> None:
+        body = json.dumps({"error": refusal.code, "message": refusal.message}).encode()
+        headers = [(b"content-type", b"application/json; charset=utf-8"), (b"cache-control", b"no-store"),
+                   (b"content-length", str(len(body)).encode()), (b"x-content-type-options", b"nosniff"),
+                   *_FRAME_DENY]
+        headers += [(k.lower().encode(), v.encode()) for k, v in refusal.headers]
+        if scope["type"] == "websocket":
+            if "websocket.http.response" not in (scope.get("extensions") or {}):
+                await send({"type": "websocket.close", "code": 1008, "reason": refusal.message[:120]})
+                return
+            # the same JSON answer as HTTP (a 401 says "send the token"), before any upgrade
+            await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body if scope.get("method") != "HEAD" else b""})
+
+    def _log(self, scope: Scope, path: str, status: int, started: float) -> None:
+        client = (scope.get("client") or ("-", 0))[0]
+        query = (scope.get("query_string") or b"").decode("latin-1")
+        method = scope.get("method", "WS")
+        access_log.info("%s %s %s %s %.1fms", client, method, redact_uri(path, query), status,
+                        (time.monotonic() - started) * 1000)
+
+
+_BEARER = [("www-authenticate", 'Bearer realm="perpvol"')]
+
+
+def _merge_csp(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The page's own CSP (if any) plus ``frame-ancestors 'none'``."""
+    own = [v for k, v in headers if k.lower() == b"content-security-policy"]
+    parts = [p.strip() for v in own for p in v.split(b";")]
+    parts = [p for p in parts if p and not p.startswith(b"frame-ancestors")]
+    return b"; ".join([*parts, b"frame-ancestors 'none'"])
+
+
+def _replayer(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body to the app once, then waits on the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,192 @@
+"""Our own login in front of the dashboard: exact password, backoff, server-side sessions.
+
+* The password is compared exactly as typed (no case folding), in constant time (SHA-256 digests of both
+  sides, then :func:`hmac.compare_digest`).
+* Backoff: after :data:`FREE_TRIES` wrong passwords from one client, that client waits ``2**k`` seconds
+  (capped) before its next try; more than :data:`GLOBAL_FREE` wrong passwords from anyone within
+  :data:`GLOBAL_WINDOW_S` make everyone wait. A try while waiting is refused without checking the password.
+* Sessions live in this process: a random id in a signed cookie (HMAC, HttpOnly, SameSite=Strict, Secure
+  behind TLS), bounded in number and age, revoked by ``POST /logout`` and all at once by
+  :meth:`LoginGuard.set_password`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+
+COOKIE = "perpvol_session"
+FREE_TRIES = 5
+MAX_WAIT_S = 900
+GLOBAL_FREE = 50
+GLOBAL_WINDOW_S = 60.0
+SESSION_MAX_AGE_S = 12 * 3600
+MAX_SESSIONS = 1000
+MAX_CLIENTS = 10_000
+WRONG_PASSWORD = "Wrong password."  # noqa: S105 - the fixed error text, not a password
+
+
+def too_many(wait_s: int) -> str:
+    return f"Too many attempts, wait {wait_s} s."
+
+
+@dataclass
+class LoginResult:
+    """``cookie`` on success; otherwise ``message`` is the fixed text to show (``wait_s`` > 0: backing off)."""
+
+    cookie: str | None = None
+    message: str = ""
+    wait_s: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.cookie is not None
+
+
+@dataclass
+class _Client:
+    failures: int = 0
+    locked_until: float = 0.0
+
+
+class LoginGuard:
+    """The password, the backoff state and the sessions of one server process (thread-safe)."""
+
+    def __init__(self, password: str, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if not password:
+            raise ValueError("a dashboard password must not be empty")
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._signing_key = secrets.token_bytes(32)
+        self._digest = b""
+        self._sessions: OrderedDict[str, float] = OrderedDict()  # id -> created (monotonic)
+        self._clients: OrderedDict[str, _Client] = OrderedDict()
+        self._recent_failures: deque[float] = deque(maxlen=GLOBAL_FREE * 4)
+        self.set_password(password)
+
+    # -- password -------------------------------------------------------------------------------------
+
+    def set_password(self, password: str) -> None:
+        """Change the password; every existing session is revoked."""
+        with self._lock:
+            self._digest = hashlib.sha256(password.encode("utf-8")).digest()
+            self._sessions.clear()
+
+    def _password_matches(self, given: str) -> bool:
+        return hmac.compare_digest(hashlib.sha256(given.encode("utf-8")).digest(), self._digest)
+
+    # -- backoff --------------------------------------------------------------------------------------
+
+    def wait_s(self, client: str) -> int:
+        """Seconds ``client`` must wait before its next try (0: may try now)."""
+        with self._lock:
+            return self._wait_locked(client, self._clock())
+
+    def _wait_locked(self, client: str, now: float) -> int:
+        wait = 0.0
+        state = self._clients.get(client)
+        if state is not None and state.locked_until > now:
+            wait = state.locked_until - now
+        recent = [t for t in self._recent_failures if now - t < GLOBAL_WINDOW_S]
+        if len(recent) >= GLOBAL_FREE:
+            wait = max(wait, GLOBAL_WINDOW_S - (now - recent[-GLOBAL_FREE]))
+        return math.ceil(wait) if wait > 0 else 0
+
+    def attempt(self, client: str, password: str) -> LoginResult:
+        """One login try from ``client`` (its address). Never raises."""
+        with self._lock:
+            now = self._clock()
+            wait = self._wait_locked(client, now)
+            if wait:
+                return LoginResult(message=too_many(wait), wait_s=wait)
+            if self._password_matches(password):
+                self._clients.pop(client, None)
+                return LoginResult(cookie=self._new_session(now))
+            state = self._clients.pop(client, None) or _Client()
+            state.failures += 1
+            if state.failures >= FREE_TRIES:
+                state.locked_until = now + min(2 ** (state.failures - FREE_TRIES), MAX_WAIT_S)
+            self._clients[client] = state  # most recent last: the oldest are evicted first
+            while len(self._clients) > MAX_CLIENTS:
+                self._clients.popitem(last=False)
+            self._recent_failures.append(now)
+            return LoginResult(message=WRONG_PASSWORD)
+
+    # -- sessions -------------------------------------------------------------------------------------
+
+    def _sign(self, session_id: str) -> str:
+        return hmac.new(self._signing_key, session_id.encode("ascii"), hashlib.sha256).hexdigest()
+
+    def _new_session(self, now: float) -> str:
+        session_id = secrets.token_urlsafe(32)
+        self._sessions[session_id] = now
+        while len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+        return f"{session_id}.{self._sign(session_id)}"
+
+    def _session_id(self, cookie_value: str | None) -> str | None:
+        if not cookie_value or "." not in cookie_value or len(cookie_value) > 200:
+            return None
+        session_id, _, signature = cookie_value.rpartition(".")
+        try:
+            expected = self._sign(session_id)
+        except UnicodeEncodeError:
+            return None
+        return session_id if hmac.compare_digest(signature.encode(), expected.encode()) else None
+
+    def valid(self, cookie_value: str | None) -> bool:
+        """True when ``cookie_value`` is a signed, live, unrevoked session."""
+        session_id = self._session_id(cookie_value)
+        if session_id is None:
+            return False
+        with self._lock:
+            created = self._sessions.get(session_id)
+            if created is None:
+                return False
+            if self._clock() - created > SESSION_MAX_AGE_S:
+                del self._sessions[session_id]
+                return False
+            return True
+
+    def revoke(self, cookie_value: str | None) -> bool:
+        """End the session; True when there was one."""
+        session_id = self._session_id(cookie_value)
+        with self._lock:
+            return session_id is not None and self._sessions.pop(session_id, None) is not None
+
+    # -- ASGI helpers ---------------------------------------------------------------------------------
+
+    def scope_ok(self, scope: MutableMapping[str, Any]) -> bool:
+        """Whether an ASGI request scope carries a valid session cookie."""
+        return self.valid(cookie_from_scope(scope))
+
+    @staticmethod
+    def set_cookie_header(value: str, secure: bool) -> str:
+        flags = f"; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_S}"
+        return f"{COOKIE}={value}{flags}{'; Secure' if secure else ''}"
+
+    @staticmethod
+    def clear_cookie_header(secure: bool) -> str:
+        return f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{'; Secure' if secure else ''}"
+
+
+def cookie_from_scope(scope: MutableMapping[str, Any]) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: BLE001 - a malformed cookie header is simply no session
+                return None
+            if COOKIE in jar:
+                return jar[COOKIE].value
+    return None

@@ -1,0 +1,203 @@
+"""The JSON views of the API (blocking; the routes run them in a thread): decimal strings, never floats.
+
+Shared by the REST routes, the stream's snapshot and the tests; they read the store and the worker only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from perpvol_core.security.redaction import Secret, redact
+
+log = logging.getLogger(__name__)
+
+
+def dec_str(value: Any) -> str:
+    """A decimal string without exponent (``Decimal``/int/str in; never via float)."""
+    from perpvol_core.store.models import canonical_decimal
+
+    if isinstance(value, float):
+        raise TypeError("money must never be float")
+    return canonical_decimal(value if isinstance(value, Decimal) else Decimal(str(value)))
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively turn ``Decimal`` into decimal strings, dates into ISO text, tuples/sets into lists."""
+    if isinstance(obj, Decimal):
+        return dec_str(obj)
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, datetime):
+        return obj.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, Secret):
+        return obj.hint
+    return obj
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_view(acc: Any) -> dict[str, Any]:
+    """Public form of an account: never the credential blob, only the masked hint."""
+    get = (lambda k: acc.get(k)) if isinstance(acc, dict) else (lambda k: getattr(acc, k, None))
+    last_error = get("last_error")
+    return {
+        "label": get("label"),
+        "exchange": get("exchange"),
+        "base_url": get("base_url"),
+        "hint": get("hint"),
+        "status": get("status"),
+        "last_error": redact(last_error) if last_error else None,
+        "created_ms": get("created_ms"),
+    }
+
+
+def accounts_payload(store: Any) -> list[dict[str, Any]]:
+    """``GET /accounts``: the one account-status view (``services.status``), never a credential."""
+    from perpvol_core.services.status import account_statuses
+
+    return [
+        {
+            "label": s.label, "exchange": s.exchange, "base_url": s.base_url, "hint": s.hint, "status": s.status,
+            "last_error": s.last_error, "created_ms": s.created_ms, "display_name": s.display_name,
+            "fills": s.fills, "coverage": s.coverage, "last_success_ms": s.last_success_ms, "identity": s.identity,
+        }
+        for s in account_statuses(store)
+    ]  # fmt: skip
+
+
+def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
+    """``{"generated_at", "totals": {24h,7d,30d,all}, "by_exchange": {...}}`` with decimal strings."""
+    from perpvol_core.analytics import volume
+
+    s = volume.summary(store, now_ms=at_ms)  # None: the answer shared by concurrent callers for up to 1 s
+    generated = now_ms() if at_ms is None else at_ms
+    return {"generated_at": iso(generated), "totals": jsonable(s["totals"]), "by_exchange": jsonable(s["by_exchange"])}
+
+
+def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
+    """The live 24h figure: ``generated_at``, ``as_of_ms``, ``window``, ``volume_usd``, ``by_exchange``, ``totals``."""
+    s = summary_payload(store, at_ms)
+    at_ms = now_ms() if at_ms is None else at_ms
+    return {
+        "generated_at": s["generated_at"],
+        "as_of_ms": at_ms,
+        "window": {"start_ms": at_ms - 86_400_000, "end_ms": at_ms},
+        "volume_usd": s["totals"].get("24h", "0"),
+        "by_exchange": {ex: vals.get("24h", "0") for ex, vals in s["by_exchange"].items()},
+        "totals": s["totals"],
+    }
+
+
+_daily_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
+_daily_cache_lock = threading.Lock()
+_DAILY_CACHE_SIZE = 64
+
+
+def daily_payload(
+    store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
+) -> dict[str, Any]:
+    """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``).
+
+    Days do not depend on the time of the request, only on the stored fills: the payload is kept until the
+    store's data version changes (the handlers serialize it and never modify it).
+    """
+    key = (id(store), store.data_version(), start, end, exchange, market)
+    with _daily_cache_lock:
+        cached = _daily_cache.get(key)
+    if cached is None:
+        cached = _build_daily_payload(store, start, end, exchange, market)
+        with _daily_cache_lock:
+            if len(_daily_cache) >= _DAILY_CACHE_SIZE:
+                _daily_cache.clear()
+            _daily_cache[key] = cached
+    return cached
+
+
+def _build_daily_payload(
+    store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
+) -> dict[str, Any]:
+    from perpvol_core.analytics import volume
+
+    frame = volume.daily_volume(store, start=start, end=end, exchange=exchange, market=market)
+    rows = []
+    for r in frame.iter_rows(named=True):
+        row = {}
+        for key, val in r.items():
+            if key in ("date", "day") and isinstance(val, date | datetime):
+                row["date"] = val.isoformat()[:10]
+            elif key == "day_ms" and isinstance(val, int):
+                row["date"] = iso(val)[:10]
+            elif isinstance(val, Decimal):
+                row[key] = dec_str(val)
+            elif isinstance(val, float):
+                row[key] = dec_str(Decimal(repr(val)))
+            else:
+                row[key] = val
+        rows.append(row)
+    return {
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "exchange": exchange,
+        "market": market,
+        "daily": rows,
+    }
+
+
+def sync_status_payload(ctx: Any) -> dict[str, Any]:
+    """Per-account sync state from the one account-status view plus the worker's own status when there is one."""
+    from perpvol_core.services.status import account_statuses
+
+    store = ctx.store
+    accounts = []
+    for view in account_statuses(store):  # the one account-status view, plus the sync's own counters
+        st = store.get_sync_state(view.account_id)
+        state = {
+            "covered_from_ms": view.covered_from_ms,
+            "covered_to_ms": view.covered_to_ms,
+            "progress": view.progress,
+            "eta_s": view.eta_s,
+            "fills_seen": st.fills_seen,
+            "last_success_ms": view.last_success_ms,
+            "last_error": redact(st.last_error) if st.last_error else None,
+        }
+        accounts.append({"label": view.label, "exchange": view.exchange, "status": view.status,
+                         "last_error": view.last_error, "fills": view.fills, "coverage": view.coverage,
+                         "sync": state})  # fmt: skip
+    worker_status: Any = None
+    worker = ctx.worker
+    if worker is not None:
+        try:
+            worker_status = jsonable(worker.status())
+        except Exception as exc:  # noqa: BLE001
+            worker_status = {"error": redact(exc)}
+    return {"generated_at": iso(now_ms()), "accounts": accounts, "worker": _clean_status(worker_status)}
+
+
+def _clean_status(value: Any) -> Any:
+    """Worker status made JSON-safe: floats kept (progress/eta are not money), strings redacted."""
+    if isinstance(value, dict):
+        return {str(k): _clean_status(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_status(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(value)
+
+
