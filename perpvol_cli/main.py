@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             sp.add_argument("--fills", type=int, default=20000, help="fills per simulated exchange")
             sp.add_argument("--seed", type=int, default=7)
-    sub.add_parser("worker", help="run sync and the live feed without serving")
+    wk = sub.add_parser("worker", help="run sync and the live feed without serving")
+    wk.add_argument("--check", action="store_true", help="exit 0 if a running worker's heartbeat is fresh")
 
     sim = sub.add_parser("sim", help="run a local exchange simulator")
     sim.add_argument("exchange", choices=["woox", "paradex"])
