@@ -7,7 +7,7 @@ PERPVOL := $(VENV)/bin/perpvol
 STAMP := $(VENV)/.installed-stamp
 PYTEST_FLAGS ?=
 
-.PHONY: install demo test trust bench lint lab voila services chromium compose-validator clean
+.PHONY: install demo test trust bench lint lab voila services chromium compose-validator docker-test clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,11 +33,16 @@ demo: install
 	@echo "perpvol demo: dashboard on port $(PORT), simulators on $$(($(PORT) + 1)) (WOO X) and $$(($(PORT) + 2)) (Paradex)"
 	$(PERPVOL) demo --port $(PORT)
 
-# Debian's docker-compose validates docker-compose.yml (no Docker engine runs here).
+# Debian's docker-compose validates the compose files (`make test` needs no Docker engine).
 compose-validator:
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { \
 	  echo "installing Debian docker-compose to validate the compose file"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+
+# The image for real (minutes, root, Docker): builds it on a local Debian base and runs the app and the
+# worker containers on the host network against this machine's PostgreSQL, Redis and the simulators.
+docker-test: install services
+	bash scripts/docker-smoke.sh
 
 test: install chromium compose-validator services
 	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts

@@ -259,8 +259,12 @@ def _demo(
 
 
 @app.command("worker", help="Run sync and the live feed without serving.")
-def _worker() -> None:
-    _dispatch("worker")
+def _worker(
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 0 if a running worker's heartbeat is fresh (health check).")
+    ] = False,
+) -> None:
+    _dispatch("worker", check=check)
 
 
 @app.command("sim", help="Run a local exchange simulator.")

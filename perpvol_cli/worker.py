@@ -7,11 +7,17 @@ import sys
 import threading
 from typing import Any
 
-from perpvol_core.services.worker import get_worker
+from perpvol_core.config import Settings
+from perpvol_core.services.worker import HEARTBEAT_EVERY_S, get_worker, heartbeat_fresh
 
 
 def cmd_worker(args: Any) -> int:
-    """``perpvol worker``: periodic sync (and attached services) in the foreground until Ctrl-C / SIGTERM."""
+    """``perpvol worker``: periodic sync (and attached services) in the foreground until Ctrl-C / SIGTERM.
+
+    ``perpvol worker --check``: exit 0 when a running worker's heartbeat is fresh, else 1 (health check).
+    """
+    if getattr(args, "check", False):
+        return 0 if heartbeat_fresh(Settings.from_env()) else 1
     worker = get_worker()
     stop = threading.Event()
 
@@ -26,10 +32,11 @@ def cmd_worker(args: Any) -> int:
 
     attach_live_feed(worker)
     worker.start()
+    worker.beat()
     print(f"perpvol worker: syncing every {worker.interval_s:.0f} s; Ctrl-C to stop", file=sys.stderr)
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(HEARTBEAT_EVERY_S):
+            worker.beat()
     except KeyboardInterrupt:
         pass
     finally:

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 from perpvol_core import timeutil
@@ -21,6 +22,24 @@ from perpvol_core.services.sync import DEFAULT_DAYS, AccountResult, SyncEngine
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 60.0
+#: ``perpvol worker`` touches ``PERPVOL_HOME/worker.heartbeat`` this often while its sync thread runs;
+#: ``perpvol worker --check`` (the container health check) calls it stale after HEARTBEAT_STALE_S.
+HEARTBEAT_FILE = "worker.heartbeat"
+HEARTBEAT_EVERY_S = 5.0
+HEARTBEAT_STALE_S = 60.0
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    return settings.home / HEARTBEAT_FILE
+
+
+def heartbeat_fresh(settings: Settings, max_age_s: float = HEARTBEAT_STALE_S) -> bool:
+    """Whether a worker touched its heartbeat within ``max_age_s`` seconds (False when there is none)."""
+    try:
+        age = time.time() - heartbeat_path(settings).stat().st_mtime
+    except OSError:
+        return False
+    return age <= max_age_s
 
 
 class Service(Protocol):
@@ -113,6 +132,15 @@ class Worker:
             self._thread.join(timeout)
         self._thread = None
         self.engine.close()
+
+    def beat(self) -> None:
+        """Touch the heartbeat file while the sync thread is alive; a failure is logged, never raised."""
+        if not self.running:
+            return
+        try:
+            heartbeat_path(self.settings).touch(mode=0o600)
+        except OSError as exc:
+            log.warning("cannot write the worker heartbeat: %s", redact(exc))
 
     def sync_now(self, labels: Iterable[str] | None = None) -> None:
         """Ask for a sync of ``labels`` (all when None) as soon as possible; returns at once."""

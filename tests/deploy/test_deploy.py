@@ -1,11 +1,13 @@
-"""Deployment files: the Dockerfile, docker-compose.yml and environment.yml agree with the project.
+"""Deployment files: the Dockerfile, the compose files and environment.yml agree with the project.
 
-No Docker engine runs here, so the image is not built; instead the tests check what can be checked
-without one: the compose file validates (``docker compose config`` / ``docker-compose config`` when a
-client is installed, and always structurally with PyYAML), it names only files and ``perpvol``
-subcommands that exist, no secret is written in it or baked into the image, the Dockerfile caches its
-dependency layer and runs as a non-root user, and the exact commands the containers run start here and
-answer ``/api/v1/health`` (the image's own HEALTHCHECK command included).
+The image itself is built and run end to end by ``scripts/docker-smoke.sh`` (``make docker-test``,
+minutes); these fast tests check what can be checked without an engine: the compose files validate
+(``docker compose config`` / ``docker-compose config`` when a client is installed, and always
+structurally with PyYAML), they name only files and ``perpvol`` subcommands that exist, every secret is
+required and none is written in them or baked into the image, the Dockerfile caches its dependency
+layer, installs the package without ``-e`` and runs as a non-root user, and the exact commands the
+containers run start here and pass their health checks (the image's HEALTHCHECK and the worker's
+``perpvol worker --check`` included).
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ from perpvol_sim.server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
+COMPOSE_TEST = REPO / "compose.test.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ENV_YML = REPO / "environment.yml"
 PERPVOL = Path(sys.executable).parent / "perpvol"
 SECRET_VAR = re.compile(r"(PASSWORD|TOKEN|SECRET|MASTER_KEY)$")
+REQUIRED_VARS = ("POSTGRES_PASSWORD", "PERPVOL_PASSWORD", "PERPVOL_API_TOKEN")
+PRIVATE_ADDRESS = re.compile(r"\b(10\.\d+|172\.(1[6-9]|2\d|3[01])|192\.168)\.\d+\.\d+")
 
 
 def _pyproject() -> dict[str, Any]:
@@ -97,12 +102,18 @@ def test_compose_structure() -> None:
     compose = _compose()
     services = compose["services"]
     assert {"app", "worker", "postgres", "redis"} <= set(services)
+    # one image, built once (by app) and shared by the worker
+    build = services["app"]["build"]
+    context = REPO / (build["context"] if isinstance(build, dict) else build)
+    dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
+    assert (context / dockerfile).resolve() == DOCKERFILE.resolve()
+    assert "build" not in services["worker"]
+    assert services["worker"]["image"] == services["app"]["image"]
+    for name, svc in services.items():  # every container's logs are rotated
+        assert svc["logging"]["driver"] == "json-file", name
+        assert {"max-size", "max-file"} <= set(svc["logging"]["options"]), name
     for name in ("app", "worker"):
         svc = services[name]
-        build = svc["build"]
-        context = REPO / (build["context"] if isinstance(build, dict) else build)
-        dockerfile = build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile"
-        assert (context / dockerfile).resolve() == DOCKERFILE.resolve()
         env = svc["environment"]
         assert "@postgres:" in env["PERPVOL_DATABASE_URL"] and env["PERPVOL_DATABASE_URL"].startswith(
             "postgresql+psycopg://"
@@ -120,6 +131,40 @@ def test_compose_structure() -> None:
     assert services["app"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "redis-cli" in " ".join(services["redis"]["healthcheck"]["test"])
     assert "/api/v1/health" in " ".join(services["app"]["healthcheck"]["test"])
+    worker_check = services["worker"]["healthcheck"]["test"]
+    assert worker_check[0] == "CMD" and worker_check[1:] == ["perpvol", "worker", "--check"]
+    assert build_parser().parse_args(worker_check[2:]).check
+    assert services["worker"]["depends_on"]["app"]["condition"] == "service_healthy"  # migrations first
+
+
+def test_compose_requires_every_secret() -> None:
+    """No default password or token: each is required, like POSTGRES_PASSWORD (never generated per start)."""
+    text = COMPOSE.read_text()
+    for var in REQUIRED_VARS:
+        assert re.search(r"\$\{" + var + r":\?[^}]+\}", text), f"{var} must be required (${{{var}:?...}})"
+        assert not re.search(r"\$\{" + var + r":?-", text), f"{var} must have no default"
+    comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    assert "chmod 644" not in comments and "chmod 600 secrets/master.key" in comments
+    uid = _container_uid()  # the container user owns the 0600 key file
+    assert f"chown {uid}:{uid} secrets/master.key" in comments
+
+
+def _container_uid() -> int:
+    run = next(a for w, a in _dockerfile_instructions() if w == "RUN" and "useradd" in a)
+    return int(re.search(r"--uid (\d+)", run).group(1))
+
+
+def test_compose_test_override_uses_the_host_network_only() -> None:
+    override = yaml.safe_load(COMPOSE_TEST.read_text())
+    assert set(override["services"]) <= set(_compose()["services"])
+    for name, svc in override["services"].items():
+        assert svc["network_mode"] == "host", name  # no bridge, no container address
+        assert "networks" not in svc and "ports" not in svc
+    assert "networks" not in override
+    assert not PRIVATE_ADDRESS.search(COMPOSE_TEST.read_text() + COMPOSE.read_text())
+    app = override["services"]["app"]
+    assert app["build"]["network"] == "host"
+    assert app["command"][app["command"].index("--address") + 1] == "127.0.0.1"
 
 
 def test_compose_has_no_inline_secrets() -> None:
@@ -171,12 +216,28 @@ def test_compose_file_validates_with_docker_compose(tmp_path: Path) -> None:
     if client is None:
         pytest.skip("no compose client (`docker compose` plugin or Debian `docker-compose`); structure tested above")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "PERPVOL_"))}
+    values = {var: "x" * 24 for var in REQUIRED_VARS}
     base = [*client, "--project-directory", str(REPO), "-f", str(COMPOSE), "config", "-q"]
-    # without POSTGRES_PASSWORD the file refuses to render: no default password is baked in
-    missing = subprocess.run(base, capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert missing.returncode != 0 and "POSTGRES_PASSWORD" in (missing.stderr + missing.stdout)
-    ok = subprocess.run(base, capture_output=True, text=True, env={**env, "POSTGRES_PASSWORD": "x" * 24}, cwd=tmp_path)
+    # without any one of the secrets the file refuses to render: no default is baked in
+    for var in REQUIRED_VARS:
+        partial = {**env, **{k: v for k, v in values.items() if k != var}}
+        missing = subprocess.run(base, capture_output=True, text=True, env=partial, cwd=tmp_path)
+        assert missing.returncode != 0 and var in (missing.stderr + missing.stdout), var
+    ok = subprocess.run(base, capture_output=True, text=True, env={**env, **values}, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
+    # the smoke script's override renders on top of it with the variables the script sets
+    test_env = {**env, **values, "PERPVOL_TEST_PORT": "5199", "PERPVOL_TEST_SECRETS": str(tmp_path),
+                "PERPVOL_TEST_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:5432/d",
+                "PERPVOL_TEST_REDIS_URL": "redis://127.0.0.1:6379/14"}  # fmt: skip
+    merged = [*client, "--project-directory", str(REPO), "-f", str(COMPOSE), "-f", str(COMPOSE_TEST), "config"]
+    out = subprocess.run(merged, capture_output=True, text=True, env=test_env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rendered = yaml.safe_load(out.stdout)
+    for name in ("app", "worker"):
+        svc = rendered["services"][name]
+        assert svc["network_mode"] == "host" and svc["environment"]["PERPVOL_DATABASE_URL"].endswith("127.0.0.1:5432/d")
+    assert "127.0.0.1:5199/api/v1/health" in " ".join(rendered["services"]["app"]["healthcheck"]["test"])
+    assert rendered["secrets"]["perpvol_master_key"]["file"] == str(tmp_path / "master.key")
 
 
 # -- Dockerfile -----------------------------------------------------------------------------------------------
@@ -190,9 +251,13 @@ def _dockerfile_cmd() -> list[str]:
 def test_dockerfile_layers_user_and_healthcheck() -> None:
     instr = _dockerfile_instructions()
     words = [w for w, _ in instr]
-    base = next(a for w, a in instr if w == "FROM")
-    assert re.match(r"python:3\.11(\.\d+)?-slim", base), base
-    copies = [a for w, a in instr if w == "COPY"]
+    # the base is an argument (default the official slim image); build and run stages share it
+    base_arg = next(a for w, a in instr if w == "ARG" and a.startswith("BASE_IMAGE="))
+    assert re.match(r"python:3\.11(\.\d+)?-slim", base_arg.split("=", 1)[1]), base_arg
+    froms = [a for w, a in instr if w == "FROM"]
+    assert len(froms) == 2 and all(f.split()[0] == "${BASE_IMAGE}" for f in froms)
+    assert words.index("ARG") < words.index("FROM")
+    copies = [a for w, a in instr if w == "COPY" and not a.startswith("--from=")]
     # the dependency layer: pins first, dependencies installed, THEN the source
     assert copies[0].split()[:2] == ["pyproject.toml", "constraints.txt"]
     first_install = next(i for i, (w, a) in enumerate(instr) if w == "RUN" and "-c constraints.txt" in a)
@@ -203,6 +268,10 @@ def test_dockerfile_layers_user_and_healthcheck() -> None:
             if not src.startswith("--"):
                 assert (REPO / src).exists(), f"COPY {src}: no such file"
                 assert src not in DOCKERIGNORE.read_text().split(), f"COPY {src} is docker-ignored"
+    # a regular install of the package, never editable (the image holds no source tree)
+    installs = [a for w, a in instr if w == "RUN" and "pip install" in a and "--no-deps" in a]
+    assert installs and all(re.search(r"--no-deps(\s+--no-build-isolation)?\s+\.(\s|$)", a) for a in installs)
+    assert not any(re.search(r"pip install[^&]*\s-e\s", a) for w, a in instr if w == "RUN")
     user = [a for w, a in instr if w == "USER"]
     assert user and user[-1] not in ("root", "0")
     assert words.index("USER") > first_source  # everything installed before dropping root
@@ -289,7 +358,14 @@ def test_image_commands_start_and_answer_health(tmp_path: Path) -> None:
         docker_script = docker_script.replace(":5006", f":{port}")
         assert subprocess.run([sys.executable, "-c", docker_script], timeout=30).returncode == 0
 
-        # the worker service's command, on the same database
+        # the worker service's health check, then its command, on the same database
+        check = compose["services"]["worker"]["healthcheck"]["test"][1:]
+        assert check[0] == "perpvol"
+
+        def worker_healthy() -> bool:
+            return subprocess.run([str(PERPVOL), *check[1:]], env=env, timeout=60).returncode == 0
+
+        assert not worker_healthy()  # no worker has run: no heartbeat
         worker = subprocess.Popen([str(PERPVOL), *compose["services"]["worker"]["command"]], env=env,
                                   stdout=logs["worker"], stderr=subprocess.STDOUT, text=True)  # fmt: skip
         started = time.monotonic() + 60
@@ -297,9 +373,18 @@ def test_image_commands_start_and_answer_health(tmp_path: Path) -> None:
             assert worker.poll() is None, "worker exited:\n" + (tmp_path / "worker.log").read_text()[-3000:]
             assert time.monotonic() < started, "worker did not report start:\n" + (tmp_path / "worker.log").read_text()
             time.sleep(0.3)
+        assert worker_healthy()
         assert _health(port) is not None  # the app keeps answering with the worker running beside it
         assert worker.poll() is None
         assert _stop(worker) == 0, (tmp_path / "worker.log").read_text()[-3000:]
+        # a heartbeat older than the limit (a dead worker) is unhealthy
+        from perpvol_core.config import Settings
+        from perpvol_core.services.worker import HEARTBEAT_STALE_S, heartbeat_path
+
+        beat = heartbeat_path(Settings.from_env(env))
+        old = time.time() - HEARTBEAT_STALE_S - 5
+        os.utime(beat, (old, old))
+        assert not worker_healthy()
     finally:
         if worker is not None:
             _stop(worker)
