@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -157,13 +158,13 @@ def map_exception(exc: BaseException) -> ApiError:
         return exc
     names = {cls.__name__ for cls in type(exc).__mro__}
     msg = redact(exc) or type(exc).__name__
+    if names & {"AccountExists", "DuplicateAccount"}:  # before AccountInputError: a duplicate is one of those
+        return ApiError(409, "conflict", msg)
     if "AccountInputError" in names:
         field = getattr(exc, "field", "") or ""
         return ApiError(400, _FIELD_CODES.get(field, "invalid_request"), msg)
     if "AccountNotFound" in names:
         return ApiError(404, "not_found", msg)
-    if names & {"AccountExists", "DuplicateAccount"}:
-        return ApiError(409, "conflict", msg)
     if "InvalidCredentials" in names:
         return ApiError(422, "invalid_credentials", msg)
     if "RateLimited" in names:
@@ -379,6 +380,25 @@ class Daily(BaseModel):
     daily: list[DailyRow]
 
 
+class RangeCell(BaseModel):
+    volume_usd: DecimalStr
+    maker_usd: DecimalStr
+    taker_usd: DecimalStr
+    fees_usd: DecimalStr
+    fills: int
+
+
+class VolumeRange(BaseModel):
+    """Counted perp totals of the UTC days ``from``..``to`` (inclusive), in total and per exchange."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from", description="first UTC day (YYYY-MM-DD)")
+    to: str = Field(description="last UTC day (YYYY-MM-DD)")
+    days: int
+    totals: RangeCell
+    by_exchange: dict[str, RangeCell]
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": ErrorBody} for s in (400, 401, 404, 409, 413, 422, 424, 429)
 }
@@ -530,6 +550,24 @@ async def volume_daily(
     if start and end and start > end:
         raise ApiError(400, "invalid_date", "'from' must not be after 'to'")
     return await run(views.daily_payload, ctx.store, start, end, exchange, market)
+
+
+@secured.get("/volume/range", response_model=VolumeRange, response_model_by_alias=True,
+             summary="Totals for any date range (an open end: the first day with volume, or today UTC)")
+async def volume_range(
+    ctx: Ctx,
+    request: Request,
+    from_: Annotated[DateParam, Query(alias="from")] = None,
+    to: DateParam = None,
+    exchange: Exchange | None = None,
+) -> dict[str, Any]:
+    unknown = sorted(set(request.query_params) - {"from", "to", "exchange"})
+    if unknown:
+        raise ApiError(400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
+    start, end = _date("from", from_), _date("to", to)
+    if start and end and start > end:
+        raise ApiError(400, "invalid_date", "'from' must not be after 'to'")
+    return await run(views.range_payload, ctx.store, start, end, exchange)
 
 
 @secured.get("/stream", status_code=426, response_model=ErrorBody,
@@ -706,8 +744,11 @@ def new_fastapi(**kwargs: Any) -> FastAPI:
     """A FastAPI app with the OpenAPI document at ``/api/v1/openapi.json`` and no docs pages."""
     from perpvol_app.openapi import OPENAPI_URL
 
-    return FastAPI(title="perpvol", version=_version(), openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None,
-                   **kwargs)  # fmt: skip
+    app = FastAPI(title="perpvol", version=_version(), openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None,
+                  **kwargs)  # fmt: skip
+    # bundles and JSON compressed on the wire (the middleware leaves WebSockets alone)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    return app
 
 
 def make_app(ctx: ApiContext | None = None, *, allowed_hosts: frozenset[str] | None = None) -> Any:

@@ -57,6 +57,15 @@ class ServerConfig:
 # ---------------------------------------------------------------------------------------------
 # lifespan: store, vault, worker
 # ---------------------------------------------------------------------------------------------
+def _warm_dashboard() -> None:
+    try:
+        from perpvol_app.ui.dashboard import warm
+
+        warm()
+    except Exception as exc:  # noqa: BLE001 - a cold first session is slower, never broken
+        log.warning("warming the dashboard failed: %s", redact(exc))
+
+
 class Services:
     """The process's store, vault and worker: opened on startup, closed on shutdown."""
 
@@ -84,6 +93,9 @@ class Services:
         if self.config.worker:
             self.worker = self._start_worker()
         set_context(AppContext(settings=settings, store=self.store, worker=self.worker, _vault=self.vault))
+        if self.config.dashboard:
+            # the first visitor should not pay the imports and the first reads: warm beside the start-up
+            threading.Thread(target=_warm_dashboard, name="perpvol-warm", daemon=True).start()
         return api.ApiContext(settings, store=self.store, vault=self.vault, worker=self.worker,
                               use_worker=False)  # fmt: skip
 

@@ -80,6 +80,14 @@ def accounts_payload(store: Any) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def range_payload(store: Any, start: date | None, end: date | None, exchange: str | None) -> dict[str, Any]:
+    """``GET /volume/range``: ``volume.range_json`` of the range; an open end is the first day with volume
+    or today (UTC), as ``perpvol volume --from/--to`` reads it."""
+    from perpvol_core.analytics import volume
+
+    return volume.range_json(volume.resolve_range(store, start, end, exchange))
+
+
 def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
     """``{"generated_at", "totals": {24h,7d,30d,all}, "by_exchange": {...}}`` with decimal strings."""
     from perpvol_core.analytics import volume

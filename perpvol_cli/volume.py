@@ -75,11 +75,7 @@ def _print_human(report: dict, exchange: str | None) -> None:
 
 def _range(store: Store, start: date | None, end: date | None, exchange: str | None) -> dict:
     """The ``"range"`` object: an open end is the first day with volume or today (UTC)."""
-    bounds = volume.data_bounds(store)
-    today = datetime.now(UTC).date()
-    end = end or today
-    start = start or (min(bounds[0], end) if bounds else end)
-    return volume.range_json(volume.range_report(store, start, end, exchange))
+    return volume.range_json(volume.resolve_range(store, start, end, exchange))
 
 
 def _print_range(rng: dict) -> None:

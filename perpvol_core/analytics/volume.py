@@ -361,6 +361,18 @@ def range_json(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def resolve_range(
+    store: Store, start: date | None, end: date | None, exchange: str | None = None
+) -> dict[str, Any]:
+    """:func:`range_report` with open ends filled in: ``end`` defaults to today (UTC), ``start`` to the first
+    day with volume (or ``end``). Raises ValueError as :func:`range_report` does."""
+    end = end or timeutil.date_of_ms(timeutil.now_ms())
+    if start is None:
+        bounds = data_bounds(store)
+        start = min(bounds[0], end) if bounds else end
+    return range_report(store, start, end, exchange)
+
+
 def data_bounds(store: Store) -> tuple[date, date] | None:
     """The first and last UTC day with counted perp volume, or None when there is none."""
     rollups = store.rollups_frame().filter(pl.col("counted"))

@@ -127,6 +127,7 @@ PROTECTED = [
     ("GET", "/volume/summary"),
     ("GET", "/volume/daily"),
     ("GET", "/volume/current"),
+    ("GET", "/volume/range"),
     ("GET", "/openapi.json"),
     ("GET", "/stream"),
 ]
@@ -222,6 +223,39 @@ def test_daily_rows_match_the_fills(env: Env) -> None:
     assert env.get("/volume/daily", params={"market": "SPOT_BTC_USDT"}).json()["daily"] == []
     only = env.get("/volume/daily", params={"market": "PERP_BTC_USDT"}).json()["daily"]
     assert {r["exchange"] for r in only} == {"woox"}
+
+
+def test_range_totals_equal_a_recomputation_from_the_fills(env: Env) -> None:
+    counted = [f for f in env.fills if f.counted]
+    days = sorted({_day(f.ts_ms) for f in counted})
+    lo, hi = days[len(days) // 4], days[len(days) // 2]
+    inside = [f for f in counted if lo <= _day(f.ts_ms) <= hi]
+    body = env.get("/volume/range", params={"from": lo, "to": hi}).json()
+    assert (body["from"], body["to"]) == (lo, hi)
+    assert _assert_decimal(body["totals"]["volume_usd"]) == sum((f.notional for f in inside), Decimal(0))
+    assert body["totals"]["fills"] == len(inside)
+    for ex in ("woox", "paradex"):
+        mine = [f for f in inside if f.exchange == ex]
+        cell = body["by_exchange"][ex]
+        assert _assert_decimal(cell["volume_usd"]) == sum((f.notional for f in mine), Decimal(0))
+        assert _assert_decimal(cell["maker_usd"]) + _assert_decimal(cell["taker_usd"]) == _assert_decimal(
+            cell["volume_usd"])
+        assert cell["fills"] == len(mine)
+    # open ends: from the first day with volume to today, the same as the whole history
+    whole = env.get("/volume/range").json()
+    assert whole["from"] == days[0]
+    assert _assert_decimal(whole["totals"]["volume_usd"]) == sum((f.notional for f in counted), Decimal(0))
+    only = env.get("/volume/range", params={"from": lo, "to": hi, "exchange": "woox"}).json()
+    assert set(only["by_exchange"]) == {"woox"}
+    assert _is_error(env.get("/volume/range", params={"from": hi, "to": lo}), 400)["error"] == "invalid_date"
+    assert _is_error(env.get("/volume/range", params={"from": "2024-02-30"}), 400)["error"] == "invalid_date"
+    assert _is_error(env.get("/volume/range", params={"days": "3"}), 400)["error"] == "invalid_request"
+
+
+def test_large_responses_are_compressed(env: Env) -> None:
+    resp = env.get("/volume/daily", headers={"Accept-Encoding": "gzip"})
+    assert resp.status_code == 200 and resp.headers.get("content-encoding") == "gzip"
+    assert resp.json()["daily"]  # httpx decoded it
 
 
 @pytest.mark.parametrize(
@@ -328,7 +362,8 @@ def test_openapi_document_is_generated_from_the_routes_and_real_responses_match_
     assert routes == documented
     expected_paths = {"/api/v1/health", "/api/v1/accounts", "/api/v1/accounts/{label}", "/api/v1/accounts/{label}/test",
                       "/api/v1/sync", "/api/v1/sync/status", "/api/v1/volume/summary", "/api/v1/volume/daily",
-                      "/api/v1/volume/current", "/api/v1/stream", "/embed/{token}", "/embed/{token}.json"}  # fmt: skip
+                      "/api/v1/volume/current", "/api/v1/volume/range", "/api/v1/stream", "/embed/{token}",
+                          "/embed/{token}.json"}  # fmt: skip
     assert set(doc["paths"]) == expected_paths
     # each JSON success response is a named model; errors are the {"error", "message"} model
     for path, method in documented:

@@ -137,7 +137,7 @@ def test_the_same_account_under_two_labels_is_refused(settings: Settings, woox_s
         assert tested.identity == first.identity and tested.duplicate_of is None
         # a legacy second label (stored before identities) is named by keys test, not silently counted
         legacy = store.add_account("legacy", "woox", woox_sim.base_url, vault.encrypt(accounts.build_credentials(
-            _woox("legacy", woox_sim))), "h")  # fmt: skip
+            _woox("legacy", woox_sim)), label="legacy", base_url=woox_sim.base_url), "h")  # fmt: skip
         assert legacy.identity is None
         assert accounts.test_account(store, vault, "legacy").duplicate_of == "first"
         accounts.remove_account(store, "legacy")
@@ -215,15 +215,15 @@ def test_cli_refuses_the_same_account_twice_and_a_newline_label(tmp_path, db_url
 
 def test_api_refuses_the_same_account_twice_and_a_newline_label(tmp_path, woox_sim) -> None:
     from perpvol_app import api
-    from perpvol_sim.server import BackgroundServer
+    from perpvol_app.server import BackgroundApp
 
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     token = "api-token-" + "x" * 20
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'perpvol.db'}", api_token=Secret(token))
     store = Store.open(settings)
-    server = BackgroundServer(api.make_app(api.ApiContext(settings, store=store, vault=Vault.open(settings, store),
-                                                          use_worker=False)))  # fmt: skip
+    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=Vault.open(settings, store),
+                                                       use_worker=False)))  # fmt: skip
     server.start()
     try:
         with httpx.Client(base_url=server.base_url + "/api/v1", headers={"Authorization": f"Bearer {token}"},

@@ -17,8 +17,8 @@ from tests.store.test_store import make_fills
 
 
 def test_every_surface_shows_the_same_account_status(tmp_path: Path, db_url: str) -> None:
-    from perpvol_app.api import accounts_payload
     from perpvol_app.ui.components.accounts import render_accounts, snapshot
+    from perpvol_app.views import accounts_payload
 
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}

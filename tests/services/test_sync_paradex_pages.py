@@ -26,7 +26,8 @@ def test_backfill_at_the_page_bound_with_coverage_advancing(settings) -> None:
         store = Store(settings.database_url)
         vault = Vault.open(settings, store)
         creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
-        acc = store.add_account("px", "paradex", sim.api_url, vault.encrypt(creds), creds.hint)
+        blob = vault.encrypt(creds, label="px", base_url=sim.api_url)
+        acc = store.add_account("px", "paradex", sim.api_url, blob, creds.hint)
         bus = EventBus()
         claims: list[tuple[int, int]] = []  # (covered_from_ms stated, fills stored at that moment with ts >= it)
 

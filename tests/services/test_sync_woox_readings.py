@@ -60,7 +60,8 @@ class Env:
                                  clock=lambda: history.now_ms)
 
     def add(self, url: str, label: str = "wx"):
-        return self.store.add_account(label, "woox", url, self.vault.encrypt(CREDS), CREDS.hint)
+        blob = self.vault.encrypt(CREDS, label=label, base_url=url)
+        return self.store.add_account(label, "woox", url, blob, CREDS.hint)
 
     def daily(self) -> dict:
         out = {}

@@ -65,7 +65,8 @@ class Env:
                                  clock=lambda: history.now_ms)
 
     def add(self, label, exchange, url, creds):
-        return self.store.add_account(label, exchange, url, self.vault.encrypt(creds), creds.hint)
+        blob = self.vault.encrypt(creds, label=label, base_url=url)
+        return self.store.add_account(label, exchange, url, blob, creds.hint)
 
     def close(self):
         self.engine.close()

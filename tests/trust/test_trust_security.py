@@ -370,11 +370,13 @@ def test_a_database_edit_of_base_url_cannot_exfiltrate_a_credential(tmp_path: Pa
 
 def test_changing_an_accounts_url_re_encrypts_it(tmp_path: Path) -> None:
     """Through the account paths (CLI ``keys add --replace --base-url``, the demo's upsert) the blob follows the URL."""
-    from perpvol_app.serve import upsert_account
+    import dataclasses
+
     from perpvol_core.config import Settings
     from perpvol_core.security.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import CredentialsMismatch, Vault
+    from perpvol_core.services import accounts
     from perpvol_core.store import Store
 
     home = tmp_path / "home"
@@ -393,13 +395,14 @@ def test_changing_an_accounts_url_re_encrypts_it(tmp_path: Path) -> None:
         assert account.base_url == "http://127.0.0.1:9/b"
         assert vault.decrypt_account(account).api_secret.reveal() == "S" * 28
         with pytest.raises(CredentialsMismatch):  # bound to the new URL, not the old one
-            import dataclasses
-
             vault.decrypt_account(dataclasses.replace(account, base_url="http://127.0.0.1:9/a"))
         creds = WooxCredentials(api_key="d" * 20, api_secret=Secret("D" * 28))
-        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/x") == "added"
-        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/y") == "re-added"
-        assert upsert_account(store, vault, "demo", creds, "http://127.0.0.1:9/y") == "updated"
-        assert vault.decrypt_account(store.get_account("demo")) == creds
+        for url in ("http://127.0.0.1:9/x", "http://127.0.0.1:9/y"):  # the one account path the demo uses too
+            req = accounts.AccountRequest("woox", "demo", api_key=creds.api_key, api_secret=creds.api_secret,
+                                          base_url=url)  # fmt: skip
+            accounts.add_account(store, vault, req, replace=True, test=False)
+            assert vault.decrypt_account(store.get_account("demo")) == creds
+        with pytest.raises(CredentialsMismatch):
+            vault.decrypt_account(dataclasses.replace(store.get_account("demo"), base_url="http://127.0.0.1:9/x"))
     finally:
         store.close()

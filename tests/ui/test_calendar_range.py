@@ -103,7 +103,9 @@ def test_one_naming_of_the_exchanges() -> None:
 
     want = {e: display_name(e) for e in EXCHANGES}
     assert want == {"woox": "WOO X", "paradex": "Paradex"}
-    assert EXCHANGE_LABELS == want == headline.EXCHANGE_NAMES == accounts.NAMES == breakdowns.NAMES
+    assert EXCHANGE_LABELS == want == headline.EXCHANGE_NAMES == breakdowns.NAMES
+    # the account list names them through the one account-status view (services.status)
+    assert accounts.account_statuses.__module__ == "perpvol_core.services.status"
 
 
 def test_bokeh_theme_hides_the_logo() -> None:
