@@ -78,7 +78,8 @@ RUN pip install -q --no-deps --no-build-isolation . \
  && rm -f /tmp/ca.pem \
  && python -c "import sys, py_compile; \
 import polars, pyarrow.parquet, pyarrow.dataset, pyarrow.fs, pandas, panel, panel.command, holoviews, bokeh, psycopg; \
-import perpvol_cli.main, perpvol_cli.worker, perpvol_app.serve, perpvol_app.api, perpvol_app.plugin, perpvol_app.ui; \
+import fastapi, uvicorn, bokeh_fastapi, jinja2, panel.io.fastapi; \
+import perpvol_cli.main, perpvol_cli.worker, perpvol_app.serve, perpvol_app.api, perpvol_app.server, perpvol_app.ui; \
 import perpvol_core.store, perpvol_core.services.sync, perpvol_core.services.live, perpvol_sim.woox; \
 polars.DataFrame({'a': [1]}).to_arrow(); \
 files = {getattr(m, '__file__', None) or '' for m in list(sys.modules.values())}; \

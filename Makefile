@@ -44,11 +44,7 @@ compose-validator:
 docker-test: install services
 	bash scripts/docker-smoke.sh
 
-test: install chromium compose-validator services
-	$(VENV)/bin/ruff check perpvol_core perpvol_cli perpvol_app perpvol_sim tests bench scripts
-	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy
-	$(PY) scripts/strip_notebook_outputs.py --check
+test: install chromium compose-validator services lint
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
 
 trust: install chromium services
@@ -57,6 +53,7 @@ trust: install chromium services
 
 bench: install chromium services
 	$(PY) bench/backfill.py
+	$(PY) bench/backfill.py --exchange woox --readings --fills 6000 --no-ccxt
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
 	$(PY) bench/load.py

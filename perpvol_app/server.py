@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pathlib
 import secrets
 import threading
 import time
@@ -21,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from perpvol_app import api
 from perpvol_app.frontdoor import DoorConfig, FrontDoor, default_hosts, install_log_redaction
@@ -178,6 +179,16 @@ def add_login_routes(app: FastAPI, guard: LoginGuard) -> None:
     @app.get("/", include_in_schema=False)
     async def root() -> Response:
         return RedirectResponse(DASHBOARD_PATH, status_code=303)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # the page asks for ./favicon.ico; Panel ships one (public, like the login page)
+        import panel
+
+        icon = pathlib.Path(panel.__file__).parent / "dist" / "images" / "favicon.ico"
+        if not icon.is_file():
+            return Response(status_code=204)
+        return FileResponse(icon, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"})
 
 
 # ---------------------------------------------------------------------------------------------

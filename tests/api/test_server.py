@@ -210,6 +210,12 @@ def test_route_matrix_without_wrong_and_right_credentials(srv: Srv) -> None:
     assert checked >= 13
 
 
+def test_the_favicon_the_page_asks_for_is_served_without_a_session(srv: Srv) -> None:
+    with srv.client() as c:
+        r = c.get("/favicon.ico")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/x-icon" and r.content
+
+
 def test_components_serve_only_our_and_panels_modules_and_import_nothing(srv: Srv) -> None:
     cookie = srv.login()
     assert "antigravity" not in sys.modules and "this" not in sys.modules
