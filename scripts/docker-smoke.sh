@@ -79,7 +79,8 @@ export PERPVOL_TEST_REDIS_URL="$REDIS_URL_BASE/${PERPVOL_SMOKE_REDIS_DB:-14}"
 export PERPVOL_TEST_SECRETS="$WORK/secrets"
 # Fresh values for this run, as a user puts them in .env (POSTGRES_PASSWORD is unused: trust auth).
 token() { "$PY" -c "import secrets; print(secrets.token_hex(24))"; }
-export POSTGRES_PASSWORD="$(token)" PERPVOL_PASSWORD="$(token)" PERPVOL_API_TOKEN="$(token)"
+# the dashboard password mixed-case with punctuation: it must work exactly as typed (no case folding)
+export POSTGRES_PASSWORD="$(token)" PERPVOL_PASSWORD="Pv-$(token | cut -c1-20)-Gold.K" PERPVOL_API_TOKEN="$(token)"
 # The master key exactly as the README says: 0600, owned by the container user.
 mkdir -m 700 "$PERPVOL_TEST_SECRETS"
 "$PY" -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())" >"$PERPVOL_TEST_SECRETS/master.key"
