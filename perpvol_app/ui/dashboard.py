@@ -3,7 +3,7 @@ callback per session that only reads (the worker syncs; sessions never do).
 
 First paint: a served session builds the headline and the history chart only; the range totals,
 calendar, breakdowns, fee tiers and keys are built once the page has loaded (``pn.state.onload``),
-so they never delay the chart. Every store read is shared by the sessions (``memo``, ``TTLCache``).
+so they never delay the chart. Every store read is shared by the sessions (``memo``, ``shared``).
 
 ``create_app(settings=None)`` returns the servable template (``perpvol_app/app.py`` serves it);
 ``warm(settings=None)`` is what a server calls once at start so that the first visitor does not pay
@@ -23,7 +23,7 @@ import param
 
 from perpvol_app.ui.components.accounts import SyncProgress, snapshot
 from perpvol_app.ui.components.calendar import Calendar, render_range
-from perpvol_app.ui.components.context import AppContext, TTLCache, get_context, memo
+from perpvol_app.ui.components.context import AppContext, get_context, memo, shared
 from perpvol_app.ui.components.headline import Headline
 from perpvol_app.ui.components.history import HistoryChart
 from perpvol_app.ui.theme import apply_theme, make_template
@@ -57,23 +57,15 @@ def _live_24h(ctx: AppContext) -> dict[str, Decimal]:
     return {e: volume.window_volume(ctx.store, now + 1 - MS_PER_DAY, now + 1, e) for e in EXCHANGES}
 
 
-_live_caches: dict[int, TTLCache] = {}
-_rows_caches: dict[int, TTLCache] = {}
-
-
 def live_24h(ctx: AppContext) -> dict[str, Decimal]:
     """Shared across sessions: computed at most every ~1.5 s per process."""
-    cache = _live_caches.get(id(ctx))
-    if cache is None:
-        cache = _live_caches[id(ctx)] = TTLCache(lambda: _live_24h(ctx))
-    return cache.get()
+    result: dict[str, Decimal] = shared(ctx.store, "live_24h", lambda: _live_24h(ctx))
+    return result
 
 
 def account_rows(ctx: AppContext) -> list[dict[str, Any]]:
-    cache = _rows_caches.get(id(ctx))
-    if cache is None:
-        cache = _rows_caches[id(ctx)] = TTLCache(lambda: snapshot(ctx.store))
-    return cache.get()
+    rows: list[dict[str, Any]] = shared(ctx.store, "account_rows", lambda: snapshot(ctx.store))
+    return rows
 
 
 def _data_version(rows: list[dict[str, Any]]) -> tuple[Any, ...]:

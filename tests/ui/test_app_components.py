@@ -17,7 +17,7 @@ import pytest
 
 from perpvol_app.ui.components.accounts import render_accounts, snapshot
 from perpvol_app.ui.components.breakdowns import Breakdowns
-from perpvol_app.ui.components.context import AppContext, TTLCache
+from perpvol_app.ui.components.context import AppContext, forget, shared
 from perpvol_app.ui.components.headline import render_summary
 from perpvol_app.ui.components.history import HistoryChart, aggregate, rolling_average
 from perpvol_app.ui.components.keys import KeyManager
@@ -159,12 +159,18 @@ def test_fee_tiers_use_window_volumes(seeded) -> None:
     assert 'data-exchange="paradex"' in ft._pane.object
 
 
-def test_ttl_cache_shares_one_computation() -> None:
+def test_shared_reads_share_one_computation() -> None:
     calls = []
-    cache = TTLCache(lambda: calls.append(1) or len(calls), ttl_s=60)
-    assert cache.get() == 1 and cache.get() == 1
-    cache.invalidate()
-    assert cache.get() == 2
+    store = object()  # any hashable store object is the key
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert shared(store, "x", compute) == 1 and shared(store, "x", compute) == 1
+    assert shared(object(), "x", compute) == 2  # another store, its own read
+    forget(store)
+    assert shared(store, "x", compute) == 3
 
 
 def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

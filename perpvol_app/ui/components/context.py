@@ -15,34 +15,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import cachetools
+
 from perpvol_core.config import Settings
 from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
-
-
-class TTLCache:
-    """One value recomputed at most every ``ttl_s`` seconds, shared by every session (thread-safe)."""
-
-    def __init__(self, compute: Callable[[], Any], ttl_s: float = 1.5) -> None:
-        self._compute = compute
-        self.ttl_s = ttl_s
-        self._value: Any = None
-        self._at = 0.0
-        self._lock = threading.Lock()
-
-    def get(self, force: bool = False) -> Any:
-        with self._lock:
-            now = time.monotonic()
-            if force or self._value is None or now - self._at >= self.ttl_s:
-                self._value = self._compute()
-                self._at = now
-            return self._value
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._at = 0.0
 
 
 @dataclass
@@ -147,18 +126,41 @@ def exact(value: Decimal | str | None) -> str:
 
 # -- shared reads ------------------------------------------------------------------------------------
 
-_versions: dict[Any, TTLCache] = {}  # keyed by the store object (kept alive: no id reuse)
-_memo: dict[tuple[Any, ...], tuple[Any, float, Any]] = {}
-_memo_lock = threading.Lock()
+#: Reads shared by every session, keyed by (store, name): the store object itself is the key (kept alive by
+#: the cache, so no id is reused). Short reads live ~1.5 s; memos until the data version changes (or 300 s).
+SHORT_TTL_S = 1.5
 MEMO_MAX_AGE_S = 300.0
+_short: cachetools.TTLCache[tuple[Any, ...], Any] = cachetools.TTLCache(
+    maxsize=256, ttl=SHORT_TTL_S, timer=time.monotonic
+)
+_memo: cachetools.TTLCache[tuple[Any, ...], tuple[str, Any]] = cachetools.TTLCache(
+    maxsize=1024, ttl=MEMO_MAX_AGE_S, timer=time.monotonic
+)
+_lock = threading.Lock()
+_key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+
+
+def _key_lock(key: tuple[Any, ...]) -> threading.Lock:
+    with _lock:
+        return _key_locks.setdefault(key, threading.Lock())
+
+
+def shared(store: Any, name: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` shared by every session for ~1.5 s per process: one computation per key at a time."""
+    key = (store, name)
+    with _key_lock(key):  # concurrent sessions wait for the one computation instead of repeating it
+        with _lock:
+            if key in _short:
+                return _short[key]
+        value = compute()
+        with _lock:
+            _short[key] = value
+        return value
 
 
 def data_version(store: Any) -> str:
     """The store's data version (changes whenever fills are added or removed, by any process), ~1.5 s fresh."""
-    cache = _versions.get(store)
-    if cache is None:
-        cache = _versions[store] = TTLCache(store.data_version)
-    return cache.get()
+    return str(shared(store, "data_version", store.data_version))
 
 
 def memo(store: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
@@ -168,22 +170,19 @@ def memo(store: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     """
     version = data_version(store)
     full_key = (store, *key)
-    now = time.monotonic()
-    with _memo_lock:
+    with _lock:
         hit = _memo.get(full_key)
-        if hit is not None and hit[0] == version and now - hit[1] < MEMO_MAX_AGE_S:
-            return hit[2]
+    if hit is not None and hit[0] == version:
+        return hit[1]
     value = compute()
-    with _memo_lock:
-        _memo[full_key] = (version, now, value)
+    with _lock:
+        _memo[full_key] = (version, value)
     return value
 
 
 def forget(store: Any) -> None:
     """Drop the shared reads of ``store`` (after a write from this process, e.g. removing an account)."""
-    with _memo_lock:
-        for k in [k for k in _memo if k[0] is store]:
-            del _memo[k]
-    cache = _versions.get(store)
-    if cache is not None:
-        cache.invalidate()
+    with _lock:
+        for cache in (_memo, _short):
+            for k in [k for k in cache if k[0] is store]:
+                cache.pop(k, None)
