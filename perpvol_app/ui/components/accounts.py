@@ -7,12 +7,12 @@ worker's status; the key manager and the sync-progress view both render from it.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
 import param
 
+from perpvol_app.templates import render
 from perpvol_core.services.status import account_statuses
 from perpvol_core.timeutil import display_utc
 
@@ -33,7 +33,7 @@ def snapshot(store: Any, worker_status: dict[str, Any] | None = None) -> list[di
 
 
 def render_accounts(rows: list[dict[str, Any]]) -> str:
-    """The masked account list."""
+    """The masked account list (template ``ui/accounts.html``; autoescape escapes labels, hints and errors)."""
     if not rows:
         return '<div class="pv-muted" id="pv-accounts" data-count="0">No accounts yet.</div>'
     body = []
@@ -43,24 +43,25 @@ def render_accounts(rows: list[dict[str, Any]]) -> str:
             if r["covered_from_ms"]
             else "—"
         )
-        status = html.escape(r["status"])
+        status = r["status"]
         if r["status"] == "syncing":
             status += f" {r['progress'] * 100:.0f}%"
-        cls = "pv-error" if r["status"] == "error" else "pv-ok"
-        err = f'<div class="pv-error pv-account-error">{html.escape(r["error"])}</div>' if r["error"] else ""
         body.append(
-            f'<tr data-label="{html.escape(r["label"])}" data-status="{html.escape(r["status"])}">'
-            f"<td>{html.escape(r['label'])}</td><td>{html.escape(r['display_name'])}</td>"
-            f'<td class="pv-hint">{html.escape(r["hint"])}</td><td class="{cls}">{status}{err}</td>'
-            f"<td>{_fmt_ms(r['last_sync_ms'])}</td><td>{coverage}</td><td class='num'>{r['fills']:,}</td></tr>"
+            {
+                "label": r["label"],
+                "status": r["status"],
+                "display_name": r["display_name"],
+                "hint": r["hint"],
+                "cls": "pv-error" if r["status"] == "error" else "pv-ok",
+                "status_text": status,
+                "error": r["error"],
+                "last_sync": _fmt_ms(r["last_sync_ms"]),
+                "coverage": coverage,
+                "fills": f"{r['fills']:,}",
+            }
         )
-    head = "".join(
-        f"<th>{h}</th>" for h in ("Label", "Exchange", "Key", "Status", "Last sync", "Coverage", "Fills")
-    )
-    return (
-        f'<div class="pv-scroll"><table class="pv-table" id="pv-accounts" data-count="{len(rows)}">'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
-    )
+    headers = ("Label", "Exchange", "Key", "Status", "Last sync", "Coverage", "Fills")
+    return render("ui/accounts.html", rows=body, headers=headers)
 
 
 def render_progress(rows: list[dict[str, Any]]) -> str:
@@ -70,26 +71,19 @@ def render_progress(rows: list[dict[str, Any]]) -> str:
     items = []
     for r in rows:
         pct = max(0.0, min(1.0, r["progress"])) * 100
+        error = None
         if r["status"] == "syncing":
             eta = f" · ~{int(r['eta_s'])} s left" if r.get("eta_s") else ""
             text = f"syncing {pct:.0f}% · {r['fills']:,} fills{eta}"
         elif r["status"] == "error":
-            text = f'<span class="pv-error">error: {html.escape(r["error"] or "sync failed")}</span>'
+            text, error = "", r["error"] or "sync failed"
         elif r["status"] == "ok":
             text = f"up to date · last sync {_fmt_ms(r['last_sync_ms'])}"
         else:
-            text = html.escape(r["status"])
-        bar = (
-            f'<div class="pv-bar" style="margin-top:3px"><span style="width:{pct:.0f}%"></span></div>'
-            if r["status"] == "syncing"
-            else ""
-        )
-        items.append(
-            f'<div class="pv-sync" data-label="{html.escape(r["label"])}" data-status="{html.escape(r["status"])}" '
-            f'style="flex:1 1 240px;min-width:220px"><b>{html.escape(r["label"])}</b> '
-            f'<span class="pv-figure-sub">{text}</span>{bar}</div>'
-        )
-    return f'<div id="pv-sync" style="display:flex;flex-wrap:wrap;gap:12px">{"".join(items)}</div>'
+            text = r["status"]
+        bar = f"{pct:.0f}" if r["status"] == "syncing" else None
+        items.append({"label": r["label"], "status": r["status"], "text": text, "error": error, "bar": bar})
+    return render("ui/sync_progress.html", items=items)
 
 
 class SyncProgress(pn.viewable.Viewer):
