@@ -10,7 +10,6 @@ breakdown).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ import polars as pl
 from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Range1d, TapTool
 from bokeh.plotting import figure
 
+from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.components.history import normalize_daily
 from perpvol_app.ui.theme import BLACK, GOLD, chart_stylesheet, tooltip_html
@@ -96,29 +96,30 @@ def render_range(report: dict[str, Any] | None, title: str = "") -> str:
     """HTML of ``volume.range_report``: one row per exchange (display names) and the total."""
     if not report:
         return '<div class="pv-muted">Choose a range.</div>'
-    head = "".join(f'<th class="num">{h}</th>' for h in ("Volume", "Maker", "Taker", "Fees", "Fills"))
     rows = [(display_name(e), cell) for e, cell in report["by_exchange"].items()]
     if len(rows) > 1:
         rows.append(("Total", report["totals"]))
-
-    def money_cell(value: Decimal) -> str:
-        text = exact(value)
-        return f'<td class="num" data-exact="{text}" title="{text} USD">{html.escape(money(value))}</td>'
-
-    body = "".join(
-        f'<tr data-exchange="{html.escape(name)}"><td>{html.escape(name)}</td>'
-        + "".join(money_cell(cell[k]) for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd"))
-        + f'<td class="num">{cell["fills"]:,}</td></tr>'
+    body = [
+        {
+            "name": name,
+            "money": [
+                {"exact": exact(cell[k]), "text": money(cell[k])}
+                for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")
+            ],
+            "fills": f"{cell['fills']:,}",
+        }
         for name, cell in rows
-    )
+    ]
     days = report["days"]
     caption = title or f"{report['from']:%Y-%m-%d} → {report['to']:%Y-%m-%d} · {days} day{'s' if days != 1 else ''}"
-    return (
-        f'<div class="pv-range" data-from="{report["from"].isoformat()}" data-to="{report["to"].isoformat()}" '
-        f'data-total="{exact(report["totals"]["volume_usd"])}">'
-        f'<div class="pv-muted pv-range-caption">{html.escape(caption)}</div>'
-        f'<div class="pv-scroll"><table class="pv-table"><thead><tr><th>Exchange</th>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div></div>"
+    return render(
+        "ui/range.html",
+        date_from=report["from"].isoformat(),
+        date_to=report["to"].isoformat(),
+        total=exact(report["totals"]["volume_usd"]),
+        caption=caption,
+        headers=("Volume", "Maker", "Taker", "Fees", "Fills"),
+        rows=body,
     )
 
 
