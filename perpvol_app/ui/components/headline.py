@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
 import param
 
+from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
@@ -27,18 +27,18 @@ def render_summary(summary: dict[str, Any] | None) -> str:
         for exch, name in EXCHANGE_NAMES.items():
             sub = (by_exchange.get(exch) or {}).get(key)
             if sub is not None:
-                subs.append(
-                    f'<span data-exchange="{exch}" data-exact="{exact(sub)}">{name} {html.escape(money(sub, 0))}</span>'
-                )
-        live = " pv-live" if key == "24h" else ""
+                subs.append({"exchange": exch, "exact": exact(sub), "name": name, "text": money(sub, 0)})
         cells.append(
-            f'<div class="pv-figure{live}" data-window="{key}">'
-            f'<div class="pv-figure-label">{label}{" · live" if key == "24h" else ""}</div>'
-            f'<div class="pv-figure-value" data-exact="{exact(value)}" title="{exact(value)} USD">'
-            f"{html.escape(money(value))}</div>"
-            f'<div class="pv-figure-sub">{" · ".join(subs)}</div></div>'
+            {
+                "key": key,
+                "label": label,
+                "live": key == "24h",
+                "exact": exact(value),
+                "text": money(value),
+                "subs": subs,
+            }
         )
-    return f'<div class="pv-figures" id="pv-headline">{"".join(cells)}</div>'
+    return render("ui/headline.html", cells=cells)
 
 
 class Headline(pn.viewable.Viewer):
