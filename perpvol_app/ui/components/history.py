@@ -10,7 +10,6 @@ every figure shown in a tooltip or exported comes from the store's exact Decimal
 from __future__ import annotations
 
 import datetime as dt
-import html
 import io
 from decimal import Decimal
 from typing import Any, cast
@@ -24,6 +23,7 @@ from bokeh.models.tickers import ContinuousTicker
 from bokeh.models.widgets import DatePicker, DateRangeSlider
 from bokeh.plotting import figure
 
+from perpvol_app.templates import render
 from perpvol_app.ui.components.context import memo, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
 from perpvol_core.exchanges import display_name
@@ -350,11 +350,7 @@ class HistoryChart(pn.viewable.Viewer):
             span = f"{first:%Y-%m-%d} → {last:%Y-%m-%d}"
         else:
             total, span = Decimal(0), "no data yet"
-        self._info.object = (
-            f'<div class="pv-muted" id="pv-history-info" data-days="{n_days}">'
-            f'<span class="pv-days">{n_days} days</span> · {html.escape(span)} · '
-            f'total <span title="{total} USD">{html.escape(money(total))}</span></div>'
-        )
+        self._info.object = render("ui/history_info.html", n_days=n_days, span=span, total=total, text=money(total))
         bars, avg = self._columns(series)
         self._source.data = bars
         show_avg = self.show_rolling and self.aggregation == "day" and not self.cumulative
