@@ -10,13 +10,13 @@ The test runs on a thread so the session stays responsive; sync itself runs in t
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from typing import Any
 
 import panel as pn
 import param
 
+from perpvol_app.templates import render
 from perpvol_app.ui.components.accounts import render_accounts
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.services.accounts import AccountInputError, AccountRequest, build_credentials, validate_base_url
@@ -132,7 +132,7 @@ class KeyManager(pn.viewable.Viewer):
     @param.depends("message", "message_kind", "message_area", watch=True)
     def _update_message(self) -> None:
         cls = {"error": "pv-error", "ok": "pv-ok", "info": "pv-muted"}[self.message_kind]
-        text = f'<div id="pv-key-message" class="{cls}">{html.escape(self.message)}</div>' if self.message else ""
+        text = render("ui/key_message.html", cls=cls, message=self.message) if self.message else ""
         shown, other = (
             (self._message, self._accounts_message) if self.message_area == "form"
             else (self._accounts_message, self._message)
