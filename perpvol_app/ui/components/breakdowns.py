@@ -6,9 +6,8 @@ Tables show exact decimal strings; the small bar chart of the top markets uses f
 from __future__ import annotations
 
 import datetime as dt
-import html
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401 - the bokeh backend, also outside a served app
@@ -17,6 +16,7 @@ import param
 import polars as pl
 from bokeh.models import NumeralTickFormatter
 
+from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
 from perpvol_core.exchanges import display_name
@@ -26,21 +26,21 @@ PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
 NAMES = {e: display_name(e) for e in EXCHANGES}
 
 
-def _table(headers: list[str], rows: list[list[str]], num_from: int = 2, table_id: str = "") -> str:
-    head = "".join(f'<th class="{"num" if i >= num_from else ""}">{html.escape(h)}</th>' for i, h in enumerate(headers))
-    body = "".join(
-        "<tr>" + "".join(f'<td class="{"num" if i >= num_from else ""}">{c}</td>' for i, c in enumerate(r)) + "</tr>"
-        for r in rows
-    )
-    return (
-        f'<div class="pv-scroll"><table class="pv-table" id="{table_id}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
+class _Money(NamedTuple):
+    """Money cell: rounded for reading (``text``), exact in the tooltip (``exact``)."""
+
+    exact: str
+    text: str
 
 
-def _m(value: Any) -> str:
+def _table(headers: list[str], rows: list[list[str | _Money]], num_from: int = 2, table_id: str = "") -> str:
+    """Table of ``rows`` (template ``ui/table.html``; autoescape escapes names, markets and fill types)."""
+    return render("ui/table.html", headers=headers, rows=rows, num_from=num_from, table_id=table_id)
+
+
+def _m(value: Any) -> _Money:
     """Money cell: rounded for reading, exact in the tooltip."""
-    return f'<span title="{exact(value)}" data-exact="{exact(value)}">{html.escape(money(value))}</span>'
+    return _Money(exact(value), money(value))
 
 
 class Breakdowns(pn.viewable.Viewer):
@@ -149,8 +149,8 @@ class Breakdowns(pn.viewable.Viewer):
             show_legend=False, default_tools=[], **chart_opts(),
         )  # fmt: skip
         self._markets_plot.object = bars
-        rows = [
-            [html.escape(NAMES.get(r["exchange"], r["exchange"])), html.escape(r["market"]), _m(r["volume_usd"]),
+        rows: list[list[str | _Money]] = [
+            [NAMES.get(r["exchange"], r["exchange"]), r["market"], _m(r["volume_usd"]),
              _m(r["fees_usd"]), f"{r['fills']:,}"]
             for r in df.iter_rows(named=True)
         ]  # fmt: skip
@@ -162,11 +162,11 @@ class Breakdowns(pn.viewable.Viewer):
         if not totals:
             self._liq.object = '<div class="pv-muted">No fills in this period.</div>'
             return
-        rows = []
+        rows: list[list[str | _Money]] = []
         for exch, d in totals.items():
             vol = d["MAKER"] + d["TAKER"]
             share = f"{(d['MAKER'] / vol * 100):.1f}%" if vol else "—"
-            rows.append([html.escape(NAMES.get(exch, exch)), _m(d["MAKER"]), _m(d["TAKER"]), share, _m(d["fees"])])
+            rows.append([NAMES.get(exch, exch), _m(d["MAKER"]), _m(d["TAKER"]), share, _m(d["fees"])])
         self._liq.object = _table(["Exchange", "Maker", "Taker", "Maker share", "Fees paid"], rows, num_from=1,
                                   table_id="pv-liquidity") + (
             '<div class="pv-figure-sub">Fees: USD-settled fees of counted fills; negative = rebate.</div>'
@@ -180,8 +180,8 @@ class Breakdowns(pn.viewable.Viewer):
         counted = [r for r in df.iter_rows(named=True) if r["counted"]]
         apart = [r for r in df.iter_rows(named=True) if not r["counted"]]
 
-        def rows(items: list[dict[str, Any]]) -> list[list[str]]:
-            return [[html.escape(NAMES.get(r["exchange"], r["exchange"])), html.escape(r["fill_type"]),
+        def rows(items: list[dict[str, Any]]) -> list[list[str | _Money]]:
+            return [[NAMES.get(r["exchange"], r["exchange"]), r["fill_type"],
                      _m(r["volume_usd"]), f"{r['fills']:,}"] for r in items]  # fmt: skip
 
         out = _table(["Exchange", "Counted type", "Notional", "Fills"], rows(counted), table_id="pv-types-counted")
