@@ -11,7 +11,6 @@ Money is exact ``Decimal`` in every table and label; only the chart geometry use
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,6 +21,7 @@ import panel as pn
 import polars as pl
 from bokeh.models import NumeralTickFormatter
 
+from perpvol_app.templates import render
 from perpvol_app.ui.theme import (
     BLACK,
     EXCHANGE_COLORS,
@@ -136,15 +136,6 @@ def load(store: Store, now_ms: int | None = None, days: int = HISTORY_DAYS) -> S
 # -- pieces ---------------------------------------------------------------------------------------
 
 
-def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return (
-        f'<div class="pv-scroll"><table class="{css_class}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
-    )
-
-
 _STYLE = f"""
 <style>
 .pv-ro {{ color: {GOLD}; background: {BLACK}; }}
@@ -171,21 +162,22 @@ _STYLE = f"""
 def headline_html(snap: Snapshot) -> str:
     """Total counted perp volume per period, then the same per exchange."""
     totals = snap.summary["totals"]
-    cards = "".join(
-        f'<div class="pv-card" data-period="{p}" title="exact: {exact(totals[p])} USD">'
-        f'<div class="pv-label">{html.escape(PERIOD_LABELS[p])}</div>'
-        f'<div class="pv-value">{money(totals[p], 0)}</div></div>'
+    cards = [
+        {"period": p, "exact": exact(totals[p]), "label": PERIOD_LABELS[p], "value": money(totals[p], 0)}
         for p in volume.PERIODS
-    )
+    ]
     rows = [
         [EXCHANGE_LABELS.get(e, e)] + [money(periods[p]) for p in volume.PERIODS]
         for e, periods in snap.summary["by_exchange"].items()
     ]
     rows.append(["Total"] + [money(totals[p]) for p in volume.PERIODS])
-    table = _table(["Exchange"] + [PERIOD_LABELS[p] for p in volume.PERIODS], rows, "pv-by-exchange")
-    when = timeutil.display_utc(snap.generated_ms)
-    note = f'<p class="pv-note">Perpetual futures only, maker and taker, USD notional; as of {when}.</p>'
-    return f'{_STYLE}<div class="pv-ro"><div class="pv-cards">{cards}</div>{table}{note}</div>'
+    return _STYLE + render(
+        "ui/readonly_headline.html",
+        cards=cards,
+        headers=["Exchange"] + [PERIOD_LABELS[p] for p in volume.PERIODS],
+        rows=rows,
+        when=timeutil.display_utc(snap.generated_ms),
+    )
 
 
 def breakdown_html(snap: Snapshot) -> str:
@@ -201,18 +193,17 @@ def breakdown_html(snap: Snapshot) -> str:
         share = f"{maker / total * 100:.1f}%" if total else "—"
         bps = f"{fees / total * 10000:.2f}" if total else "—"
         per_exchange.append([EXCHANGE_LABELS.get(exch, exch), money(total), share, money(fees), bps, f"{fills:,}"])
-    exch_table = _table(
-        ["Exchange", "Volume", "Maker share", "Fees", "Fees (bps)", "Fills"], per_exchange, "pv-exchange-breakdown"
-    )
     markets = [
         [r["market"], EXCHANGE_LABELS.get(r["exchange"], r["exchange"]), money(r["volume_usd"]),
          money(r["fees_usd"]), f"{int(r['fills']):,}"]
         for r in snap.by_market.head(TOP_MARKETS).iter_rows(named=True)
     ]  # fmt: skip
-    market_table = _table(["Market", "Exchange", "Volume", "Fees", "Fills"], markets, "pv-by-market")
-    return (
-        f'{_STYLE}<div class="pv-ro"><h3>By exchange</h3>{exch_table}'
-        f"<h3>Top markets (all time)</h3>{market_table}</div>"
+    return _STYLE + render(
+        "ui/readonly_breakdown.html",
+        exchange_headers=["Exchange", "Volume", "Maker share", "Fees", "Fees (bps)", "Fills"],
+        exchange_rows=per_exchange,
+        market_headers=["Market", "Exchange", "Volume", "Fees", "Fills"],
+        market_rows=markets,
     )
 
 
