@@ -6,12 +6,12 @@ The figures and the reconciliation come from ``perpvol_core.analytics.tiers``; t
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import panel as pn
 import param
 
+from perpvol_app.templates import render as render_template
 from perpvol_app.ui.components.context import exact, money
 from perpvol_core.analytics.tiers import (
     NAMES,
@@ -27,68 +27,48 @@ __all__ = ["FeeTiers", "TierProgress", "compute", "render", "tier_progress"]
 _STATUS_TEXT = {"match": "matches ours", "explained": "differs from ours", "differs": "differs from ours"}
 
 
-def _amount(value: Any) -> str:
-    return f'<span data-exact="{exact(value)}" title="{exact(value)} USD">{money(value)}</span>'
+def _amount(value: Any) -> dict[str, str]:
+    """An amount for the template: exact in ``data-exact`` and the tooltip, rounded for reading."""
+    return {"exact": exact(value), "text": money(value)}
 
 
-def _reconciliation(r: Reconciliation) -> str:
-    label = html.escape(r.label)
+def _reconciliation(r: Reconciliation) -> dict[str, Any]:
+    row: dict[str, Any] = {"status": r.status, "label": r.label, "causes": "; ".join(r.causes)}
     if r.status == "unavailable":
-        return (
-            f'<div class="pv-figure-sub" data-reconcile="unavailable" data-label="{label}">{label}: Paradex\'s own '
-            f"figure is not available — {html.escape('; '.join(r.causes))}</div>"
-        )
-    head = (
-        f"{label}: Paradex reports {_amount(r.theirs)} over its {((r.end_ms or 0) - (r.start_ms or 0)) // 86_400_000}"
-        f" days (tier <b>{html.escape(r.tier)}</b>) · perpvol {_amount(r.ours)} over the same window"
+        return row
+    row.update(
+        theirs=_amount(r.theirs),
+        ours=_amount(r.ours),
+        days=((r.end_ms or 0) - (r.start_ms or 0)) // 86_400_000,
+        tier=r.tier,
     )
-    if r.status == "match":
-        verdict = '<b data-verdict="match">match</b>'
-    else:
-        verdict = (
-            f'<b data-verdict="{r.status}">{_STATUS_TEXT[r.status]} by {_amount(r.difference)}</b>'
-            f" — {'cause' if r.status == 'explained' else 'likely causes'}: "
-            + html.escape("; ".join(r.causes))
-        )
-    return (
-        f'<div class="pv-figure-sub" data-reconcile="{r.status}" data-label="{label}"'
-        f' data-theirs="{exact(r.theirs)}" data-ours="{exact(r.ours)}">{head} · {verdict}</div>'
-    )
+    if r.status != "match":
+        row.update(status_text=_STATUS_TEXT[r.status], difference=_amount(r.difference))
+    return row
 
 
 def render(progress: list[TierProgress]) -> str:
-    rows = []
-    for p in progress:
-        if p.source == "none":
-            nxt = "tier table not known yet"
-        elif p.next_tier is None:
-            nxt = "top tier"
-        elif p.days_to_next is None:
-            nxt = (
-                f"{html.escape(p.next_tier)} at {money(p.next_threshold, 0)}: "
-                f"not within {p.window_days} days at this pace"
-            )
-        else:
-            nxt = (
-                f"{html.escape(p.next_tier)} at {money(p.next_threshold, 0)}: "
-                f'<b data-days-to-next="{p.days_to_next}">{p.days_to_next} day{"s" if p.days_to_next != 1 else ""}</b>'
-                " at this pace"
-            )
-        source = {"reported": "the exchange's published tier table", "indicative": "indicative thresholds"}.get(
-            p.source, ""
-        )
-        rows.append(
-            f'<div class="pv-tier" data-exchange="{p.exchange}" data-source="{p.source}" style="margin-bottom:12px">'
-            f"<div><b>{NAMES[p.exchange]}</b> · {p.window_days}-day volume (perpvol) {_amount(p.volume)}"
-            f" · tier <b>{html.escape(p.tier)}</b>{f' ({source})' if source else ''}</div>"
-            f'<div class="pv-bar" role="progressbar" aria-valuenow="{p.fraction * 100:.0f}">'
-            f'<span style="width:{p.fraction * 100:.1f}%"></span></div>'
-            f'<div class="pv-figure-sub">Next: {nxt} · pace {money(p.pace, 0)}/day (last {PACE_DAYS} days)</div>'
-            + "".join(_reconciliation(r) for r in p.reported)
-            + (f'<div class="pv-figure-sub" data-note="{p.exchange}">{html.escape(p.note)}</div>' if p.note else "")
-            + "</div>"
-        )
-    return "".join(rows)
+    """HTML of the panel (template ``ui/tiers.html``; autoescape escapes tier names, labels, causes and notes)."""
+    tiers = [
+        {
+            "exchange": p.exchange,
+            "source": p.source,
+            "name": NAMES[p.exchange],
+            "window_days": p.window_days,
+            "volume": _amount(p.volume),
+            "tier": p.tier,
+            "pct_now": f"{p.fraction * 100:.0f}",
+            "pct_width": f"{p.fraction * 100:.1f}",
+            "next_tier": p.next_tier,
+            "next_threshold": money(p.next_threshold, 0) if p.next_tier is not None and p.source != "none" else "",
+            "days_to_next": p.days_to_next,
+            "pace": money(p.pace, 0),
+            "reported": [_reconciliation(r) for r in p.reported],
+            "note": p.note,
+        }
+        for p in progress
+    ]
+    return render_template("ui/tiers.html", tiers=tiers, pace_days=PACE_DAYS)
 
 
 class FeeTiers(pn.viewable.Viewer):
