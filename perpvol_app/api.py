@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perpvol_app import views
 from perpvol_app.frontdoor import API_PREFIX, DoorConfig, FrontDoor, default_hosts, install_log_redaction
+from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.services import accounts
@@ -457,7 +458,7 @@ async def health(ctx: Ctx) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - health never fails on the worker
         worker = "error"
     return {"status": "ok" if db == "ok" else "degraded", "database": db, "worker": worker,
-            "time_ms": views.now_ms(), "version": _version()}  # fmt: skip
+            "time_ms": timeutil.now_ms(), "version": _version()}  # fmt: skip
 
 
 def _version() -> str:
@@ -629,7 +630,7 @@ async def _snapshot(ctx: ApiContext, bus: EventBus) -> list[dict[str, Any]]:
         try:
             s = await run_in_threadpool(views.summary_payload, ctx.store)
             snapshot = {"type": "volume", "totals": s["totals"], "by_exchange": s["by_exchange"],
-                        "ts_ms": views.now_ms(), "snapshot": True}  # fmt: skip
+                        "ts_ms": timeutil.now_ms(), "snapshot": True}  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - the stream still works without a snapshot
             log.warning("stream snapshot failed: %s", redact(exc))
     events = [snapshot] if snapshot is not None else []
@@ -647,7 +648,7 @@ async def _pings(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> 
         except (ValueError, TypeError):
             continue
         if isinstance(data, dict) and data.get("type") == "ping":
-            _offer(queue, {"type": "pong", "ts_ms": views.now_ms()})
+            _offer(queue, {"type": "pong", "ts_ms": timeutil.now_ms()})
 
 
 async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:

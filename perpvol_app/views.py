@@ -7,29 +7,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import Secret, redact
+from perpvol_core.timeutil import iso_utc, now_ms
 
 log = logging.getLogger(__name__)
-
-
-def dec_str(value: Any) -> str:
-    """A decimal string without exponent (``Decimal``/int/str in; never via float)."""
-    from perpvol_core.store.models import canonical_decimal
-
-    if isinstance(value, float):
-        raise TypeError("money must never be float")
-    return canonical_decimal(value if isinstance(value, Decimal) else Decimal(str(value)))
 
 
 def jsonable(obj: Any) -> Any:
     """Recursively turn ``Decimal`` into decimal strings, dates into ISO text, tuples/sets into lists."""
     if isinstance(obj, Decimal):
-        return dec_str(obj)
+        return canonical_decimal(obj)
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):
@@ -41,14 +33,6 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, Secret):
         return obj.hint
     return obj
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def account_view(acc: Any) -> dict[str, Any]:
@@ -94,7 +78,8 @@ def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
 
     s = volume.summary(store, now_ms=at_ms)  # None: the answer shared by concurrent callers for up to 1 s
     generated = now_ms() if at_ms is None else at_ms
-    return {"generated_at": iso(generated), "totals": jsonable(s["totals"]), "by_exchange": jsonable(s["by_exchange"])}
+    totals, by_exchange = jsonable(s["totals"]), jsonable(s["by_exchange"])
+    return {"generated_at": iso_utc(generated), "totals": totals, "by_exchange": by_exchange}
 
 
 def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
@@ -141,22 +126,7 @@ def _build_daily_payload(
 ) -> dict[str, Any]:
     from perpvol_core.analytics import volume
 
-    frame = volume.daily_volume(store, start=start, end=end, exchange=exchange, market=market)
-    rows = []
-    for r in frame.iter_rows(named=True):
-        row = {}
-        for key, val in r.items():
-            if key in ("date", "day") and isinstance(val, date | datetime):
-                row["date"] = val.isoformat()[:10]
-            elif key == "day_ms" and isinstance(val, int):
-                row["date"] = iso(val)[:10]
-            elif isinstance(val, Decimal):
-                row[key] = dec_str(val)
-            elif isinstance(val, float):
-                row[key] = dec_str(Decimal(repr(val)))
-            else:
-                row[key] = val
-        rows.append(row)
+    rows = volume.daily_rows(store, start, end, exchange, market)  # shared per data version by the core
     return {
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
@@ -193,7 +163,7 @@ def sync_status_payload(ctx: Any) -> dict[str, Any]:
             worker_status = jsonable(worker.status())
         except Exception as exc:  # noqa: BLE001
             worker_status = {"error": redact(exc)}
-    return {"generated_at": iso(now_ms()), "accounts": accounts, "worker": _clean_status(worker_status)}
+    return {"generated_at": iso_utc(now_ms()), "accounts": accounts, "worker": _clean_status(worker_status)}
 
 
 def _clean_status(value: Any) -> Any:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from perpvol_core.analytics.embed import _field, hash_token, new_token
 from perpvol_core.config import Settings
+from perpvol_core.timeutil import datetime_of_ms
 
 
 def _open_store() -> Any:
@@ -80,4 +80,4 @@ def cmd_embed_revoke(args: argparse.Namespace) -> int:
 def _fmt_ms(ms: Any) -> str:
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime_of_ms(int(ms)).strftime("%Y-%m-%d %H:%M:%S")

@@ -7,12 +7,13 @@ import csv
 import json
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import polars as pl
 
+from perpvol_core import timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
@@ -159,6 +160,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    generated = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = timeutil.iso_utc(timeutil.now_ms())
     print(f"exported {frame.height} fills to {out} ({args.format}, {generated})")
     return 0

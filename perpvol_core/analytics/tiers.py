@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from perpvol_core import timeutil
 from perpvol_core.fill import MS_PER_DAY, PARADEX_COUNTED_FILL_TYPES
 
 PACE_DAYS = 7
@@ -221,9 +221,7 @@ def _sum(fills: list[tuple[int, str, Decimal]], start: int, end: int, types: fro
 
 
 def _utc(ms: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return timeutil.display_utc(ms)
 
 
 def reconcile(store: Any, account: Any) -> Reconciliation | None:
@@ -311,7 +309,7 @@ def compute(store: Any, now_ms: int | None = None) -> list[TierProgress]:
     no figure."""
     from perpvol_core.analytics import volume as vol
 
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = timeutil.now_ms() if now_ms is None else now_ms
     accounts = store.list_accounts()
     paradex = [a for a in accounts if a.exchange == "paradex"]
     reports = sorted(

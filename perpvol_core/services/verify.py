@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from perpvol_core import timeutil
 from perpvol_core.exchanges import Connector, ExchangeError, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
@@ -43,7 +42,7 @@ Key = tuple[str, str]
 
 
 def day_text(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+    return timeutil.date_of_ms(ms).isoformat()
 
 
 @dataclass
@@ -277,7 +276,7 @@ def run_check(
 ) -> VerifyResult:
     """Check ``account``'s covered range through ``connector`` (cheap or full). Never raises for the
     exchange: a failure is the result's ``error`` (``ok`` None)."""
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    now_ms = timeutil.now_ms() if now_ms is None else now_ms
     state = store.get_sync_state(account.id)
     result = VerifyResult(
         account.label, account.exchange, full, None, now_ms, state.covered_from_ms, state.covered_to_ms
