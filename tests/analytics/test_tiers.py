@@ -25,6 +25,7 @@ from perpvol_core.store import Store
 from perpvol_sim.history import History
 from perpvol_sim.paradex import ParadexSim
 from perpvol_sim.woox import DEMO_API_KEY, DEMO_API_SECRET, WooxSim
+from tests.conftest import near_midnight_flaky
 
 NOW_MS = int(time.time() * 1000)
 OPTIONS = {
@@ -141,6 +142,7 @@ def test_exchange_counting_other_fill_types_is_explained(run) -> None:
     assert any(c.startswith("uncounted fill types") for c in rec.causes)
 
 
+@near_midnight_flaky
 def test_whole_utc_day_window_is_explained_as_the_boundary(run) -> None:
     env = run(n_fills=20000, seed=9, volume_window="utc_days")
     rec = reconcile(env.store, env.account)

@@ -12,6 +12,7 @@ import pytest
 from perpvol_core.analytics import volume
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.store import Store
+from tests.conftest import near_midnight_flaky
 from tests.store.test_store import T0, USD, make_fills
 
 ZERO = Decimal(0)
@@ -144,6 +145,7 @@ def _live_fills(now: int) -> list[Fill]:
     return [f for f in fills if abs(f.ts_ms - edge) > 60_000 and f.ts_ms < now - 60_000]
 
 
+@near_midnight_flaky
 def test_shared_summary_one_computation_per_data_version(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Concurrent callers without ``now_ms`` share one computation; a write (new data version) is seen at once;
     the shared 24h figure equals an independent recomputation over ``(now - 24h, now]``."""

@@ -27,6 +27,7 @@ from perpvol_sim.faults import Faults
 from perpvol_sim.history import History, utc_day
 from perpvol_sim.paradex import ParadexSim
 from perpvol_sim.woox import DEMO_API_KEY, DEMO_API_SECRET, WooxSim
+from tests.conftest import near_midnight_flaky
 
 NOW_MS = int(time.time() * 1000)
 OPTIONS = {
@@ -127,6 +128,7 @@ def test_clean_backfill_verifies(settings, request, exchange):
     env.close()
 
 
+@near_midnight_flaky
 def test_dropped_newest_page_is_flagged_with_its_days_then_repaired(settings, paradex):
     paradex.faults.set(drop_page=("/v1/fills", 1))  # the backfill's first page (the newest fills)
     env = Env(settings, paradex.history)
