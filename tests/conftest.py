@@ -105,16 +105,14 @@ def free_port() -> int:
     return _free_port()
 
 
-def _near_utc_midnight(before_min: int = 150, after_min: int = 90) -> bool:
+def pinned_midday_ms() -> int:
+    """12:00 UTC of the most recent past midday (0-24 h ago): a fixed "now" for tests whose data and
+    expectations depend on where the UTC day boundary falls. It is hours from any boundary whatever the
+    wall clock says, and never in the future (signed requests and tokens still use the real clock)."""
     import time as _time
 
-    minute = int(_time.time() // 60) % (24 * 60)
-    return minute >= 24 * 60 - before_min or minute < after_min
+    from perpvol_core.fill import MS_PER_DAY
 
-
-#: KNOWN DEFECT (to fix by pinning the clock): these tests build their data from the real clock and their
-#: expectations assume the UTC day boundary is hours away; within ~2 h of 00:00 UTC they fail for that reason
-#: alone. They run the rest of the day; this marker says so instead of letting a clock flake hide real results.
-near_midnight_flaky = pytest.mark.skipif(
-    _near_utc_midnight(), reason="known clock-dependent test near 00:00 UTC (see tests/conftest.py)"
-)
+    half_day = MS_PER_DAY // 2
+    earlier = int(_time.time() * 1000) - half_day
+    return earlier - earlier % MS_PER_DAY + half_day

@@ -8,7 +8,6 @@ disagreement.
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -27,9 +26,9 @@ from perpvol_sim.faults import Faults
 from perpvol_sim.history import History, utc_day
 from perpvol_sim.paradex import ParadexSim
 from perpvol_sim.woox import DEMO_API_KEY, DEMO_API_SECRET, WooxSim
-from tests.conftest import near_midnight_flaky
+from tests.conftest import pinned_midday_ms
 
-NOW_MS = int(time.time() * 1000)
+NOW_MS = pinned_midday_ms()  # the simulators' "now": hours from a UTC day boundary
 OPTIONS = {
     "woox": {"max_attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, "timeout": 5.0,
              "rate_limits": {"/v3/trade/transactionHistory": [RateLimit(50, 1.0)]}},
@@ -128,7 +127,6 @@ def test_clean_backfill_verifies(settings, request, exchange):
     env.close()
 
 
-@near_midnight_flaky
 def test_dropped_newest_page_is_flagged_with_its_days_then_repaired(settings, paradex):
     paradex.faults.set(drop_page=("/v1/fills", 1))  # the backfill's first page (the newest fills)
     env = Env(settings, paradex.history)
