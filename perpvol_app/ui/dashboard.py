@@ -24,7 +24,7 @@ import param
 from perpvol_app.ui.components.accounts import SyncProgress, snapshot
 from perpvol_app.ui.components.calendar import Calendar, render_range
 from perpvol_app.ui.components.context import AppContext, get_context, memo, shared
-from perpvol_app.ui.components.headline import Headline
+from perpvol_app.ui.components.headline import Headline, render_summary
 from perpvol_app.ui.components.history import HistoryChart
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core import timeutil
@@ -280,6 +280,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     assert main is not None  # a template always has its main area
     main.append(dashboard)
     if served:
+        if dashboard.rows:  # the figures in the page HTML: readable before BokehJS has drawn anything
+            template.first_paint(render_summary(dashboard.summary))
         pn.state.onload(dashboard.build_rest)
         # panel runs coroutine functions as callbacks; its annotation only names plain ones
         cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)  # type: ignore[arg-type]

@@ -55,9 +55,24 @@ def apply_theme() -> None:
     pn.config.theme = "dark"  # type: ignore[misc]  # panel's config.__setattr__ sets it; the getter has no setter
 
 
-def make_template(title: str = "perpvol") -> pn.template.BootstrapTemplate:
+class DashboardTemplate(pn.template.BootstrapTemplate):
+    """Panel's Bootstrap template whose page can carry HTML rendered by the server (``first_paint``)."""
+
+    # Panel parses a template outside its own folder from its text, in its own environment: the
+    # ``extends`` of Panel's bootstrap page resolves there (tests/ui/test_bundles.py fails if it stops).
+    _template = pathlib.Path(__file__).resolve().parent.parent / "templates" / "page.html"
+
+    def first_paint(self, html: str) -> None:
+        """Show ``html`` (already escaped: a perpvol template) at the top of the main column until the
+        Bokeh document is drawn."""
+        # BaseTemplate's render variables reach the page's Jinja context (add_variable is only on pn.Template);
+        # Panel's environment does not autoescape, and perpvol's templates have escaped every value already
+        self._render_variables["pv_first_paint"] = html
+
+
+def make_template(title: str = "perpvol") -> DashboardTemplate:
     """The page: black header with a gold title, no sidebar (one column reads well on a phone)."""
-    return pn.template.BootstrapTemplate(
+    return DashboardTemplate(
         title=title,
         design=GoldDesign,
         theme="dark",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import panel.io.server as panel_server
 from bokeh.document import Document
 from bokeh.embed.bundle import Bundle
@@ -51,5 +53,39 @@ def test_the_whole_dashboard_needs_no_dropped_part(sqlite_settings: Settings) ->
         from bokeh.plotting import figure
 
         assert bundles.used_parts([figure(output_backend="webgl")]) == {"gl"}
+    finally:
+        store.close()
+
+
+def test_page_html_carries_the_server_rendered_headline(sqlite_settings: Settings) -> None:
+    # fails when an upgrade breaks the page template (its ``extends`` of Panel's bootstrap page or the
+    # render variables that carry the figures)
+    import io
+    import re
+
+    from perpvol_app.ui.components.headline import render_summary
+    from perpvol_core.analytics import volume
+    from perpvol_core.store import Store
+    from perpvol_sim.demo import seed_demo_store
+
+    seed_demo_store(sqlite_settings.database_url, seed=4, fills=200).close()
+    store = Store.open(sqlite_settings)
+    try:
+        apply_theme()
+        summary = volume.summary(store)
+        template = make_template()
+        template.first_paint(render_summary(summary) + "<b>&lt;x&gt;</b>")
+        out = io.StringIO()
+        template.save(out)
+        page = out.getvalue()
+        assert page.count('id="pv-first-paint"') == 1 and page.count('class="pv-figures"') == 1
+        assert 'id="main"' in page and 'id="header"' in page  # Panel's bootstrap page around it
+        assert "<b>&lt;x&gt;</b>" in page  # inserted as given: escaped by perpvol's templates, not twice
+        shown = re.findall(r'data-window="all".*?data-exact="([^"]+)"', page)
+        assert shown and Decimal(shown[0]) == summary["totals"]["all"] > 0
+        plain = make_template()
+        quiet = io.StringIO()
+        plain.save(quiet)
+        assert "pv-first-paint" not in quiet.getvalue()  # nothing to show: no block, no script
     finally:
         store.close()

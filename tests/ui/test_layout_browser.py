@@ -164,6 +164,33 @@ def test_layout(served: dict, name: str, width: int, height: int) -> None:
     assert not [u for u in requests if re.search(r"mathjax|bokeh-gl|tabulator|luxon", u)], requests
 
 
+def test_headline_is_in_the_page_before_bokehjs_draws(served: dict) -> None:
+    """The server renders the four figures into the page HTML: with the Bokeh document held back (its
+    WebSocket refused) they are readable, exact and laid out; once the document is drawn they are shown once."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        for width, height in ((1280, 900), (390, 844)):
+            ctx = browser.new_context(viewport={"width": width, "height": height})
+            page = ctx.new_page()
+            page.route_web_socket(re.compile(r".*/ws(\?.*)?$"), lambda ws: None)  # never answered
+            page.goto(served["url"], wait_until="load")
+            page.wait_for_timeout(500)
+            assert page.locator("#pv-first-paint").count() == 1
+            assert page.locator(".pv-history-figure canvas").count() == 0  # nothing of the document drawn
+            _check_layout(page, width)
+            exact = page.locator('#pv-first-paint [data-window="all"] .pv-figure-value').get_attribute("data-exact")
+            want = sum((v["volume_usd"] for daily in served["expected"].values() for v in daily.values()), Decimal(0))
+            assert exact is not None and Decimal(exact) == want
+            ctx.close()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _open(page, served["url"])
+        assert page.locator("#pv-first-paint").count() == 0
+        _check_layout(page, 1280)  # four figures: the live headline only
+        browser.close()
+
+
 def test_range_totals_and_calendar_click(served: dict) -> None:
     from playwright.sync_api import sync_playwright
 
