@@ -100,6 +100,11 @@ def demo_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings.from_env(dict(environ))
 
 
+#: A day inside the sync's two years (``services.sync.DEFAULT_DAYS``): a history's oldest fill is exactly
+#: ``days`` old, and the first sync, seconds later, would leave it just outside its window (19,999 of 20,000).
+DEMO_HISTORY_DAYS = 729
+
+
 class DemoExchanges:
     """Both simulators in this process, live mode on, plus the credentials to reach them."""
 
@@ -108,8 +113,8 @@ class DemoExchanges:
         from perpvol_sim.paradex import ParadexSim
         from perpvol_sim.woox import WooxSim
 
-        self.woox_history = History("woox", seed, fills, now_ms=now_ms)
-        self.paradex_history = History("paradex", seed, fills, now_ms=now_ms)
+        self.woox_history = History("woox", seed, fills, now_ms=now_ms, days=DEMO_HISTORY_DAYS)
+        self.paradex_history = History("paradex", seed, fills, now_ms=now_ms, days=DEMO_HISTORY_DAYS)
         self.woox = WooxSim(self.woox_history, port=woox_port)
         self.paradex = ParadexSim(self.paradex_history, port=paradex_port)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from perpvol_app.serve import DEMO_HISTORY_DAYS
 from perpvol_sim.server import free_port
 
 pytestmark = pytest.mark.browser
@@ -93,7 +94,8 @@ def _expected_days(home: Path) -> int:
         now_ms = int(store.get_meta("demo_sim_now_ms"))
     finally:
         store.close()
-    days = [d for e in ("woox", "paradex") for d in History(e, SEED, FILLS, now_ms=now_ms).expected_daily()]
+    days = [d for e in ("woox", "paradex")
+            for d in History(e, SEED, FILLS, now_ms=now_ms, days=DEMO_HISTORY_DAYS).expected_daily()]
     first = dt.date.fromisoformat(min(days))
     return (dt.datetime.now(dt.UTC).date() - first).days + 1
 
@@ -195,6 +197,26 @@ def test_dashboard_in_chromium(demo_server: dict) -> None:
         sim.stop()
     assert frames, "no WebSocket frames captured"
     assert not [f for f in frames if token in f]
+
+
+def test_demo_syncs_every_simulated_fill(demo_server: dict) -> None:
+    """Each simulator's whole history is stored once: none lost at the two-year edge (the oldest fill is
+    exactly the history's span old), none counted twice; live fills come on top."""
+    from perpvol_core.services.status import account_statuses
+    from perpvol_core.store import Store
+
+    store = Store(f"sqlite:///{demo_server['home'] / 'perpvol.db'}")
+    try:
+        now_ms = int(store.get_meta("demo_sim_now_ms"))
+        accounts = {a.exchange: a for a in store.list_accounts() if a.label in ("demo-woox", "demo-paradex")}
+        assert set(accounts) == {"woox", "paradex"}
+        for exchange, account in accounts.items():
+            assert account.status == "ok", (exchange, account.last_error)
+            assert store.fills_frame(end_ms=now_ms + 1, account_id=account.id).height == FILLS, exchange
+        shown = {s.label: s.fills for s in account_statuses(store)}  # the count every surface shows
+        assert shown["demo-woox"] >= FILLS and shown["demo-paradex"] >= FILLS
+    finally:
+        store.close()
 
 
 def test_a_framing_page_cannot_show_the_dashboard(demo_server: dict) -> None:
