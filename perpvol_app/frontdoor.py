@@ -12,6 +12,8 @@ Every response gets ``nosniff``; every page but the embed widget gets ``X-Frame-
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -34,6 +36,8 @@ API_PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
 MAX_LOGIN_BODY = 4 * 1024
 MAX_JSON_DEPTH = 32
+#: how often a WebSocket opened with a login session re-checks it: signing out elsewhere ends it within this
+SESSION_RECHECK_S = 2.0
 #: modules whose component resources ``/components/`` may serve (and only once imported by the app itself)
 COMPONENT_PACKAGES = ("panel", "panel_material_ui", "perpvol_app", "bokeh")
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:token|access_token|api_token|key|password|secret|bokeh-token)=)[^&#]*")
@@ -179,8 +183,10 @@ class FrontDoor:
         try:
             self._check_host(scope)
             if scope["type"] == "websocket":
-                self._check_credentials(scope, path)
+                by_session = self._check_credentials(scope, path)
                 status_box["status"] = 101
+                if by_session:
+                    receive, send = self._session_bound(scope, receive, send)
                 await self.app(scope, receive, send)
                 return
             body = await self._read_body(scope, receive, path)
@@ -202,13 +208,14 @@ class FrontDoor:
                 "this server does not answer to that Host name; add it to PERPVOL_ALLOWED_HOSTS to allow it",
             )  # fmt: skip
 
-    def _check_credentials(self, scope: Scope, path: str) -> None:
+    def _check_credentials(self, scope: Scope, path: str) -> bool:
+        """Refuse (:class:`Refusal`) what lacks its credentials; True when a login session let it in."""
         if is_api(path):
             if path != f"{API_PREFIX}/health":
                 self._check_token(scope, allow_query=path == f"{API_PREFIX}/stream")
-            return
+            return False
         if is_embed(path) or path in self.config.public_paths or path == "/logout":
-            return  # the logout route checks its session itself (and answers 303 without one)
+            return False  # the logout route checks its session itself (and answers 303 without one)
         if self.config.session_ok is None:
             raise Refusal(404, "not_found", "not found")
         if path.startswith("/components/"):
@@ -218,6 +225,47 @@ class FrontDoor:
                 target = quote(path, safe="/")
                 raise Refusal(303, "login_required", "sign in first", [("location", f"/login?next={target}")])
             raise Refusal(401, "login_required", "sign in first")
+        return True
+
+    def _session_bound(self, scope: Scope, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """The WebSocket's receive/send, ended when its login session ends (sign-out, password change, age).
+
+        The app's receive returns a disconnect (code 1008) once a re-check finds the session gone; the
+        client gets the close; what the app sends after that is dropped instead of failing in the server.
+        """
+        session_ok = self.config.session_ok
+        assert session_ok is not None  # only called for a connection a session let in
+        state: dict[str, Any] = {"closed": False, "pending": None}
+
+        async def bounded_receive() -> Message:
+            while True:
+                if state["pending"] is None:
+                    state["pending"] = asyncio.ensure_future(receive())
+                try:
+                    done, _ = await asyncio.wait({state["pending"]}, timeout=SESSION_RECHECK_S)
+                except asyncio.CancelledError:  # the app stopped waiting: so does the server's receive
+                    state["pending"].cancel()
+                    state["pending"] = None
+                    raise
+                if done:
+                    message: Message = state["pending"].result()
+                    state["pending"] = None
+                    if message["type"] == "websocket.disconnect":
+                        state["closed"] = True
+                    return message
+                if not state["closed"] and not session_ok(scope):
+                    state["pending"].cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await state["pending"]
+                    state["closed"] = True
+                    await send({"type": "websocket.close", "code": 1008, "reason": "signed out"})
+                    return {"type": "websocket.disconnect", "code": 1008}
+
+        async def guarded_send(message: Message) -> None:
+            if not state["closed"]:
+                await send(message)
+
+        return bounded_receive, guarded_send
 
     def _check_token(self, scope: Scope, allow_query: bool) -> None:
         expected = self.config.api_token()

@@ -10,6 +10,7 @@ wrong-Host requests get clear 4xx. The backoff runs on a hand-driven clock: no t
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import secrets
@@ -314,6 +315,49 @@ def test_logout_and_a_password_change_revoke_sessions(srv: Srv) -> None:
             assert c.post("/login", data={"password": "An0ther-Pass!"}).status_code == 303
     finally:
         srv.guard.set_password(PASSWORD)
+
+
+def test_signing_out_ends_that_sessions_open_dashboard_socket(srv: Srv) -> None:
+    """A tab left open after "Sign out" (here, or the password changed) stops getting the dashboard: its
+    Bokeh WebSocket is closed (1008) within a re-check; another session's socket stays open."""
+    from websockets.exceptions import ConnectionClosed
+
+    from perpvol_app.frontdoor import SESSION_RECHECK_S
+
+    def open_dashboard_socket(cookie: str):  # noqa: ANN202
+        with srv.client() as c:
+            page = c.get("/app", cookies={COOKIE: cookie})
+        assert page.status_code == 200
+        ws = ws_connect(f"{srv.server.ws_url}/app/ws", subprotocols=["bokeh", _bokeh_token(page.text)],
+                        additional_headers={"Cookie": f"{COOKIE}={cookie}"}, open_timeout=10,
+                        max_size=None)  # fmt: skip
+        assert "ACK" in str(ws.recv(timeout=30))  # Bokeh's handshake: the session is live
+        return ws
+
+    leaving, staying = srv.login(), srv.login()
+    ws_leaving, ws_staying = open_dashboard_socket(leaving), open_dashboard_socket(staying)
+    try:
+        with srv.client() as c:
+            assert c.post("/logout", cookies={COOKIE: leaving}).status_code == 303
+        closed: ConnectionClosed | None = None
+        until = time.monotonic() + SESSION_RECHECK_S * 5  # frames may still come; the close follows a re-check
+        while closed is None and (left := until - time.monotonic()) > 0:
+            try:
+                ws_leaving.recv(timeout=left)
+            except TimeoutError:
+                pass
+            except ConnectionClosed as exc:
+                closed = exc
+        assert closed is not None, "the signed-out session's socket stayed open"
+        assert closed.rcvd is not None and closed.rcvd.code == 1008
+        until = time.monotonic() + SESSION_RECHECK_S * 2
+        while (left := until - time.monotonic()) > 0:  # the other tab keeps its updates (ConnectionClosed fails)
+            with contextlib.suppress(TimeoutError):
+                ws_staying.recv(timeout=left)
+        ws_staying.ping().wait(timeout=10)
+    finally:
+        ws_leaving.close()
+        ws_staying.close()
 
 
 # ------------------------------------------------------------------------------------------------ headers, limits
