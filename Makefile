@@ -15,7 +15,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,notebook]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The Voila template of notebooks/readonly.ipynb (voila.json selects it): Voila looks for templates in the
+# venv's share/jupyter/voila/templates. A wheel install puts it there (pyproject data-files); an editable
+# install does not, so the venv gets a link to the source folder (edits need no reinstall).
+VOILA_TEMPLATE := $(VENV)/share/jupyter/voila/templates/perpvol
+$(VOILA_TEMPLATE): | $(STAMP)
+	@mkdir -p $(dir $(VOILA_TEMPLATE))
+	ln -sfn $(CURDIR)/perpvol_app/voila_template $(VOILA_TEMPLATE)
+
+install: $(STAMP) $(VOILA_TEMPLATE)
 
 # Debian's chromium for the browser tests (never `playwright install`: it downloads a browser).
 chromium:
@@ -68,7 +76,7 @@ lab: install
 	$(VENV)/bin/jupyter lab notebooks/
 
 voila: install
-	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser --theme=dark --Voila.ip=127.0.0.1
+	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser --theme=dark --template=perpvol --Voila.ip=127.0.0.1
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

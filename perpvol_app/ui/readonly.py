@@ -225,8 +225,19 @@ def daily_series(snap: Snapshot) -> pl.DataFrame:
     return out.select("date", *EXCHANGES).fill_null(0.0)
 
 
-def _fit_width(plot: Any, _element: Any) -> None:
+def _own_frame(plot: Any, _element: Any) -> None:
+    """The figure lays out its own frame instead of lining it up with the other charts of the page.
+
+    Bokeh aligns the frames of sibling plots by default (``frame_align``): the daily chart's frame then
+    starts where the market chart's long market names end (~200 px in), which on a phone pushes it
+    mostly off the canvas.
+    """
+    plot.state.frame_align = False
+
+
+def _fit_width(plot: Any, element: Any) -> None:
     """The figure takes its container's width (a phone too) rather than a fixed default width."""
+    _own_frame(plot, element)
     fig = plot.state
     fig.sizing_mode = "stretch_width"
     fig.width = None
@@ -287,6 +298,7 @@ def market_chart(snap: Snapshot, top: int = TOP_MARKETS) -> hv.Bars:
         tools=["hover"],
         hover_tooltips=[("market", "@market"), ("volume", "@volume_text")],
         xformatter=NumeralTickFormatter(format="$0.[00]a"),
+        hooks=[_own_frame],
         **chart_opts(),
     )
 

@@ -21,6 +21,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import nbformat
 import pytest
@@ -34,6 +36,8 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 STRIP_SCRIPT = REPO / "scripts" / "strip_notebook_outputs.py"
 BIN = Path(sys.executable).parent
 DEMO_FILLS = 1500
+CHROMIUM = Path("/usr/bin/chromium")
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 #: Modules the read-only view must never load: the vault, credentials and everything that syncs.
 FORBIDDEN_MODULES = (
     "perpvol_core.security.vault",
@@ -243,18 +247,24 @@ def test_voila_renders_aggregates_without_keys(voila_url: tuple[str, Path]) -> N
     assert inputs == [], f"the read-only view has input widgets: {inputs}"
     assert "Traceback" not in page and "master.key" not in page
     assert "master.key" not in _files(home)
+    # the perpvol template (voila.json): no stylesheet or script from another host (Voila's lab template
+    # links Font Awesome from a CDN), and Panel's JupyterLab plugin is not loaded (it fails in Voila)
+    external = re.findall(r'<(?:link|script)\b[^>]*\b(?:href|src)="((?:https?:)?//[^"]*)"', page)
+    assert external == [], external
+    config = json.loads(re.search(r'<script id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+    extensions = {e["name"] for e in config["federated_extensions"]}
+    assert "@pyviz/jupyterlab_pyviz" not in extensions, extensions
 
 
 @pytest.mark.browser
 def test_voila_page_draws_charts_in_a_browser(voila_url: tuple[str, Path], tmp_path: Path) -> None:
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
+    if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (make chromium)")
     from playwright.sync_api import sync_playwright
 
     url, _home = voila_url
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1300, "height": 1600})
             errors: list[str] = []
@@ -273,28 +283,66 @@ def test_voila_page_draws_charts_in_a_browser(voila_url: tuple[str, Path], tmp_p
             browser.close()
 
 
+#: Every Bokeh figure of the page: its title, its canvas and its frame (the plotting area), in page pixels.
+_FIGURES_JS = """() => {
+  const out = [];
+  const walk = (view) => {
+    if (view.model.type === "Figure") {
+      const host = view.el.getBoundingClientRect();
+      const f = view.frame.bbox;
+      out.push({title: view.model.title ? view.model.title.text : "",
+                canvas: {left: host.left, right: host.right, width: host.width},
+                frame: {left: host.left + f.x, right: host.left + f.x + f.width, width: f.width}});
+    }
+    for (const child of (view.child_views || [])) walk(child);
+  };
+  for (const key of Object.keys(Bokeh.index)) walk(Bokeh.index[key]);
+  return out;
+}"""
+
+
+def _is_local(url: str) -> bool:
+    """A request to this machine's Voila: 127.0.0.1, or an in-page blob:/data: URL."""
+    if url.startswith("data:"):
+        return True
+    return urlsplit(url.removeprefix("blob:")).hostname == "127.0.0.1"
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize(("name", "width", "height"), [("desktop", 1280, 900), ("phone", 390, 844)])
+@pytest.mark.parametrize(
+    ("name", "width", "height"),
+    [("desktop", 1280, 900), ("phone", 390, 844), ("phone-360", 360, 740), ("phone-414", 414, 896)],
+)
 def test_voila_page_is_black_titled_once_and_fits(voila_url: tuple[str, Path], name: str, width: int,
                                                   height: int) -> None:  # fmt: skip
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
+    """Black, one title, every request served by the local Voila (offline), no console error, and the
+    charts inside the viewport: no horizontal page scroll, each chart's canvas and plotting frame on
+    screen, the daily chart's frame taking most of its canvas (not pushed right by the market chart)."""
+    if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed (make chromium)")
     from playwright.sync_api import sync_playwright
 
     url, _home = voila_url
     local = url.rstrip("/")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROME_ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             bad: list[str] = []
+            requested: list[str] = []
+            failed: list[str] = []
+            errors: list[str] = []
             page.on("response", lambda r: bad.append(f"{r.status} {r.url}")
                     if r.status >= 400 and r.url.startswith(local) else None)  # fmt: skip
+            page.on("request", lambda r: requested.append(r.url))
+            page.on("websocket", lambda ws: requested.append(ws.url))
+            page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url, timeout=180_000)
             page.wait_for_selector(".pv-card", timeout=120_000)
             page.locator("canvas").first.wait_for(timeout=120_000)
-            page.wait_for_timeout(1500)
+            page.wait_for_function(f"() => ({_FIGURES_JS})().length === 2", timeout=120_000)
             facts = page.evaluate("""() => ({bg: getComputedStyle(document.body).backgroundColor,
                                              scroll: document.documentElement.scrollWidth, vw: window.innerWidth})""")
             assert facts["bg"] == "rgb(0, 0, 0)", facts
@@ -304,6 +352,17 @@ def test_voila_page_is_black_titled_once_and_fits(voila_url: tuple[str, Path], n
             assert page.locator("text=perpvol — perpetual volume").count() == 1
             assert "read-only view" not in text
             assert not bad, bad  # the theme CSS and every other local resource is served
+            assert [u for u in requested if not _is_local(u)] == []  # offline: no CDN (Font Awesome was)
+            assert failed == []
+            assert errors == []  # e.g. the pyviz lab extension's "Shared module ... doesn't exist"
+            figures: list[dict[str, Any]] = page.evaluate(_FIGURES_JS)
+            assert sorted(f["title"] for f in figures) == ["Daily perp volume (USD)", "Volume by market (USD)"]
+            for fig in figures:
+                for box in (fig["canvas"], fig["frame"]):
+                    assert 0 <= box["left"] < box["right"] <= width, fig
+            daily = next(f for f in figures if f["title"].startswith("Daily"))
+            # its frame starts after its own y axis: with the frames aligned it began ~200 px in
+            assert daily["frame"]["width"] >= 0.6 * daily["canvas"]["width"], daily
             out = REPO / "artifacts"
             out.mkdir(exist_ok=True)
             page.screenshot(path=str(out / f"voila-{name}.png"), full_page=True)
