@@ -77,6 +77,8 @@ class Fill:
     fee: Decimal
     fee_asset: str
     ts_ms: int
+    #: a fee paid to a third party on top of ``fee`` (Hyperliquid builder codes), kept apart; None when none
+    builder_fee: Decimal | None = None
 
     def __post_init__(self) -> None:
         """Raises ``ValueError``/``TypeError`` when a field is outside what the store keeps exactly."""
@@ -92,8 +94,10 @@ class Fill:
             raise TypeError("ts_ms is not an integer")
         if not MIN_TS_MS <= self.ts_ms < MAX_TS_MS:
             raise ValueError(f"timestamp {self.ts_ms} ms is outside 2009..2100")
-        for name in ("price", "size", "fee"):
+        for name in ("price", "size", "fee", "builder_fee"):
             value = getattr(self, name)
+            if value is None and name == "builder_fee":
+                continue
             if not isinstance(value, Decimal) or not value.is_finite():
                 raise TypeError(f"{name} is not a finite Decimal")
             if abs(value) >= MAX_MONEY or value.as_tuple().exponent < -MAX_DECIMAL_PLACES:  # type: ignore[operator]

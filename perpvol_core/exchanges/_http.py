@@ -116,6 +116,9 @@ class FillPage:
     ``window_done_ms``: set when this page completes a time window: ``[window_done_ms, end_ms]`` of the
     requested range is then complete (connectors walk windows from newest to oldest).
     ``skipped``: bad rows reported and skipped (redacted text). ``progress``: 0..1 of the range done.
+    ``history_starts_ms``: set when the venue serves nothing older than this (a retention cap): the range
+    before it can never be fetched, so the sync must not plan it again, and the account's history is
+    complete only from the first UTC day that starts at or after it (``complete_from``).
     """
 
     fills: list
@@ -123,6 +126,7 @@ class FillPage:
     window_done_ms: int | None = None
     skipped: list[str] = field(default_factory=list)
     progress: float | None = None
+    history_starts_ms: int | None = None
 
 
 @dataclass
