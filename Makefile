@@ -6,6 +6,11 @@ PY := $(VENV)/bin/python
 PERPVOL := $(VENV)/bin/perpvol
 STAMP := $(VENV)/.installed-stamp
 PYTEST_FLAGS ?=
+# The suite runs on two workers (pytest-xdist, one test file per worker at a time): most of its time is spent
+# waiting on simulators paced at the venues' rate limits, a browser or a subprocess, so two files overlap well
+# on two cores. Every test uses its own ports, databases and Redis channels. `make test XDIST=0` runs serially.
+XDIST ?= 2
+XDIST_FLAGS := $(if $(filter 0,$(XDIST)),,-n $(XDIST) --dist loadfile)
 
 .PHONY: install demo test trust bench lint lab voila services chromium compose-validator docker-test clean
 
@@ -53,7 +58,7 @@ docker-test: install services
 	bash scripts/docker-smoke.sh
 
 test: install chromium compose-validator services lint
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_FLAGS)
+	$(PY) -m pytest -q -m "not slow" $(XDIST_FLAGS) $(PYTEST_FLAGS)
 
 trust: install chromium services
 	$(PY) -m pytest -q -m slow $(PYTEST_FLAGS)
