@@ -1,0 +1,249 @@
+"""Reading every fill of ``[start_ms, end_ms]`` from ``userFillsByTime`` under every reading of the notes.
+
+``userFillsByTime`` takes only a time window and answers at most one page of it (hyperliquid-api.md §3.6,
+§3.7): 2000 fills, or 500, or another cap (F1); the earliest N of the window ascending, the latest N, or a
+descending page (F2); ``endTime`` inclusive or exclusive (F3). No cursor, no "more" flag, no total.
+
+The walk therefore completes *windows*. A window's answer is either smaller than the largest answer seen
+so far in this walk (then the server returned all of the window: whatever the cap, it was not reached) or
+"full" (maybe truncated: the served block ``[tmin, tmax]`` is one end of the window). A full answer splits
+the window into the parts the block may have left out: ``[a, tmin]`` below it and ``[tmax, b]`` above it,
+each including the block's edge millisecond, because a page can end inside a millisecond and the next
+request must ask for that millisecond again (never ``+1``). Both parts are strictly smaller, so the walk
+ends; a request budget derived from the range bounds it anyway.
+
+The reading is learnt on the way, never assumed: new fills found *above* a full block mean the server
+serves the earliest N (then every "below" part is known empty and is dropped: the documented reading costs
+one request per page), new fills *below* one mean it serves the latest N (every "above" part is dropped).
+A full answer inside one millisecond cannot be split by time: that millisecond is completed from
+``userFills`` (the newest 2000 fills) when they reach back past it, else the account gets a clear error.
+
+Windows are completed from the newest down (a stack with the upper part on top), so whatever lies above
+every pending window is complete: ``window_done_ms`` is reported from there, as the sync engine expects.
+Under the earliest-N reading the upper window stays pending until the end, so the range completes at its
+last page (an interrupted walk resumes from ``position``: the pending windows, the reading, the counts).
+
+Retention (§3.7): the venue serves only its newest 10,000 fills. When the walk was served that many (or
+more: spot may not count) and the oldest served fill is newer than ``start_ms``, nothing older will ever be
+served: the last page says so in ``history_starts_ms``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from perpvol_core.exchanges._errors import BadPayload, ExchangeError
+from perpvol_core.exchanges._http import FillPage
+from perpvol_core.exchanges.hyperliquid.parse import parse_fills, sort_key
+from perpvol_core.fill import MS_PER_DAY, Fill
+from perpvol_core.security.redaction import redact
+
+if TYPE_CHECKING:
+    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
+
+log = logging.getLogger(__name__)
+
+#: the documented count cap of what the venue serves ("only the 10000 most recent fills are available")
+RETENTION_FILLS = 10_000
+#: ``userFills`` answers at most this many of the newest fills (§3.1)
+USER_FILLS_MAX = 2000
+#: the smallest page cap the budget allows for (the documented ones are 2000 and 500)
+SMALLEST_PAGE = 50
+
+RANGE, LOWER, UPPER = "range", "lower", "upper"
+EARLIEST, LATEST = "earliest", "latest"
+
+
+def request_budget(start_ms: int, end_ms: int, retention: int) -> int:
+    """The most requests one walk of ``[start_ms, end_ms]`` may make before it stops with an error.
+
+    The venue serves at most ``retention`` fills (twice that if spot fills do not count toward the cap);
+    with pages of at least ``SMALLEST_PAGE`` each page costs at most three requests (itself, the probe of
+    one side, the same-millisecond fallback), plus one probe per day of the range for empty windows.
+    """
+    pages = -(-2 * retention // SMALLEST_PAGE)
+    days = max(1, -(-(end_ms - start_ms) // MS_PER_DAY))
+    return 16 + 3 * pages + days
+
+
+@dataclass
+class Window:
+    lo: int
+    hi: int
+    side: str = RANGE
+
+    def as_list(self) -> list[Any]:
+        return [self.lo, self.hi, self.side]
+
+
+class FillsWalk:
+    """One walk of ``[start_ms, end_ms]`` (see the module docstring); ``pages()`` yields its FillPages."""
+
+    def __init__(self, conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None) -> None:
+        self.conn = conn
+        self.start_ms, self.end_ms = start_ms, end_ms
+        pos = position or {}
+        try:
+            self.windows = [Window(int(w[0]), int(w[1]), str(w[2])) for w in pos["windows"]]
+        except (KeyError, TypeError, ValueError, IndexError):
+            self.windows = [Window(start_ms, end_ms)]
+        self.mode: str | None = pos.get("mode") if pos.get("mode") in (EARLIEST, LATEST) else None
+        self.cap = _int(pos.get("cap"), 0)
+        self.served = _int(pos.get("served"), 0)
+        self.oldest: int | None = _int(pos.get("oldest"), 0) or None
+        self.requests = _int(pos.get("requests"), 0)
+        self.retention = conn.retention_fills
+        self.budget = request_budget(start_ms, end_ms, self.retention)
+        self.seen: set[str] = set()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def position(self) -> dict[str, Any]:
+        return {
+            "windows": [w.as_list() for w in self.windows],
+            "mode": self.mode,
+            "cap": self.cap,
+            "served": self.served,
+            "oldest": self.oldest,
+            "requests": self.requests,
+        }
+
+    def _complete_from(self) -> int | None:
+        """Where ``[x, end_ms]`` is complete: above every pending window (None while the top is pending)."""
+        if not self.windows:
+            return self.start_ms
+        top = max(w.hi for w in self.windows)
+        return top + 1 if top < self.end_ms else None
+
+    def _progress(self) -> float:
+        span = max(1, self.end_ms - self.start_ms + 1)
+        pending = sum(w.hi - w.lo + 1 for w in self.windows)
+        return min(max(1 - pending / span, 0.0), 0.999)
+
+    def _learn(self, mode: str) -> None:
+        """The server serves the ``mode`` end of a full window: the other side's probes are known empty."""
+        if self.mode == mode:
+            return
+        log.info("hyperliquid userFillsByTime serves the %s fills of a window", mode)
+        self.mode = mode
+        drop = LOWER if mode == EARLIEST else UPPER
+        self.windows = [w for w in self.windows if w.side != drop]
+
+    def _known_empty(self, window: Window) -> bool:
+        return (self.mode == EARLIEST and window.side == LOWER) or (self.mode == LATEST and window.side == UPPER)
+
+    def _push(self, window: Window) -> None:
+        if not self._known_empty(window):
+            self.windows.append(window)
+
+    def _take(self, fills: list[Fill]) -> list[Fill]:
+        fresh = []
+        for fill in fills:
+            if fill.fill_id in self.seen:
+                continue
+            self.seen.add(fill.fill_id)
+            fresh.append(fill)
+            self.served += 1
+            self.oldest = fill.ts_ms if self.oldest is None else min(self.oldest, fill.ts_ms)
+        return fresh
+
+    def _count_request(self) -> None:
+        self.requests += 1
+        if self.requests > self.budget:
+            raise BadPayload(
+                f"Hyperliquid: reading {self.conn.credentials.hint}'s fills took more than {self.budget} requests "
+                "for this range without finishing; stopped (the venue's answers do not fit any documented reading)"
+            )
+
+    # -- the walk ---------------------------------------------------------------------------------
+
+    def pages(self) -> Iterator[FillPage]:
+        while self.windows:
+            window = self.windows.pop()
+            if self._known_empty(window):
+                continue
+            self._count_request()
+            fresh, skipped = self._read_window(window)
+            if self.windows:
+                yield FillPage(fresh, self.position(), window_done_ms=self._complete_from(), skipped=skipped,
+                               progress=self._progress())
+            else:
+                yield self._last_page(fresh, skipped)
+                return
+        yield self._last_page([], [])
+
+    def _read_window(self, window: Window) -> tuple[list[Fill], list[str]]:
+        a, b = window.lo, window.hi
+        rows = self.conn.fills_by_time_rows(a, b + 1)  # +1: either reading of endTime covers b (F3)
+        if rows is None:  # an error object for this window (F5): nothing served there
+            return [], []
+        fills, skipped = parse_fills(rows)
+        in_window = sorted((f for f in fills if a <= f.ts_ms <= b), key=sort_key)
+        n = len(rows)
+        self.cap = max(self.cap, n)
+        fresh = self._take(in_window)
+        # new fills beyond the edge millisecond of the block that made this probe tell the reading
+        if fresh and window.side == UPPER and in_window[-1].ts_ms > a:
+            self._learn(EARLIEST)
+        elif fresh and window.side == LOWER and in_window[0].ts_ms < b:
+            self._learn(LATEST)
+        if not in_window or n < self.cap:
+            return fresh, skipped  # all of the window was served
+        tmin, tmax = in_window[0].ts_ms, in_window[-1].ts_ms
+        if tmin == tmax:
+            # a full answer inside one millisecond: time cannot split it
+            fresh += self._take(self._same_millisecond(tmin, len(in_window)))
+            if tmin > a:
+                self._push(Window(a, tmin - 1, LOWER))
+            if tmin < b:
+                self._push(Window(tmin + 1, b, UPPER))
+            return fresh, skipped
+        self._push(Window(a, tmin, LOWER))
+        self._push(Window(tmax, b, UPPER))  # on top: the newer part is completed first
+        return fresh, skipped
+
+    def _same_millisecond(self, ts_ms: int, served: int) -> list[Fill]:
+        """Every fill of millisecond ``ts_ms`` from ``userFills`` (newest first, at most 2000), which holds
+        all of them when it reaches back past ``ts_ms`` or serves fewer than its cap (the account's every fill).
+
+        Raises ExchangeError when it does not: the millisecond cannot be read completely (a per-account error).
+        """
+        self._count_request()
+        rows = self.conn.user_fills_rows()
+        fills, _ = parse_fills(rows)
+        if not any(f.ts_ms < ts_ms for f in fills) and len(rows) >= USER_FILLS_MAX:
+            raise ExchangeError(
+                f"Hyperliquid: {served} or more fills of {self.conn.credentials.hint} share the millisecond "
+                f"{ts_ms}, more than one answer of userFillsByTime holds, and it is older than the newest "
+                f"{USER_FILLS_MAX} fills that userFills serves: that millisecond cannot be read completely"
+            )
+        return sorted((f for f in fills if f.ts_ms == ts_ms), key=sort_key)
+
+    def _last_page(self, fresh: list[Fill], skipped: list[str]) -> FillPage:
+        starts: int | None = None
+        if self.served >= self.retention and self.oldest is not None and self.oldest > self.start_ms:
+            starts = self.oldest
+            log.info("hyperliquid %s: the venue serves fills from %d on (retention)", self.conn.credentials.hint,
+                     starts)
+        elif self.served == 0:
+            self.conn.check_not_empty()  # the first sync of an address without a single fill says so
+        return FillPage(fresh, None, window_done_ms=self.start_ms, skipped=skipped, progress=1.0,
+                        history_starts_ms=starts)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def describe_refusal(payload: Any) -> str:
+    """A short, redacted text of an error object the venue answered instead of fills."""
+    if isinstance(payload, dict):
+        text = payload.get("error") or payload.get("msg") or payload.get("message") or payload.get("response")
+        return redact(str(text or payload)[:160])
+    return redact(str(payload)[:160])
