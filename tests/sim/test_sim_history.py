@@ -179,3 +179,28 @@ def test_start_live_produces_fills_until_stopped() -> None:
     assert n >= 12
     assert h.fills[-1].fill_id[:13] == str(h.fills[-1].ts_ms)
     assert [f.ts_ms for f in h.fills] == sorted(f.ts_ms for f in h.fills)
+
+
+@pytest.mark.parametrize("exchange", ["woox", "paradex", "hyperliquid"])
+def test_live_ids_never_repeat_across_a_restart_of_the_same_history(exchange: str) -> None:
+    """A demo restart rebuilds the same seeded history later; its live fills must not reuse any id."""
+    first = History(exchange, 9, 300, now_ms=NOW_MS, days=30)
+    for i in range(40):
+        first.add_live_fill(ts_ms=NOW_MS + i)
+    later = History(exchange, 9, 300, now_ms=NOW_MS + 60_000, days=30)
+    assert [f.fill_id[-9:] for f in later.fills[:50]] == [f.fill_id[-9:] for f in first.fills[:50]]  # same counters
+    for i in range(40):
+        later.add_live_fill(ts_ms=NOW_MS + 60_000 + i)
+    first_ids = {(f.fill_id, f.fill_type) for f in first.fills}
+    first_orders = {f.order_id for f in first.fills[300:]}
+    live = later.fills[300:]
+    assert len(live) == 40
+    assert not {(f.fill_id, f.fill_type) for f in live} & first_ids
+    assert not {f.order_id for f in live} & first_orders
+    assert len({f.fill_id for f in later.fills}) == len({(f.fill_id, f.fill_type) for f in later.fills})
+
+
+def test_unknown_venue_is_refused() -> None:
+    for name in ("nosuchvenue", "../woox", "", "server"):
+        with pytest.raises(ValueError, match="unknown exchange"):
+            History(name, 1, 10, now_ms=NOW_MS)
