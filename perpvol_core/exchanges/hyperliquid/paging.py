@@ -95,6 +95,7 @@ class FillsWalk:
         self.served = _int(pos.get("served"), 0)
         self.oldest: int | None = _int(pos.get("oldest"), 0) or None
         self.requests = _int(pos.get("requests"), 0)
+        self.end_inclusive = bool(pos.get("end_inclusive", False))
         self.retention = conn.retention_fills
         self.budget = request_budget(start_ms, end_ms, self.retention)
         self.seen: set[str] = set()
@@ -109,6 +110,7 @@ class FillsWalk:
             "served": self.served,
             "oldest": self.oldest,
             "requests": self.requests,
+            "end_inclusive": self.end_inclusive,
         }
 
     def _complete_from(self) -> int | None:
@@ -177,10 +179,21 @@ class FillsWalk:
 
     def _read_window(self, window: Window) -> tuple[list[Fill], list[str]]:
         a, b = window.lo, window.hi
-        rows = self.conn.fills_by_time_rows(a, b + 1)  # +1: either reading of endTime covers b (F3)
+        # endTime inclusive or exclusive (F3): b + 1 covers b either way until a fill at endTime itself shows
+        # that it is inclusive; then such fills could crowd the window's own out of a full answer, so the
+        # window is asked again with endTime b (once per walk: the reading is kept)
+        end = b if self.end_inclusive else b + 1
+        rows = self.conn.fills_by_time_rows(a, end)
         if rows is None:  # an error object for this window (F5): nothing served there
             return [], []
         fills, skipped = parse_fills(rows)
+        if not self.end_inclusive and any(f.ts_ms == end for f in fills):
+            self.end_inclusive = True
+            self._count_request()
+            rows = self.conn.fills_by_time_rows(a, b)
+            if rows is None:
+                return [], []
+            fills, skipped = parse_fills(rows)
         in_window = sorted((f for f in fills if a <= f.ts_ms <= b), key=sort_key)
         n = len(rows)
         self.cap = max(self.cap, n)
