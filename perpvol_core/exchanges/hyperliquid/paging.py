@@ -53,7 +53,7 @@ USER_FILLS_MAX = 2000
 #: the smallest page cap the budget allows for (the documented ones are 2000 and 500)
 SMALLEST_PAGE = 50
 
-RANGE, LOWER, UPPER = "range", "lower", "upper"
+RANGE, LOWER, UPPER, SEARCH = "range", "lower", "upper", "search"
 EARLIEST, LATEST = "earliest", "latest"
 
 
@@ -96,6 +96,8 @@ class FillsWalk:
         self.oldest: int | None = _int(pos.get("oldest"), 0) or None
         self.requests = _int(pos.get("requests"), 0)
         self.end_inclusive = bool(pos.get("end_inclusive", False))
+        #: the newest end of a window the venue refused with an error object (F5: older than it serves)
+        self.refused_hi: int | None = _int(pos.get("refused_hi"), 0) or None
         self.retention = conn.retention_fills
         self.budget = request_budget(start_ms, end_ms, self.retention)
         self.seen: set[str] = set()
@@ -111,6 +113,7 @@ class FillsWalk:
             "oldest": self.oldest,
             "requests": self.requests,
             "end_inclusive": self.end_inclusive,
+            "refused_hi": self.refused_hi,
         }
 
     def _complete_from(self) -> int | None:
@@ -167,8 +170,16 @@ class FillsWalk:
             window = self.windows.pop()
             if self._known_empty(window):
                 continue
+            search_from: int | None = None
+            if window.side == SEARCH:
+                # the venue refused a window starting at window.lo: look for the oldest start it accepts
+                if window.hi - window.lo < MS_PER_DAY:
+                    self.refused_hi = window.hi if self.refused_hi is None else max(self.refused_hi, window.hi)
+                    continue
+                search_from = window.lo
+                window = Window((window.lo + window.hi + 1) // 2, window.hi)
             self._count_request()
-            fresh, skipped = self._read_window(window)
+            fresh, skipped = self._read_window(window, search_from)
             if self.windows:
                 yield FillPage(fresh, self.position(), window_done_ms=self._complete_from(), skipped=skipped,
                                progress=self._progress())
@@ -177,21 +188,27 @@ class FillsWalk:
                 return
         yield self._last_page([], [])
 
-    def _read_window(self, window: Window) -> tuple[list[Fill], list[str]]:
+    def _read_window(self, window: Window, search_from: int | None = None) -> tuple[list[Fill], list[str]]:
+        """Ask for ``window`` and push the parts its answer may have left out. ``search_from``: a refused start
+        below this window, whose part below it is still to be searched when this window is served."""
         a, b = window.lo, window.hi
         # endTime inclusive or exclusive (F3): b + 1 covers b either way until a fill at endTime itself shows
         # that it is inclusive; then such fills could crowd the window's own out of a full answer, so the
         # window is asked again with endTime b (once per walk: the reading is kept)
         end = b if self.end_inclusive else b + 1
         rows = self.conn.fills_by_time_rows(a, end)
-        if rows is None:  # an error object for this window (F5): nothing served there
+        if rows is None:  # an error object for this window (F5): the venue serves nothing that old
+            self._refused(window)
             return [], []
+        if search_from is not None and search_from < a:
+            self.windows.append(Window(search_from, a - 1, SEARCH))  # under this window's parts: older
         fills, skipped = parse_fills(rows)
         if not self.end_inclusive and any(f.ts_ms == end for f in fills):
             self.end_inclusive = True
             self._count_request()
             rows = self.conn.fills_by_time_rows(a, b)
             if rows is None:
+                self._refused(window)
                 return [], []
             fills, skipped = parse_fills(rows)
         in_window = sorted((f for f in fills if a <= f.ts_ms <= b), key=sort_key)
@@ -218,6 +235,16 @@ class FillsWalk:
         self._push(Window(tmax, b, UPPER))  # on top: the newer part is completed first
         return fresh, skipped
 
+    def _refused(self, window: Window) -> None:
+        """An error object instead of fills (F5). If the venue refuses windows by their *start* (too old),
+        newer parts of this one may still be served: a binary search on the start finds the oldest it
+        accepts (about ten requests for two years), down to a day; whatever lies in a refused day is older
+        than the first complete day (``history_starts_ms``)."""
+        if window.hi - window.lo >= MS_PER_DAY:
+            self.windows.append(Window(window.lo, window.hi, SEARCH))
+        else:
+            self.refused_hi = window.hi if self.refused_hi is None else max(self.refused_hi, window.hi)
+
     def _same_millisecond(self, ts_ms: int, served: int) -> list[Fill]:
         """Every fill of millisecond ``ts_ms`` from ``userFills`` (newest first, at most 2000), which holds
         all of them when it reaches back past ``ts_ms`` or serves fewer than its cap (the account's every fill).
@@ -237,11 +264,17 @@ class FillsWalk:
 
     def _last_page(self, fresh: list[Fill], skipped: list[str]) -> FillPage:
         starts: int | None = None
-        if self.served >= self.retention and self.oldest is not None and self.oldest > self.start_ms:
+        if self.oldest is not None and self.oldest > self.start_ms and (
+            self.served >= self.retention or self.refused_hi is not None
+        ):
+            # served as many fills as the venue keeps, or it refused an older window: nothing older is served
             starts = self.oldest
+        elif self.oldest is None and self.refused_hi is not None and self.refused_hi < self.end_ms:
+            starts = self.refused_hi + 1
+        if starts is not None:
             log.info("hyperliquid %s: the venue serves fills from %d on (retention)", self.conn.credentials.hint,
                      starts)
-        elif self.served == 0:
+        if self.served == 0:
             self.conn.check_not_empty()  # the first sync of an address without a single fill says so
         return FillPage(fresh, None, window_done_ms=self.start_ms, skipped=skipped, progress=1.0,
                         history_starts_ms=starts)
