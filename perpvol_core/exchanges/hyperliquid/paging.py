@@ -24,8 +24,9 @@ Under the earliest-N reading the upper window stays pending until the end, so th
 last page (an interrupted walk resumes from ``position``: the pending windows, the reading, the counts).
 
 Retention (§3.7): the venue serves only its newest 10,000 fills. When the walk was served that many (or
-more: spot may not count) and the oldest served fill is newer than ``start_ms``, nothing older will ever be
-served: the last page says so in ``history_starts_ms``.
+more: spot may not count), or refused an older window with an error object, and the oldest served fill is
+newer than ``start_ms``, nothing older will ever be served: the last page says so in ``history_starts_ms``
+(one millisecond after the oldest served fill: the cap may cut through that millisecond).
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class FillsWalk:
         self.end_inclusive = bool(pos.get("end_inclusive", False))
         #: the newest end of a window the venue refused with an error object (F5: older than it serves)
         self.refused_hi: int | None = _int(pos.get("refused_hi"), 0) or None
+        #: the venue answered fills older than all it served for the range (F5 "partial": a lagging index)
+        self.lagging = False
         self.retention = conn.retention_fills
         self.budget = request_budget(start_ms, end_ms, self.retention)
         self.seen: set[str] = set()
@@ -262,13 +265,41 @@ class FillsWalk:
             )
         return sorted((f for f in fills if f.ts_ms == ts_ms), key=sort_key)
 
+    def _probe_below(self) -> list[Fill]:
+        """One request for ``[start_ms, oldest served - 1]``, the part of the range older than every fill
+        served, when nothing yet shows whether the venue stopped serving there (served under its count cap).
+        Under F5 it is "older than retention" only if the venue cut there: an empty answer says nothing, an
+        error object that the venue stopped serving, fills that it serves a lagging part of what it cut
+        (kept, but the history is still complete only from the oldest fill served above them)."""
+        assert self.oldest is not None
+        self._count_request()
+        oldest = self.oldest
+        end = oldest - 1
+        # endTime = oldest - 1 under either bound reading: the probe only looks for evidence (the walk itself
+        # already covered this part), and a bound at the oldest served fill would not be "older" than it
+        rows = self.conn.fills_by_time_rows(self.start_ms, end)
+        if rows is None:
+            self.refused_hi = end
+            return []
+        fills, _ = parse_fills(rows)
+        below = self._take(sorted((f for f in fills if self.start_ms <= f.ts_ms <= end), key=sort_key))
+        if below:
+            self.lagging = True
+        self.oldest = oldest
+        return below
+
     def _last_page(self, fresh: list[Fill], skipped: list[str]) -> FillPage:
+        if (self.oldest is not None and self.oldest > self.start_ms and self.refused_hi is None
+                and self.served < self.retention):
+            fresh = fresh + self._probe_below()
         starts: int | None = None
         if self.oldest is not None and self.oldest > self.start_ms and (
-            self.served >= self.retention or self.refused_hi is not None
+            self.served >= self.retention or self.refused_hi is not None or self.lagging
         ):
-            # served as many fills as the venue keeps, or it refused an older window: nothing older is served
-            starts = self.oldest
+            # served as many fills as the venue keeps, or it refused an older window: nothing older is served.
+            # The cap may cut through the oldest served millisecond (fills of one order share it), so the
+            # history is complete only after it: a fill exactly at midnight would otherwise pass its day as whole
+            starts = self.oldest + 1
         elif self.oldest is None and self.refused_hi is not None and self.refused_hi < self.end_ms:
             starts = self.refused_hi + 1
         if starts is not None:
