@@ -204,3 +204,28 @@ def test_unknown_venue_is_refused() -> None:
     for name in ("nosuchvenue", "../woox", "", "server"):
         with pytest.raises(ValueError, match="unknown exchange"):
             History(name, 1, 10, now_ms=NOW_MS)
+
+
+@pytest.mark.parametrize("venue", ["woox", "paradex", "hyperliquid"])
+def test_demo_venue_contract(venue: str) -> None:
+    """perpvol_core/exchanges/_spec.py: demo_venue(...) -> start() -> base_url, credentials(), history, stop()."""
+    import importlib
+
+    import httpx
+
+    module = importlib.import_module(f"perpvol_sim.{venue}")
+    sim = module.demo_venue(seed=4, n_fills=40, now_ms=NOW_MS, days=10)
+    assert isinstance(sim.history, History) and sim.history.exchange == venue and len(sim.history.fills) == 40
+    assert sim.history.fills == History(venue, 4, 40, now_ms=NOW_MS, days=10).fills
+    assert sim.live_interval_factor > 0
+    base_url = sim.start()
+    try:
+        assert base_url == sim.base_url and base_url.startswith("http://127.0.0.1:")
+        creds = sim.credentials()
+        assert isinstance(creds["kind"], str) and creds["kind"]
+        assert all(isinstance(v, str) and v for v in creds.values())
+        with httpx.Client(timeout=10) as client:  # the server answers at the base URL it gave
+            status = client.get(base_url + "/no-such-route").status_code
+        assert 400 <= status < 500
+    finally:
+        sim.stop()
