@@ -257,11 +257,11 @@ class FillsWalk:
         self._count_request()
         rows = self.conn.user_fills_rows()
         fills, _ = parse_fills(rows)
-        if not any(f.ts_ms < ts_ms for f in fills) and len(rows) >= USER_FILLS_MAX:
+        if not any(f.ts_ms < ts_ms for f in fills) and len(rows) >= self.conn.recent_fills:
             raise ExchangeError(
                 f"Hyperliquid: {served} or more fills of {self.conn.credentials.hint} share the millisecond "
                 f"{ts_ms}, more than one answer of userFillsByTime holds, and it is older than the newest "
-                f"{USER_FILLS_MAX} fills that userFills serves: that millisecond cannot be read completely"
+                f"{self.conn.recent_fills} fills that userFills serves: that millisecond cannot be read completely"
             )
         return sorted((f for f in fills if f.ts_ms == ts_ms), key=sort_key)
 

@@ -22,7 +22,7 @@ from perpvol_core.exchanges._http import (
     RateLimit,
 )
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
-from perpvol_core.exchanges.hyperliquid.paging import RETENTION_FILLS, FillsWalk, describe_refusal
+from perpvol_core.exchanges.hyperliquid.paging import RETENTION_FILLS, USER_FILLS_MAX, FillsWalk, describe_refusal
 from perpvol_core.exchanges.hyperliquid.report import build_report
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class HyperliquidConnector(Connector):
     def __init__(self, credentials: HyperliquidAddress, base_url: str | None = None, **options: Any) -> None:
         #: the venue's count cap on served fills (an option for tests against a smaller simulator cap)
         self.retention_fills = int(options.pop("retention_fills", RETENTION_FILLS))
+        #: how many of the newest fills ``userFills`` serves (documented 2000; an option for the same reason)
+        self.recent_fills = int(options.pop("recent_fills", USER_FILLS_MAX))
         self.clock: Callable[[], float] = options.pop("clock", time.time)
         self.known_markets = options.pop("known_markets", None)
         super().__init__(credentials, base_url, **options)
