@@ -183,7 +183,7 @@ def test_429_in_every_form_is_retried_without_losing_or_repeating_a_fill(sim, bo
     assert_truth(sim, got, None, h.start_ms)
 
 
-def test_weight_limit_answers_429_and_a_paced_connector_never_meets_it(sim):
+def test_an_exhausted_weight_budget_ends_in_a_clear_rate_limit_error(sim):
     sim.configure(page_cap=100, weight_limit=60)  # two fill requests of 100 rows (25 weight each) a minute
     conn = connector(sim, max_attempts=2)
     with pytest.raises(ExchangeError, match="429"):
