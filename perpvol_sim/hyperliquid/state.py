@@ -117,6 +117,8 @@ class HyperliquidState:
 
     def rows(self, address: str) -> list[Row]:
         """The served rows of ``address`` (plus its sub-accounts' under F12), ascending by (time, tid)."""
+        if address not in self.histories:
+            return []
         owners = [address]
         if address == self.address and self._config.master_includes_subs:
             owners += list(self.subs)
