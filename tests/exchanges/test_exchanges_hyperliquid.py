@@ -50,9 +50,11 @@ def connector(sim, **options) -> HyperliquidConnector:
     return HyperliquidConnector(HyperliquidAddress(address=sim.address), sim.base_url, **{**FAST, **options})
 
 
-def read_all(conn, start_ms, end_ms):
+def read_all(conn, start_ms, end_ms, served=None):
     """Every page of one walk: ``(fills by id, history_starts_ms of the last page, pages)``; a fill handed
-    out twice fails the test (it would be counted twice by anything that adds pages up)."""
+    out twice fails the test (it would be counted twice by anything that adds pages up). With ``served``
+    (the simulator's truth), every ``window_done_ms`` is checked: all served fills in ``[window_done_ms,
+    end_ms]`` have been handed out by then (the sync engine's contract)."""
     got: dict = {}
     pages = list(conn.iter_fill_pages(start_ms, end_ms))
     for page in pages:
@@ -60,6 +62,9 @@ def read_all(conn, start_ms, end_ms):
         for fill in page.fills:
             assert fill.fill_id not in got, f"fill {fill.fill_id} handed out twice"
             got[fill.fill_id] = fill
+        if served is not None and page.window_done_ms is not None and page.position is not None:
+            times = Counter(f.ts_ms for f in got.values() if f.ts_ms >= page.window_done_ms)
+            assert times == Counter(f.ts_ms for f in served if page.window_done_ms <= f.ts_ms <= end_ms)
     assert pages[-1].position is None and pages[-1].window_done_ms == start_ms
     assert all(p.position is not None for p in pages[:-1])
     return got, pages[-1].history_starts_ms, pages
@@ -113,10 +118,12 @@ def test_every_order_and_end_bound_reading_reads_every_fill_once(sim, pick, end_
     sim.configure(page_cap=100, window_pick=pick, end_inclusive=end_inclusive)
     conn = connector(sim)
     h = sim.history
-    got, starts, _ = read_all(conn, h.start_ms, h.now_ms)
+    got, starts, pages = read_all(conn, h.start_ms, h.now_ms, sim.served_fills())
     served = assert_truth(sim, got, starts, h.start_ms)
     assert starts is None and len(got) == len(served) == N_FILLS
     assert conn.stats.requests <= page_bound(served, 100, extra=5)
+    if pick != "earliest":  # newest windows first: the range completes page by page, not only at its end
+        assert sum(1 for p in pages if p.window_done_ms is not None) >= len(served) // 100
 
 
 @pytest.mark.parametrize("page_cap", [2000, 500, 37])
@@ -191,6 +198,35 @@ def test_an_exhausted_weight_budget_ends_in_a_clear_rate_limit_error(sim):
     assert conn.stats.rate_limited >= 1
 
 
+@pytest.mark.parametrize(("tid_reading", "two_rows"), [("shared", True), ("unique", False)])
+def test_self_trades_shared_tids_and_one_row_readings(sim, tid_reading, two_rows):
+    sim.configure(page_cap=100, self_trade_tid=tid_reading, self_trade_two_rows=two_rows)
+    h = sim.history
+    assert h.self_trades  # the history has self-trades whose maker row shares the taker's tid
+    got, starts, _ = read_all(connector(sim), h.start_ms, h.now_ms)
+    assert_truth(sim, got, starts, h.start_ms)
+
+
+def test_fee_including_the_builder_fee_is_kept_raw(sim):
+    sim.configure(page_cap=2000, fee_includes_builder=True)
+    h = sim.history
+    got, starts, _ = read_all(connector(sim), h.start_ms, h.now_ms)
+    served = assert_truth(sim, got, starts, h.start_ms, fees=False)
+    with_builder = [f for f in got.values() if f.builder_fee is not None]
+    assert with_builder and all(f.builder_fee > 0 for f in with_builder)
+    # the wire's fee, as served (here it includes builderFee): never adjusted by the connector
+    assert sum(f.fee for f in got.values()) == sum(f.fee for f in served) + sum(f.builder_fee for f in with_builder)
+
+
+def test_answers_that_fit_no_reading_stop_at_the_request_budget(sim):
+    sim.configure(page_cap=2, retention_cap=RETENTION)  # far below any documented page cap
+    conn = connector(sim, retention_fills=RETENTION)
+    with pytest.raises(ExchangeError, match="more than (\\d+) requests") as info:
+        read_all(conn, sim.history.start_ms, sim.history.now_ms)
+    budget = int(info.value.message.split("more than ")[1].split()[0])
+    assert conn.stats.requests <= budget + 1
+
+
 @pytest.fixture(scope="module")
 def burst_sim():
     """A 40-fill same-millisecond burst (one order against 40 resting orders) and pages of 25."""
@@ -257,7 +293,9 @@ def test_first_sync_of_an_address_without_fills_says_it_may_be_an_api_wallet(sim
     assert [p.fills for p in pages] == [[]]
 
 
-def test_exchange_report_reads_the_venue_figures(sim):
+@pytest.mark.parametrize(("days", "today"), [(15, True), (14, False), (0, True)])
+def test_exchange_report_reads_the_venue_figures(sim, days, today):
+    sim.configure(daily_days=days, daily_today=today)
     report = connector(sim).exchange_report()
     assert report["exchange"] == "hyperliquid"
     assert Decimal(report["perp_all_time_volume"]) > 0
