@@ -74,6 +74,11 @@ class InfoHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", content_type)
         self.finish(body)
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A bug in the simulator answers as the venue's 500 does: plain text, no traceback."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("Internal Server Error" if status_code >= 500 else self._reason)
+
     def _bad_request(self, detail: str) -> None:
         if self.state.config.bad_request == "400_json":
             self._reply(400, encode({"code": 400, "msg": detail}), "application/json")
