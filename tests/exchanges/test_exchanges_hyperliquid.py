@@ -303,3 +303,24 @@ def test_exchange_report_reads_the_venue_figures(sim, days, today):
     assert len(report["daily"]) == sim.config.daily_days
     for day in report["daily"]:
         assert Decimal(day["total"]) == Decimal(day["taker"]) + Decimal(day["maker"])
+
+
+def test_an_incremental_sync_reads_only_the_new_fills_in_a_few_requests():
+    sim = HyperliquidSim(hyperliquid_history(3, 200, days=20), weight_limit=10**9)
+    sim.start()
+    try:
+        h = sim.history
+        first = connector(sim)
+        first.known_markets = lambda: []
+        got, _, _ = read_all(first, h.start_ms, h.now_ms)
+        assert len(got) == 200
+        covered_to = max(f.ts_ms for f in got.values())
+        new = [h.add_live_fill(covered_to + 1000 * i, "BTC") for i in range(1, 4)]
+        later = connector(sim)
+        later.known_markets = lambda: ["BTC"]
+        fresh, starts, _ = read_all(later, covered_to - 120_000, new[-1].ts_ms + 1)
+        assert {f"{f.fill_id}:{f.order_id}" for f in new} <= set(fresh) and starts is None
+        assert all(f.ts_ms >= covered_to - 120_000 for f in fresh.values())
+        assert later.stats.requests <= 3  # the window, then the parts above and below its first full answer
+    finally:
+        sim.stop()

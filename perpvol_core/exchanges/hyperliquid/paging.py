@@ -267,7 +267,8 @@ class FillsWalk:
 
     def _probe_below(self) -> list[Fill]:
         """One request for ``[start_ms, oldest served - 1]``, the part of the range older than every fill
-        served, when nothing yet shows whether the venue stopped serving there (served under its count cap).
+        served, when nothing yet shows whether the venue stopped serving there (served under its count cap;
+        only while no fill of the account is stored: an incremental sync starts after fills it already has).
         Under F5 it is "older than retention" only if the venue cut there: an empty answer says nothing, an
         error object that the venue stopped serving, fills that it serves a lagging part of what it cut
         (kept, but the history is still complete only from the oldest fill served above them)."""
@@ -290,7 +291,7 @@ class FillsWalk:
 
     def _last_page(self, fresh: list[Fill], skipped: list[str]) -> FillPage:
         if (self.oldest is not None and self.oldest > self.start_ms and self.refused_hi is None
-                and self.served < self.retention):
+                and self.served < self.retention and not self.conn.has_stored_fills()):
             fresh = fresh + self._probe_below()
         starts: int | None = None
         if self.oldest is not None and self.oldest > self.start_ms and (

@@ -144,10 +144,15 @@ class HyperliquidConnector(Connector):
             return f"Hyperliquid address {hint}: {NO_FILLS.format(hint=hint)}"
         return f"Hyperliquid address {hint} ({'2000+' if n >= 2000 else n} recent fills)"
 
+    def has_stored_fills(self) -> bool:
+        """True when the sync engine says fills of this account are stored (``known_markets``); False when
+        none are, or when no engine runs this connector."""
+        return self.known_markets is not None and any(True for _ in self.known_markets())
+
     def check_not_empty(self) -> None:
         """Raises InvalidCredentials (our words) when the first sync finds no fill at all for the address:
-        most likely an API wallet. Only when no fill of the account is stored yet (``known_markets``)."""
-        if self.known_markets is None or any(True for _ in self.known_markets()):
+        most likely an API wallet. Only when the engine says no fill of the account is stored yet."""
+        if self.known_markets is None or self.has_stored_fills():
             return
         if not self.user_fills_rows():
             raise InvalidCredentials(NO_FILLS.format(hint=self.credentials.hint))
