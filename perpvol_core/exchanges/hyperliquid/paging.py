@@ -100,7 +100,7 @@ class FillsWalk:
         #: the newest end of a window the venue refused with an error object (F5: older than it serves)
         self.refused_hi: int | None = _int(pos.get("refused_hi"), 0) or None
         #: the venue answered fills older than all it served for the range (F5 "partial": a lagging index)
-        self.lagging = False
+        self.lagging = bool(pos.get("lagging", False))
         self.retention = conn.retention_fills
         self.budget = request_budget(start_ms, end_ms, self.retention)
         self.seen: set[str] = set()
@@ -117,6 +117,7 @@ class FillsWalk:
             "requests": self.requests,
             "end_inclusive": self.end_inclusive,
             "refused_hi": self.refused_hi,
+            "lagging": self.lagging,
         }
 
     def _complete_from(self) -> int | None:

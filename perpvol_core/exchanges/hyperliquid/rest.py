@@ -136,12 +136,12 @@ class HyperliquidConnector(Connector):
                 "their own. Add the master account or sub-account address instead."
             )
         if role == "missing":
-            return f"Hyperliquid address {hint}: {NO_FILLS.format(hint=hint)}"
+            return NO_FILLS.format(hint=hint)
         if role is not None:
             return f"Hyperliquid {_ROLE_NAMES.get(role, role)} {hint}"
         n = len(self.user_fills_rows())
         if n == 0:
-            return f"Hyperliquid address {hint}: {NO_FILLS.format(hint=hint)}"
+            return NO_FILLS.format(hint=hint)
         return f"Hyperliquid address {hint} ({'2000+' if n >= 2000 else n} recent fills)"
 
     def has_stored_fills(self) -> bool:
