@@ -14,9 +14,11 @@ from pydantic import ValidationError
 
 from perpvol_core.exchanges._errors import BadPayload
 from perpvol_core.exchanges._http import parse_json
+from perpvol_core.exchanges._spec import load
 from perpvol_core.exchanges.hyperliquid.credentials import ADDRESS_RULE, HyperliquidAddress
 from perpvol_core.exchanges.hyperliquid.parse import counts, is_perp, parse_fill, parse_fills
 from perpvol_core.exchanges.hyperliquid.report import build_report
+from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
 from perpvol_core.exchanges.hyperliquid.spec import SPEC
 from perpvol_core.exchanges.hyperliquid.stream import HyperliquidStream, ws_url
 
@@ -137,6 +139,11 @@ def test_stream_urls_and_spec():
     assert SPEC.name == "hyperliquid" and SPEC.retention_limited and SPEC.credential_kinds == (HyperliquidAddress,)
     assert SPEC.colour.lower() not in ("#ffd230", "#a8841a")
     assert SPEC.is_perp("BTC") and not SPEC.counts("PURR/USDC", "SPOT") and SPEC.counts("xyz:TSLA", "HIP3")
+    assert load(SPEC.connector) is HyperliquidConnector and load(SPEC.stream) is HyperliquidStream
+    cred = HyperliquidAddress(address="0x" + "AB" * 20)
+    assert load(SPEC.identity)(None, cred) == "0x" + "ab" * 20
+    assert SPEC.hosts == {"api.hyperliquid.xyz": "api.hyperliquid.xyz",
+                          "api.hyperliquid-testnet.xyz": "api.hyperliquid-testnet.xyz"}
 
 
 def test_stream_messages():
