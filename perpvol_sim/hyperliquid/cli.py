@@ -49,9 +49,13 @@ def _yes_no(text: str) -> bool:
     return text == "yes"
 
 
+#: ``none`` given for an optional number or text (an attribute that is None means "flag not given")
+NONE = "none"
+
+
 def _optional(kind: type) -> Any:
     def parse(text: str) -> Any:
-        return None if text == "none" else kind(text)
+        return NONE if text == NONE else kind(text)
 
     return parse
 
@@ -83,37 +87,50 @@ def _flags() -> tuple[tuple[str, str, dict[str, Any]], ...]:
 SIM_FLAGS = _flags()
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(fork_flags_only: bool = False) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="perpvol sim hyperliquid", description=__doc__.split("\n")[0])
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--fills", type=int, default=5000)
-    p.add_argument("--live", action="store_true")
+    if not fork_flags_only:
+        p.add_argument("--port", type=int, required=True)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--seed", type=int, default=1)
+        p.add_argument("--fills", type=int, default=5000)
+        p.add_argument("--live", action="store_true")
     for flag, dest, kwargs in SIM_FLAGS:
         p.add_argument(flag, dest=dest, default=argparse.SUPPRESS, **kwargs)
     return p
 
 
-def run(args: Any) -> int:
+def build(args: Any) -> Any:
+    """The :class:`~perpvol_sim.hyperliquid.HyperliquidSim` the flags ask for (not started)."""
     from perpvol_sim.hyperliquid import HyperliquidSim, hyperliquid_history
 
     raw = getattr(args, "sim_args", None)
     if raw:
-        extra = parser().parse_args(["--port", str(args.port), *raw])
+        extra = parser(fork_flags_only=True).parse_args(raw)
         args = argparse.Namespace(**{**vars(args), **vars(extra)})
-    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(cfg.HyperliquidSimConfig)
-               if getattr(args, f.name, None) is not None}  # fmt: skip
+    options: dict[str, Any] = {}
+    for field in dataclasses.fields(cfg.HyperliquidSimConfig):
+        value = getattr(args, field.name, None)
+        if value is not None:
+            options[field.name] = None if value is NONE else value
     history = hyperliquid_history(args.seed, args.fills, burst=int(getattr(args, "burst", 0) or 0))
-    sim = HyperliquidSim(history, host=getattr(args, "host", "127.0.0.1"), port=args.port,
-                         sub_accounts=int(getattr(args, "sub_accounts", 0) or 0), **options)  # fmt: skip
+    return HyperliquidSim(history, host=getattr(args, "host", None) or "127.0.0.1", port=args.port,
+                          sub_accounts=int(getattr(args, "sub_accounts", 0) or 0), **options)  # fmt: skip
+
+
+def run(args: Any) -> int:
+    """Serve until Ctrl-C (``args``: ``port``, ``seed``, ``fills``, optional ``host``, ``live``, fork flags)."""
+    sim = build(args)
+    history = sim.history
     sim.start()
+    defaults = cfg.HyperliquidSimConfig()
+    changed = {f.name: getattr(sim.config, f.name) for f in dataclasses.fields(defaults)
+               if getattr(sim.config, f.name) != getattr(defaults, f.name)}  # fmt: skip
     print(f"Hyperliquid simulator on {sim.base_url}  (POST {sim.info_url}, WebSocket {sim.ws_url})")
-    print(f"  address: {sim.address}  ({len(history.fills)} fills, seed {args.seed})")
+    print(f"  address: {sim.address}  ({len(history.fills)} fills, seed {history.seed})")
     print(f"  API wallet (reads as empty): {sim.agent_address}")
     for sub in sim.sub_addresses:
         print(f"  sub-account: {sub}")
-    changed = {k: v for k, v in options.items()}
     print(f"  readings: {changed or 'the documented defaults'}")
     if getattr(args, "live", False):
         history.start_live(5.0)
