@@ -229,3 +229,38 @@ def test_demo_venue_contract(venue: str) -> None:
         assert 400 <= status < 500
     finally:
         sim.stop()
+
+
+def test_hyperliquid_history_kinds_counting_and_ids() -> None:
+    """Core and HIP-3 perps count, spot never (hyperliquid-api.md §3.5); fill types say which is which."""
+    h = History("hyperliquid", 12, 3000, now_ms=NOW_MS, days=120)
+
+    def spot(coin: str) -> bool:
+        return "/" in coin or coin.startswith("@")
+
+    for f in h.fills:
+        expected_type = "SPOT" if spot(f.market) else ("HIP3" if ":" in f.market else "FILL")
+        assert f.fill_type == expected_type
+        if ":" in f.market:
+            assert f.fee_asset == "USDH"
+    markets = {f.market for f in h.fills}
+    assert {"BTC", "xyz:TSLA", "PURR/USDC", "@107", "MATIC"} <= markets
+    total = sum((f.price * f.size for f in h.fills if not spot(f.market)), Decimal(0))
+    assert h.expected_total() == total
+    assert sum((Decimal(r["volume_usd"]) for r in h.expected_daily().values()), Decimal(0)) == total
+    served = h.fills[-500:]
+    assert h.expected_total(fills=served) == sum((f.price * f.size for f in served if not spot(f.market)), Decimal(0))
+    tids = [int(f.fill_id) for f in h.fills]
+    assert len(set(tids)) == len(tids) and tids == sorted(tids)
+    assert h.self_trades  # the user's own resting order on the other side
+    for maker, taker in h.self_trades.items():
+        m = next(f for f in h.fills if f.fill_id == maker)
+        t = next(f for f in h.fills if f.fill_id == taker)
+        assert (m.liquidity, t.liquidity) == ("MAKER", "TAKER") and m.order_id != t.order_id
+        assert (m.price, m.size, m.ts_ms, m.market) == (t.price, t.size, t.ts_ms, t.market) and m.side != t.side
+    # a same-millisecond cluster is one crossing order: one order id, taker
+    by_order = Counter((f.ts_ms, f.order_id) for f in h.fills)
+    assert max(by_order.values()) >= 10
+    for (ts, order), n in by_order.items():
+        if n > 1:
+            assert all(f.liquidity == "TAKER" for f in h.fills if f.order_id == order and f.ts_ms == ts)
