@@ -62,7 +62,7 @@ def _optional(kind: type) -> Any:
 
 def _flags() -> tuple[tuple[str, str, dict[str, Any]], ...]:
     hints = typing.get_type_hints(cfg.HyperliquidSimConfig)
-    choices = {name: values for name, values in cfg._CHOICES.items()}
+    choices = cfg.CHOICES
     out: list[tuple[str, str, dict[str, Any]]] = []
     for field in dataclasses.fields(cfg.HyperliquidSimConfig):
         hint = hints[field.name]

@@ -40,7 +40,8 @@ DAY_WINDOWS = ("rolling", "utc")
 #: F24: a delisted perp in ``meta``
 DELISTED_IN_META = ("flagged", "absent")
 
-_CHOICES = {
+#: each fork field -> its readings
+CHOICES = {
     "window_pick": WINDOW_PICKS,
     "number_style": NUMBER_STYLES,
     "old_window": OLD_WINDOW,
@@ -124,7 +125,7 @@ class HyperliquidSimConfig:
 
 def check(config: HyperliquidSimConfig) -> HyperliquidSimConfig:
     """``config`` when every fork holds one of its readings and every number is in range; else ValueError."""
-    for name, choices in _CHOICES.items():
+    for name, choices in CHOICES.items():
         if getattr(config, name) not in choices:
             raise ValueError(f"{name} must be one of {choices}, not {getattr(config, name)!r}")
     for name in ("page_cap", "recent_cap", "retention_cap", "weight_limit", "max_connections", "max_ws_users"):

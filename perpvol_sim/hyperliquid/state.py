@@ -15,7 +15,7 @@ from perpvol_sim.faults import Faults
 from perpvol_sim.history import History, SimFill
 from perpvol_sim.hyperliquid.config import HyperliquidSimConfig, check
 from perpvol_sim.hyperliquid.limiter import WeightLimiter
-from perpvol_sim.hyperliquid.served import ServedCache
+from perpvol_sim.hyperliquid.served import ServedCache, visible
 from perpvol_sim.hyperliquid.wire import Ledger, Row, aggregate, hex_of, to_wire
 
 ADDRESS = re.compile(r"^0[xX][0-9a-fA-F]{40}$")
@@ -220,5 +220,6 @@ class HyperliquidState:
         """F5 "partial": a window past retention answers with the older half of what it held, as a lagging
         index would; the rest is simply missing."""
         ledger = self._ledgers[address]
-        inside = [ledger.row(f) for f in self.histories[address].snapshot() if start <= f.ts_ms <= end]
+        shown = visible(self.histories[address], self._config.self_trade_two_rows)
+        inside = [ledger.row(f) for f in shown if start <= f.ts_ms <= end]
         return inside[: len(inside) // 2]
