@@ -151,8 +151,9 @@ def test_idle_connection_is_closed(fresh: HyperliquidSim) -> None:
     asyncio.run(scenario())
 
 
-def test_idle_timer_reset_by_ping_only(fresh: HyperliquidSim) -> None:
-    """F19 "ping": other messages do not keep the connection open; pings do (until a forced disconnect)."""
+def test_idle_timer_resets(fresh: HyperliquidSim) -> None:
+    """F19 "ping": other messages do not keep the connection open, pings do (until the forced disconnect);
+    F19 "any": any message does."""
     fresh.configure(idle_timeout_s=0.3, idle_reset="ping")
     bad = json.dumps({"method": "dance"})
 
@@ -163,6 +164,10 @@ def test_idle_timer_reset_by_ping_only(fresh: HyperliquidSim) -> None:
         async with websockets.connect(fresh.ws_url) as pinging:
             assert await closed(pinging, keep_talking=json.dumps({"method": "ping"}))
             assert pinging.close_reason == "scheduled disconnect"
+        fresh.configure(idle_timeout_s=0.3, idle_reset="any", max_connection_s=1.0)  # F19 "any"
+        async with websockets.connect(fresh.ws_url) as chatty:
+            assert await closed(chatty, keep_talking=bad)
+            assert chatty.close_reason == "scheduled disconnect"
 
     asyncio.run(scenario())
 
