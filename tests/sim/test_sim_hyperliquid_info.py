@@ -334,3 +334,15 @@ def test_more_than_a_page_in_one_millisecond(burst: HyperliquidSim) -> None:
         # the newest 2000 still hold the whole millisecond
         recent = info(client, type="userFills", user=burst.address)
         assert sum(1 for f in recent if f["time"] == at) == n
+
+
+def test_live_fills_push_the_oldest_out_of_retention() -> None:
+    now_ms = int(time.time() * 1000)
+    with HyperliquidSim(hyperliquid_history(9, 200, now_ms=now_ms, days=5), retention_cap=100) as small, \
+            httpx.Client(base_url=small.base_url, timeout=20) as client:  # fmt: skip
+        before = walk(client, small.address)
+        live = [small.history.add_live_fill() for _ in range(10)]
+        after = walk(client, small.address)
+        assert len(before) == len(after) == 100
+        assert [f["tid"] for f in after] == [f["tid"] for f in before[10:]] + [int(f.fill_id) for f in live]
+        assert daily_from_json(after) == daily_from_history(small, small.served_fills())
