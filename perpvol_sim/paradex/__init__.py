@@ -1636,3 +1636,28 @@ def cmd_sim(args: Any) -> int:
             history.stop_live()
         sim.stop()
     return 0
+
+
+class ParadexDemoVenue(ParadexSim):
+    """The simulator contract (``perpvol_core/exchanges/_spec.py``): a seeded Paradex plus a read-only token."""
+
+    #: the demo's live pace relative to the first venue's
+    live_interval_factor = 1.5
+
+    @property
+    def base_url(self) -> str:
+        """What an account is added with: the REST base (``…/v1``)."""
+        return self.api_url
+
+    def start(self) -> str:
+        super().start()
+        return self.api_url
+
+    def credentials(self) -> dict[str, str]:
+        """A fresh long-lived read-only token of the history's account (simulator credentials)."""
+        return {"kind": "paradex_token", "token": self.mint_read_only_token("perpvol-demo")}
+
+
+def demo_venue(seed: int, n_fills: int, now_ms: int, days: int, port: int | None = None) -> ParadexDemoVenue:
+    """A seeded Paradex simulator per the simulator contract, not started (``start()`` returns the REST base)."""
+    return ParadexDemoVenue(History("paradex", seed, n_fills, now_ms=now_ms, days=days), port=port)

@@ -1254,3 +1254,19 @@ def cmd_sim(args: Any) -> int:
     finally:
         sim.stop()
     return 0
+
+
+class WooxDemoVenue(WooxSim):
+    """The simulator contract (``perpvol_core/exchanges/_spec.py``): a seeded WOO X plus its demo credentials."""
+
+    #: the demo's live pace relative to the first venue's (WOO X is the first)
+    live_interval_factor = 1.0
+
+    def credentials(self) -> dict[str, str]:
+        """The API key and secret the simulator accepts (simulator demo credentials, printing them is fine)."""
+        return {"kind": "woox", "api_key": str(self.config.api_key), "api_secret": str(self.config.api_secret)}
+
+
+def demo_venue(seed: int, n_fills: int, now_ms: int, days: int, port: int | None = None) -> WooxDemoVenue:
+    """A seeded WOO X simulator per the simulator contract, not started (``start()`` returns the base URL)."""
+    return WooxDemoVenue(History("woox", seed, n_fills, now_ms=now_ms, days=days), port=port)

@@ -179,3 +179,88 @@ def test_start_live_produces_fills_until_stopped() -> None:
     assert n >= 12
     assert h.fills[-1].fill_id[:13] == str(h.fills[-1].ts_ms)
     assert [f.ts_ms for f in h.fills] == sorted(f.ts_ms for f in h.fills)
+
+
+@pytest.mark.parametrize("exchange", ["woox", "paradex", "hyperliquid"])
+def test_live_ids_never_repeat_across_a_restart_of_the_same_history(exchange: str) -> None:
+    """A demo restart rebuilds the same seeded history later; its live fills must not reuse any id."""
+    first = History(exchange, 9, 300, now_ms=NOW_MS, days=30)
+    for i in range(40):
+        first.add_live_fill(ts_ms=NOW_MS + i)
+    later = History(exchange, 9, 300, now_ms=NOW_MS + 60_000, days=30)
+    assert [f.fill_id[-9:] for f in later.fills[:50]] == [f.fill_id[-9:] for f in first.fills[:50]]  # same counters
+    for i in range(40):
+        later.add_live_fill(ts_ms=NOW_MS + 60_000 + i)
+    first_ids = {(f.fill_id, f.fill_type) for f in first.fills}
+    first_orders = {f.order_id for f in first.fills[300:]}
+    live = later.fills[300:]
+    assert len(live) == 40
+    assert not {(f.fill_id, f.fill_type) for f in live} & first_ids
+    assert not {f.order_id for f in live} & first_orders
+    assert len({f.fill_id for f in later.fills}) == len({(f.fill_id, f.fill_type) for f in later.fills})
+
+
+def test_unknown_venue_is_refused() -> None:
+    for name in ("nosuchvenue", "../woox", "", "server"):
+        with pytest.raises(ValueError, match="unknown exchange"):
+            History(name, 1, 10, now_ms=NOW_MS)
+
+
+@pytest.mark.parametrize("venue", ["woox", "paradex", "hyperliquid"])
+def test_demo_venue_contract(venue: str) -> None:
+    """perpvol_core/exchanges/_spec.py: demo_venue(...) -> start() -> base_url, credentials(), history, stop()."""
+    import importlib
+
+    import httpx
+
+    module = importlib.import_module(f"perpvol_sim.{venue}")
+    sim = module.demo_venue(seed=4, n_fills=40, now_ms=NOW_MS, days=10)
+    assert isinstance(sim.history, History) and sim.history.exchange == venue and len(sim.history.fills) == 40
+    assert sim.history.fills == History(venue, 4, 40, now_ms=NOW_MS, days=10).fills
+    assert sim.live_interval_factor > 0
+    base_url = sim.start()
+    try:
+        assert base_url == sim.base_url and base_url.startswith("http://127.0.0.1:")
+        creds = sim.credentials()
+        assert isinstance(creds["kind"], str) and creds["kind"]
+        assert all(isinstance(v, str) and v for v in creds.values())
+        with httpx.Client(timeout=10) as client:  # the server answers at the base URL it gave
+            status = client.get(base_url + "/no-such-route").status_code
+        assert 400 <= status < 500
+    finally:
+        sim.stop()
+
+
+def test_hyperliquid_history_kinds_counting_and_ids() -> None:
+    """Core and HIP-3 perps count, spot never (hyperliquid-api.md §3.5); fill types say which is which."""
+    h = History("hyperliquid", 12, 3000, now_ms=NOW_MS, days=120)
+
+    def spot(coin: str) -> bool:
+        return "/" in coin or coin.startswith("@")
+
+    for f in h.fills:
+        expected_type = "SPOT" if spot(f.market) else ("HIP3" if ":" in f.market else "FILL")
+        assert f.fill_type == expected_type
+        if ":" in f.market:
+            assert f.fee_asset == "USDH"
+    markets = {f.market for f in h.fills}
+    assert {"BTC", "xyz:TSLA", "PURR/USDC", "@107", "MATIC"} <= markets
+    total = sum((f.price * f.size for f in h.fills if not spot(f.market)), Decimal(0))
+    assert h.expected_total() == total
+    assert sum((Decimal(r["volume_usd"]) for r in h.expected_daily().values()), Decimal(0)) == total
+    served = h.fills[-500:]
+    assert h.expected_total(fills=served) == sum((f.price * f.size for f in served if not spot(f.market)), Decimal(0))
+    tids = [int(f.fill_id) for f in h.fills]
+    assert len(set(tids)) == len(tids) and tids == sorted(tids)
+    assert h.self_trades  # the user's own resting order on the other side
+    for maker, taker in h.self_trades.items():
+        m = next(f for f in h.fills if f.fill_id == maker)
+        t = next(f for f in h.fills if f.fill_id == taker)
+        assert (m.liquidity, t.liquidity) == ("MAKER", "TAKER") and m.order_id != t.order_id
+        assert (m.price, m.size, m.ts_ms, m.market) == (t.price, t.size, t.ts_ms, t.market) and m.side != t.side
+    # a same-millisecond cluster is one crossing order: one order id, taker
+    by_order = Counter((f.ts_ms, f.order_id) for f in h.fills)
+    assert max(by_order.values()) >= 10
+    for (ts, order), n in by_order.items():
+        if n > 1:
+            assert all(f.liquidity == "TAKER" for f in h.fills if f.order_id == order and f.ts_ms == ts)
