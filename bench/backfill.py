@@ -10,6 +10,12 @@ needs (per symbol when ``symbol`` is required: at least one request per listed o
 
     .venv/bin/python bench/backfill.py [--fills 20000] [--no-ccxt] [--exchange woox|paradex|both]
     .venv/bin/python bench/backfill.py --exchange woox --readings --fills 6000 --no-ccxt
+    .venv/bin/python bench/backfill.py --exchange hyperliquid --fills 30000
+
+Hyperliquid: the connector's userFillsByTime walk at its own pacing against the simulator's 1200 weight/min
+limit (20 per request + 1 per 20 fills returned, the notes' worst reading), with the retention cap at
+``--fills`` so the whole history is served; requests ÷ the fewest pages that can hold the fills, and wall
+time ÷ the weight-budget bound (the earliest the same pages could all have been asked without a 429).
 """
 
 from __future__ import annotations
@@ -155,10 +161,54 @@ def bench_paradex(n: int) -> None:
         sim.stop()
 
 
+def weight_budget_bound_s(weights: list[int], budget: int = 1200, window_s: float = 60.0) -> float:
+    """The earliest start of the last request when requests of ``weights`` are sent in order, each as soon as
+    the sliding window of ``window_s`` has room for it under ``budget`` (zero latency): the wall-time floor."""
+    starts: list[float] = []
+    for i, weight in enumerate(weights):
+        t = starts[-1] if starts else 0.0
+        while sum(w for s, w in zip(starts, weights[:i], strict=True) if s > t - window_s) + weight > budget:
+            t = min(s for s in starts if s > t - window_s) + window_s  # the oldest spend in the window expires
+        starts.append(t)
+    return starts[-1] if starts else 0.0
+
+
+def bench_hyperliquid(n: int, page_cap: int) -> None:
+    from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
+    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
+    from perpvol_sim.hyperliquid import HyperliquidSim, hyperliquid_history
+
+    history = hyperliquid_history(45, n, days=729)
+    sim = HyperliquidSim(history, page_cap=page_cap, retention_cap=n, extra_weight_per_items=True)
+    sim.start()
+    try:
+        conn = HyperliquidConnector(HyperliquidAddress(address=sim.address), sim.base_url, retention_fills=n)
+        before = dict(sim.state.requests)
+        t0 = time.perf_counter()
+        got = {f.fill_id for page in conn.iter_fill_pages(history.start_ms, history.now_ms) for f in page.fills}
+        wall = time.perf_counter() - t0
+        conn.close()
+        served = len(sim.served_fills())
+        by_type = {k: v - before.get(k, 0) for k, v in sim.state.requests.items() if v - before.get(k, 0)}
+        requests = sum(v for k, v in by_type.items() if k != "info")
+        pages = math.ceil(served / page_cap)
+        full, last = divmod(served, page_cap)
+        weights = [20 + math.ceil(page_cap / 20)] * full + ([20 + math.ceil(last / 20)] if last else [])
+        bound = weight_budget_bound_s(weights)
+        ratio = f"{wall / bound:.3f}" if bound > 0 else "n/a (the pages fit in one minute's budget)"
+        print(f"Hyperliquid {served} fills served, page cap {page_cap}: requests {requests} / min pages {pages} = "
+              f"{requests / pages:.3f} ({by_type}); wall {wall:.1f}s, weight-budget bound {bound:.1f}s -> "
+              f"wall/bound {ratio}; 429s {sim.rate_limited}; fills read {len(got)}"
+              + ("" if len(got) == served else "  NOT EXACT"))
+    finally:
+        sim.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fills", type=int, default=20000)
-    p.add_argument("--exchange", choices=["woox", "paradex", "both"], default="both")
+    p.add_argument("--exchange", choices=["woox", "paradex", "hyperliquid", "both"], default="both")
+    p.add_argument("--page-cap", type=int, default=2000, help="Hyperliquid: the simulator's page cap (F1)")
     p.add_argument("--no-ccxt", action="store_true")
     p.add_argument("--readings", action="store_true", help="WOO X: one backfill per transactionHistory reading")
     a = p.parse_args(argv)
@@ -169,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             bench_woox(a.fills, not a.no_ccxt)
     if a.exchange in ("paradex", "both"):
         bench_paradex(a.fills)
+    if a.exchange == "hyperliquid":
+        bench_hyperliquid(a.fills, a.page_cap)
     return 0
 
 
