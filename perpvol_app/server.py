@@ -229,8 +229,11 @@ def create_app(
 ) -> FrontDoor:
     """The whole server as one ASGI app (the front door around FastAPI). ``.state.guard`` is the login.
 
+    Raises: ConfigError when ``PERPVOL_TRUSTED_PROXIES`` holds something that is not an address or network.
+
     With ``ctx`` the caller owns the store, vault and worker; without, the lifespan opens and closes them.
     """
+    proxies = tuple(str(n) for n in config.settings.trusted_proxy_networks())  # ConfigError: a bad entry
     services = None if ctx is not None else Services(config)
     holder: dict[str, api.ApiContext] = {}
 
@@ -264,7 +267,6 @@ def create_app(
         current = app.state.api_ctx or holder.get("ctx")
         return current.api_token if current is not None else config.settings.api_token
 
-    proxies = tuple(str(n) for n in config.settings.trusted_proxy_networks())  # ConfigError: a bad entry
     door = FrontDoor(app, DoorConfig(allowed_hosts=config.hosts(), api_token=token, session_ok=guard.scope_ok,
                                      trusted_proxies=proxies))  # fmt: skip
     door.state = app.state  # type: ignore[attr-defined]

@@ -225,3 +225,13 @@ def test_the_dashboard_socket_opens_only_from_this_servers_pages(
     assert _open(plain, cookie, "not-a-token", f"http://127.0.0.1:{port}") == 403
     errors = [r.getMessage() for r in server_errors if r.levelno >= logging.ERROR]
     assert errors == [], errors
+
+
+def test_perpvol_serve_refuses_a_bad_trusted_proxies_setting(tmp_path: Path) -> None:
+    from tests.cli.test_cli_foundation import make_env, run
+
+    env = make_env(tmp_path / "home", PERPVOL_TRUSTED_PROXIES="10.0.0.1,my-proxy", PERPVOL_PASSWORD=PASSWORD)
+    proc = run(env, "serve", "--port", str(free_port()))  # refused before anything starts
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "PERPVOL_TRUSTED_PROXIES: 'my-proxy' is not an IP address or a CIDR network" in proc.stderr
+    assert "Traceback" not in proc.stderr
