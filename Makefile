@@ -54,7 +54,9 @@ compose-validator:
 
 # The image for real (minutes, root, Docker): builds it on a local Debian base and runs the app and the
 # worker containers on the host network against this machine's PostgreSQL, Redis and the simulators.
-docker-test: install services
+# Docker's engine is installed when missing (scripts/ensure-docker.sh, Debian docker.io) and started by the
+# script with --bridge=none --iptables=false, stopped on exit if it started it.
+docker-test: install services compose-validator
 	bash scripts/docker-smoke.sh
 
 test: install chromium compose-validator services lint
@@ -80,8 +82,12 @@ lint: install
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/
 
+# `make voila PORT=8870`: the read-only view on PORT (Voila's own 8866 when PORT is not given; the demo's
+# 5006 default above is for `make demo` only).
+VOILA_PORT = $(if $(filter command line environment,$(origin PORT)),$(PORT),8866)
 voila: install
-	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser --theme=dark --template=perpvol --Voila.ip=127.0.0.1
+	$(VENV)/bin/voila notebooks/readonly.ipynb --no-browser --theme=dark --template=perpvol --Voila.ip=127.0.0.1 \
+	  --port=$(VOILA_PORT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

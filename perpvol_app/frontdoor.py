@@ -1,23 +1,23 @@
 """The front door: one ASGI middleware in front of everything the server exposes.
 
-In this order, before any route runs: the ``Host`` header is checked against the configured names
-(DNS rebinding); a request body larger than its cap is refused from ``Content-Length`` without reading
-it, otherwise it is read up to the cap (a streaming body over the cap is refused too); then the
-credentials: the bearer token for ``/api/v1`` (constant-time; the stream also takes ``?token=``), the
-login session for the dashboard (:mod:`perpvol_app.login`); ``/components/`` serves only modules that are
-ours or Panel's and already imported; JSON bodies nested deeper than :data:`MAX_JSON_DEPTH` are refused.
-Every response gets ``nosniff``; every page but the embed widget gets ``X-Frame-Options: DENY`` and
-``frame-ancestors 'none'``. One access log line per request, through :func:`redact_uri`.
+``X-Forwarded-For``/``-Proto`` count only from the proxies of ``PERPVOL_TRUSTED_PROXIES`` (uvicorn's
+middleware, none by default). In this order, before any route runs: the ``Host`` header is checked against
+the configured names (DNS rebinding); a WebSocket a login cookie rides along must come from this server's
+own pages (``Origin``, :mod:`perpvol_app.doorsocket`); a request body larger than its cap is refused from
+``Content-Length`` without reading it, otherwise it is read up to the cap (a streaming body over the cap is
+refused too); then the credentials: the bearer token for ``/api/v1`` (constant-time; the stream also takes
+``?token=``), the login session for the dashboard (:mod:`perpvol_app.login`); ``/components/`` serves only
+modules that are ours or Panel's and already imported; JSON bodies nested deeper than
+:data:`MAX_JSON_DEPTH` are refused. Every response gets ``nosniff``; every page but the embed widget gets
+``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``. One access log line per request, through
+:func:`redact_uri` (:mod:`perpvol_app.doorlog`). A WebSocket refused (here, or by the app before its
+handshake) gets a clean answer and one log line, never a server traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
-import logging
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -26,55 +26,21 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from perpvol_app.doorlog import DENIED_SOCKET, access_log, redact_uri
+from perpvol_app.doorlog import install_log_redaction as install_log_redaction  # imported from here by the app
+from perpvol_app.doorsocket import SESSION_RECHECK_S as SESSION_RECHECK_S  # noqa: F401 - part of this API
+from perpvol_app.doorsocket import same_origin, session_bound
 from perpvol_core.security.redaction import Secret, redact
-
-access_log = logging.getLogger("perpvol.access")
-
 
 API_PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
 MAX_LOGIN_BODY = 4 * 1024
 MAX_JSON_DEPTH = 32
-#: how often a WebSocket opened with a login session re-checks it: signing out elsewhere ends it within this
-SESSION_RECHECK_S = 2.0
 #: modules whose component resources ``/components/`` may serve (and only once imported by the app itself)
 COMPONENT_PACKAGES = ("panel", "panel_material_ui", "perpvol_app", "bokeh")
-_SECRET_PARAMS = re.compile(r"(?i)([?&](?:token|access_token|api_token|key|password|secret|bokeh-token)=)[^&#]*")
 _FRAME_DENY = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
-
-
-def redact_uri(path: str, query: str = "") -> str:
-    """A request target fit for a log: secret query values and embed tokens masked, the rest redacted."""
-    uri = path + (f"?{query}" if query else "")
-    uri = _SECRET_PARAMS.sub(r"\1••••", uri)
-    uri = re.sub(r"^/embed/[^/?]+", "/embed/••••", uri)
-    return redact(uri)
-
-
-class RedactingFilter(logging.Filter):
-    """Masks request targets in every access log record (uvicorn's, ours): one filter, every access log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args and isinstance(record.args, tuple):
-            record.args = tuple(_redact_arg(a) for a in record.args)
-        record.msg = _redact_arg(record.msg) if isinstance(record.msg, str) else record.msg
-        return True
-
-
-def _redact_arg(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    path, _, query = value.partition("?")
-    return redact_uri(path, query) if value.startswith("/") else redact(_SECRET_PARAMS.sub(r"\1••••", value))
-
-
-def install_log_redaction() -> None:
-    """Attach :class:`RedactingFilter` to every access logger (idempotent)."""
-    for name in ("perpvol.access", "uvicorn.access", "uvicorn.error", "tornado.access"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
 
 
 def json_depth(body: bytes, limit: int) -> int:
@@ -122,6 +88,8 @@ class DoorConfig:
     max_body: int = MAX_BODY
     max_login_body: int = MAX_LOGIN_BODY
     max_json_depth: int = MAX_JSON_DEPTH
+    #: peers (IP addresses / networks) whose ``X-Forwarded-For``/``-Proto`` count; none by default
+    trusted_proxies: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -172,8 +140,17 @@ class FrontDoor:
     def __init__(self, app: ASGIApp, config: DoorConfig) -> None:
         self.app = app
         self.config = config
+        # The client address (the login backoff's key, the access log) and the scheme (the cookie's Secure)
+        # come from X-Forwarded-* only when the peer is a configured proxy: uvicorn's own middleware, with
+        # the user's list instead of its default (127.0.0.1, which any local process could claim to be).
+        self._entry: ASGIApp = self._door
+        if config.trusted_proxies:
+            self._entry = ProxyHeadersMiddleware(self._door, trusted_hosts=list(config.trusted_proxies))  # type: ignore[arg-type,assignment]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _door(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -183,11 +160,14 @@ class FrontDoor:
         try:
             self._check_host(scope)
             if scope["type"] == "websocket":
+                if not is_api(path):  # a login cookie rides along: only our own pages may open these
+                    self._check_origin(scope)
                 by_session = self._check_credentials(scope, path)
                 status_box["status"] = 101
                 if by_session:
-                    receive, send = self._session_bound(scope, receive, send)
-                await self.app(scope, receive, send)
+                    assert self.config.session_ok is not None  # a session let it in
+                    receive, send = session_bound(scope, receive, send, self.config.session_ok)
+                await self._socket(scope, receive, send, path)
                 return
             body = await self._read_body(scope, receive, path)
             replay = _replayer(body, receive)
@@ -227,45 +207,32 @@ class FrontDoor:
             raise Refusal(401, "login_required", "sign in first")
         return True
 
-    def _session_bound(self, scope: Scope, receive: Receive, send: Send) -> tuple[Receive, Send]:
-        """The WebSocket's receive/send, ended when its login session ends (sign-out, password change, age).
+    def _check_origin(self, scope: Scope) -> None:
+        """A browser's WebSocket only from this server's own pages (:func:`perpvol_app.doorsocket.same_origin`)."""
+        origin = _header(scope, b"origin")
+        if origin is not None and not same_origin(origin, _header(scope, b"host") or "", self.config.allowed_hosts):
+            raise Refusal(403, "forbidden_origin",
+                          "this WebSocket may be opened only by this server's own pages (Origin must match Host)")
 
-        The app's receive returns a disconnect (code 1008) once a re-check finds the session gone; the
-        client gets the close; what the app sends after that is dropped instead of failing in the server.
-        """
-        session_ok = self.config.session_ok
-        assert session_ok is not None  # only called for a connection a session let in
-        state: dict[str, Any] = {"closed": False, "pending": None}
+    async def _socket(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        """The app's WebSocket; an app that refuses it by raising before the handshake (Bokeh does, for a
+        missing or bad session token) gets a clean refusal and one log line instead of a server traceback."""
+        answered = {"sent": False, "accepted": False}
 
-        async def bounded_receive() -> Message:
-            while True:
-                if state["pending"] is None:
-                    state["pending"] = asyncio.ensure_future(receive())
-                try:
-                    done, _ = await asyncio.wait({state["pending"]}, timeout=SESSION_RECHECK_S)
-                except asyncio.CancelledError:  # the app stopped waiting: so does the server's receive
-                    state["pending"].cancel()
-                    state["pending"] = None
-                    raise
-                if done:
-                    message: Message = state["pending"].result()
-                    state["pending"] = None
-                    if message["type"] == "websocket.disconnect":
-                        state["closed"] = True
-                    return message
-                if not state["closed"] and not session_ok(scope):
-                    state["pending"].cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await state["pending"]
-                    state["closed"] = True
-                    await send({"type": "websocket.close", "code": 1008, "reason": "signed out"})
-                    return {"type": "websocket.disconnect", "code": 1008}
+        async def noting_send(message: Message) -> None:
+            answered["sent"] = True  # accept, close or a denial response: the handshake is answered
+            answered["accepted"] = answered["accepted"] or message["type"] == "websocket.accept"
+            await send(message)
 
-        async def guarded_send(message: Message) -> None:
-            if not state["closed"]:
-                await send(message)
-
-        return bounded_receive, guarded_send
+        try:
+            await self.app(scope, receive, noting_send)
+        except Exception as exc:
+            if answered["accepted"]:  # a failure inside a live session is a real error: uvicorn logs it
+                raise
+            reason = redact(f"{type(exc).__name__}: {exc}")[:200]
+            access_log.warning("refused a WebSocket to %s: %s", redact_uri(path), reason)
+            if not answered["sent"]:
+                await self._refuse(scope, send, path, Refusal(403, "forbidden", "this WebSocket was refused"))
 
     def _check_token(self, scope: Scope, allow_query: bool) -> None:
         expected = self.config.api_token()
@@ -349,6 +316,7 @@ class FrontDoor:
                    *_FRAME_DENY]
         headers += [(k.lower().encode(), v.encode()) for k, v in refusal.headers]
         if scope["type"] == "websocket":
+            DENIED_SOCKET.set(True)
             if "websocket.http.response" not in (scope.get("extensions") or {}):
                 await send({"type": "websocket.close", "code": 1008, "reason": refusal.message[:120]})
                 return

@@ -2,9 +2,13 @@
 
 * The password is compared exactly as typed (no case folding), in constant time (SHA-256 digests of both
   sides, then :func:`hmac.compare_digest`).
-* Backoff: after :data:`FREE_TRIES` wrong passwords from one client, that client waits ``2**k`` seconds
-  (capped) before its next try; more than :data:`GLOBAL_FREE` wrong passwords from anyone within
-  :data:`GLOBAL_WINDOW_S` make everyone wait. A try while waiting is refused without checking the password.
+* Backoff, per client (its address; an IPv6 client by its /64): after :data:`FREE_TRIES` wrong passwords
+  that client waits ``2**k`` seconds (capped) before its next try. A try while waiting is refused without
+  checking the password. The address is the peer's, or the one a proxy of ``PERPVOL_TRUSTED_PROXIES``
+  forwards (:mod:`perpvol_app.frontdoor`): a client cannot name itself anew to get a fresh budget.
+* Under a flood (:data:`GLOBAL_FREE` wrong passwords from anyone within :data:`GLOBAL_WINDOW_S`) every
+  client's budget shrinks to one try: each wrong password then costs its client a wait. Nobody is locked out
+  for what others did: a client that has not failed (the owner's browser) is still checked at once.
 * Sessions live in this process: a random id in a signed cookie (HMAC, HttpOnly, SameSite=Strict, Secure
   behind TLS), bounded in number and age, revoked by ``POST /logout`` and all at once by
   :meth:`LoginGuard.set_password`.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 import threading
@@ -92,17 +97,22 @@ class LoginGuard:
             return self._wait_locked(client, self._clock())
 
     def _wait_locked(self, client: str, now: float) -> int:
-        wait = 0.0
-        state = self._clients.get(client)
-        if state is not None and state.locked_until > now:
-            wait = state.locked_until - now
-        recent = [t for t in self._recent_failures if now - t < GLOBAL_WINDOW_S]
-        if len(recent) >= GLOBAL_FREE:
-            wait = max(wait, GLOBAL_WINDOW_S - (now - recent[-GLOBAL_FREE]))
-        return math.ceil(wait) if wait > 0 else 0
+        state = self._clients.get(client_key(client))
+        if state is None or state.locked_until <= now:
+            return 0
+        return math.ceil(state.locked_until - now)
+
+    def under_flood(self) -> bool:
+        """Whether :data:`GLOBAL_FREE` wrong passwords came within :data:`GLOBAL_WINDOW_S` (budgets shrink)."""
+        with self._lock:
+            return self._flood_locked(self._clock())
+
+    def _flood_locked(self, now: float) -> bool:
+        return sum(1 for t in self._recent_failures if now - t < GLOBAL_WINDOW_S) >= GLOBAL_FREE
 
     def attempt(self, client: str, password: str) -> LoginResult:
         """One login try from ``client`` (its address). Never raises."""
+        client = client_key(client)
         with self._lock:
             now = self._clock()
             wait = self._wait_locked(client, now)
@@ -111,10 +121,11 @@ class LoginGuard:
             if self._password_matches(password):
                 self._clients.pop(client, None)
                 return LoginResult(cookie=self._new_session(now))
+            free = 1 if self._flood_locked(now) else FREE_TRIES
             state = self._clients.pop(client, None) or _Client()
             state.failures += 1
-            if state.failures >= FREE_TRIES:
-                state.locked_until = now + min(2 ** (state.failures - FREE_TRIES), MAX_WAIT_S)
+            if state.failures >= free:
+                state.locked_until = now + min(2 ** min(state.failures - free, 20), MAX_WAIT_S)
             self._clients[client] = state  # most recent last: the oldest are evicted first
             while len(self._clients) > MAX_CLIENTS:
                 self._clients.popitem(last=False)
@@ -177,6 +188,19 @@ class LoginGuard:
     @staticmethod
     def clear_cookie_header(secure: bool) -> str:
         return f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{'; Secure' if secure else ''}"
+
+
+def client_key(address: str) -> str:
+    """The backoff's key for a client address: an IPv6 client by its /64 (one host holds a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:100]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def cookie_from_scope(scope: MutableMapping[str, Any]) -> str | None:

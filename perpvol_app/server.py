@@ -28,7 +28,7 @@ from perpvol_app import api
 from perpvol_app.frontdoor import DoorConfig, FrontDoor, default_hosts, install_log_redaction
 from perpvol_app.login import COOKIE, LoginGuard, cookie_from_scope
 from perpvol_app.templates import render
-from perpvol_core.config import Settings
+from perpvol_core.config import ConfigError, Settings
 from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -229,8 +229,11 @@ def create_app(
 ) -> FrontDoor:
     """The whole server as one ASGI app (the front door around FastAPI). ``.state.guard`` is the login.
 
+    Raises: ConfigError when ``PERPVOL_TRUSTED_PROXIES`` holds something that is not an address or network.
+
     With ``ctx`` the caller owns the store, vault and worker; without, the lifespan opens and closes them.
     """
+    proxies = tuple(str(n) for n in config.settings.trusted_proxy_networks())  # ConfigError: a bad entry
     services = None if ctx is not None else Services(config)
     holder: dict[str, api.ApiContext] = {}
 
@@ -264,7 +267,8 @@ def create_app(
         current = app.state.api_ctx or holder.get("ctx")
         return current.api_token if current is not None else config.settings.api_token
 
-    door = FrontDoor(app, DoorConfig(allowed_hosts=config.hosts(), api_token=token, session_ok=guard.scope_ok))
+    door = FrontDoor(app, DoorConfig(allowed_hosts=config.hosts(), api_token=token, session_ok=guard.scope_ok,
+                                     trusted_proxies=proxies))  # fmt: skip
     door.state = app.state  # type: ignore[attr-defined]
     return door
 
@@ -283,9 +287,16 @@ def run(config: ServerConfig) -> int:
         access.addHandler(handler)
         access.setLevel(logging.INFO)
         access.propagate = False
+    try:
+        app = create_app(config)
+    except ConfigError as exc:
+        print(f"perpvol: error: {exc}", file=sys.stderr)
+        return 2
+    # proxy headers: the front door honours them from PERPVOL_TRUSTED_PROXIES only (uvicorn's would trust
+    # any process on this machine)
     uvicorn.run(
-        create_app(config), host=config.address, port=config.port, access_log=False, log_level="info",
-        proxy_headers=True, server_header=False, ws_max_size=1 << 20, timeout_graceful_shutdown=10,
+        app, host=config.address, port=config.port, access_log=False, log_level="info",
+        proxy_headers=False, server_header=False, ws_max_size=1 << 20, timeout_graceful_shutdown=10,
     )  # fmt: skip
     return 0
 
@@ -318,7 +329,7 @@ class BackgroundApp:
         import uvicorn
 
         config = uvicorn.Config(self.app, host=self.host, port=self.port, log_config=None, access_log=False,
-                                lifespan="on", ws_max_size=1 << 20)  # fmt: skip
+                                lifespan="on", ws_max_size=1 << 20, proxy_headers=False)  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"asgi-{self.port}", daemon=True)
         self._thread.start()

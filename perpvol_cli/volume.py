@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import os
+import stat
 import sys
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -140,11 +141,34 @@ def _write_csv(frame: pl.DataFrame, tmp: Path) -> None:
             )  # fmt: skip
 
 
+def export_target_problem(out: Path) -> str | None:
+    """Why ``out`` cannot receive an export, or None: a new path or an existing regular file only.
+
+    The export is written to a temporary file renamed over ``out``; a device, FIFO, folder or link there
+    would be replaced by a regular file (as root, ``/dev/full`` itself), so those are refused untouched.
+    """
+    if not out.parent.is_dir():
+        return f"folder {out.parent} does not exist"
+    try:
+        mode = out.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot use {out}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a symbolic link" if stat.S_ISLNK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "not a regular file")  # fmt: skip
+    return f"{out} is {kind}; --out takes a new file name or an existing regular file"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Export every stored fill: CSV with exact decimal strings, or Parquet with Decimal columns."""
     out = Path(args.out).expanduser()
-    if not out.parent.is_dir():
-        print(f"perpvol: error: folder {out.parent} does not exist", file=sys.stderr)
+    problem = export_target_problem(out)
+    if problem:
+        print(f"perpvol: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     store = Store.open(Settings.from_env())
     try:

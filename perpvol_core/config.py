@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
@@ -33,6 +34,7 @@ class _Environment(BaseSettings):
     API_TOKEN: str | None = None
     PASSWORD: str | None = None
     REDIS_URL: str | None = None
+    TRUSTED_PROXIES: str | None = None
 
 
 class _MappingSource(EnvSettingsSource):
@@ -57,6 +59,8 @@ class Settings:
     api_token: Secret | None = field(default=None, repr=False)
     password: Secret | None = field(default=None, repr=False)
     redis_url: str | None = None
+    #: ``PERPVOL_TRUSTED_PROXIES`` as given: the reverse proxies whose ``X-Forwarded-*`` headers count (none)
+    trusted_proxies: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,12 +79,32 @@ class Settings:
             api_token=Secret(raw.API_TOKEN) if raw.API_TOKEN else None,
             password=Secret(raw.PASSWORD) if raw.PASSWORD else None,
             redis_url=raw.REDIS_URL or None,
+            trusted_proxies=raw.TRUSTED_PROXIES or None,
         )
 
     def ensure_home(self) -> Path:
         """Create ``home`` (mode 0700) when missing and return it."""
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.home
+
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """``PERPVOL_TRUSTED_PROXIES`` (comma-separated IP addresses or CIDR networks) checked; () when unset.
+
+        Only a request whose peer is one of these may say, in ``X-Forwarded-For``/``-Proto``, who the client
+        is and whether it came over TLS. Raises: ConfigError naming the entry that is not an address/network.
+        """
+        networks = []
+        for entry in (self.trusted_proxies or "").split(","):
+            if not entry.strip():
+                continue
+            try:
+                networks.append(ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"PERPVOL_TRUSTED_PROXIES: {entry.strip()[:60]!r} is not an IP address or a CIDR network "
+                    "(give the reverse proxy's addresses, e.g. 127.0.0.1 or 10.0.0.0/24, separated by commas)"
+                ) from None
+        return tuple(networks)
 
     @property
     def default_key_file(self) -> Path:

@@ -54,12 +54,18 @@ cleanup() {
 trap cleanup EXIT
 
 # -- dockerd (only if none runs) --------------------------------------------------------------------------
+# Installed first when missing (scripts/ensure-docker.sh: Debian docker.io), as `make test` installs chromium.
 if ! docker info >/dev/null 2>&1; then
-  command -v dockerd >/dev/null || die "no dockerd (apt-get install docker.io)"
+  bash scripts/ensure-docker.sh || die "no Docker engine (dockerd) and it could not be installed"
   say "starting dockerd (--bridge=none --iptables=false)"
   dockerd --bridge=none --iptables=false --ip6tables=false >"$WORK/dockerd.log" 2>&1 &
   started_dockerd=$!
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  # bounded wait for its socket to answer (or for it to exit)
+  for _ in $(seq 60); do
+    docker info >/dev/null 2>&1 && break
+    kill -0 "$started_dockerd" 2>/dev/null || break
+    sleep 1
+  done
   docker info >/dev/null 2>&1 || { tail -20 "$WORK/dockerd.log"; die "dockerd did not start"; }
 fi
 

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import secrets as _random
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ VERSION_PREFIX = b"pv2:"
 LEGACY_PREFIX = b"pv1:"
 _NONCE_LEN = 12
 _KEY_LEN = 32
+#: a key file is 45 bytes (base64 of 32 bytes and a newline); reading stops well past that
+_MAX_KEY_FILE = 4096
 _AAD = b"perpvol-vault-v1"  # the check value's and the legacy blobs' associated data
 CHECK_META_KEY = "vault_check"
 _CHECK_PLAINTEXT = b"perpvol vault check v1"
@@ -162,15 +165,24 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _read_key_file(path: Path) -> bytes:
+    """The key in ``path``, refused (as ssh refuses a private key) when group or others may use the file."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO named as the key never hangs us
+    except OSError as exc:
+        raise ConfigError(f"cannot read master key file {path}: {exc.strerror or exc}") from exc
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)  # the file we read, not whatever the path names later
         if mode & 0o077:
-            log.warning(
-                "master key file %s is readable by group or others (mode %o): run `chmod 600 %s`", path, mode, path
+            raise ConfigError(
+                f"master key file {path} is open to group or others (mode {mode:04o}), so perpvol will not use "
+                f"it; only its owner may read it: run `chmod 600 {shlex.quote(str(path))}` and start again"
             )
-        text = path.read_text("ascii")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            text = fh.read(_MAX_KEY_FILE).decode("ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read master key file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    finally:
+        os.close(fd)
     return decode_key(text, f"master key file {path}")
 
 

@@ -90,10 +90,12 @@ def test_bad_key_sources_are_errors_never_new_keys(sqlite_settings: Settings) ->
     assert not missing.exists()
     bad = sqlite_settings.home / "bad.key"
     bad.write_text("not a key")
+    bad.chmod(0o600)
     with pytest.raises(ConfigError, match="not valid base64"):
         Vault.open(dataclasses.replace(sqlite_settings, master_key_file=bad), store)
     short = sqlite_settings.home / "short.key"
     short.write_text(base64.b64encode(b"x" * 16).decode())
+    short.chmod(0o600)
     with pytest.raises(ConfigError, match="32 bytes"):
         Vault.open(dataclasses.replace(sqlite_settings, master_key_file=short), store)
     with pytest.raises(ConfigError):
@@ -249,15 +251,3 @@ def test_rotation_keeps_the_binding_and_names_a_corrupt_account(sqlite_settings:
     with pytest.raises(TamperedCiphertext, match="'acc1'"):
         vault.rotate(store, generate_key())
     assert _snapshot(store) == before
-
-
-def test_key_file_readable_by_others_warns(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
-    store, _ = _seed(settings)
-    caplog.set_level("WARNING", logger="perpvol_core.security.vault")
-    Vault.open(settings, store)
-    assert not [r for r in caplog.records if "readable by group or others" in r.getMessage()]
-    settings.default_key_file.chmod(0o644)
-    Vault.open(settings, store)
-    warned = [r.getMessage() for r in caplog.records if "readable by group or others" in r.getMessage()]
-    assert warned and "chmod 600" in warned[0]
-    assert settings.default_key_file.read_text().strip() not in "\n".join(warned)
