@@ -55,9 +55,8 @@ sys.exit(run_server(Settings.from_env(), int(sys.argv[1]), "127.0.0.1", sys.argv
 
 def _report_account(store) -> tuple[str, str]:  # noqa: ANN001
     """(label, exchange) of the seeded account whose venue publishes its own 14-day figure."""
-    from perpvol_sim.demo import DEMO_ACCOUNTS
-
     from perpvol_core.analytics.tiers import reconcile
+    from perpvol_sim.demo import DEMO_ACCOUNTS
 
     for label, exchange in DEMO_ACCOUNTS:
         store.set_account_doc(label, "exchange_report", {"exchange": exchange, "volume": {}})
@@ -322,7 +321,8 @@ _FIRST_LOAD = """() => {
   const find = (root, sel) => {
     const el = root.querySelector(sel);
     if (el) return el;
-    for (const n of root.querySelectorAll('*')) if (n.shadowRoot) { const f = find(n.shadowRoot, sel); if (f) return f; }
+    for (const n of root.querySelectorAll('*'))
+      if (n.shadowRoot) { const f = find(n.shadowRoot, sel); if (f) return f; }
     return null;
   };
   const all = find(document, '#pv-headline [data-window="all"] .pv-figure-value');

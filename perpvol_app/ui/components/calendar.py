@@ -143,7 +143,7 @@ def legend_html(top: Decimal) -> str:
     scale = "".join(swatch(_shade(float(f)), f"about {money(top * f * f, 0)} a day") for f in steps)
     return (
         f'<div class="pv-figure-sub pv-cal-legend" id="pv-calendar-legend" data-top="{exact(top)}">'
-        f'{swatch(EMPTY_COLOR, "no volume")} no volume · {money(0, 0)} {scale} {money(top, 0)} a day'
+        f'{swatch(EMPTY_COLOR, "no volume")} no volume · {money(Decimal(0), 0)} {scale} {money(top, 0)} a day'
         " (brighter: more volume; square-root scale)</div>"
     )
 

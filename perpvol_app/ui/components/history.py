@@ -25,8 +25,15 @@ from bokeh.plotting import figure
 
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, memo, money
-from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
-from perpvol_app.ui.theme import gold_toolbar
+from perpvol_app.ui.theme import (
+    EXCHANGE_COLORS,
+    GOLD,
+    LINE_COLOR,
+    chart_stylesheet,
+    gold_toolbar,
+    tooltip_html,
+    widget_stylesheet,
+)
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
@@ -353,7 +360,9 @@ class HistoryChart(pn.viewable.Viewer):
             span = f"{first:%Y-%m-%d} → {last:%Y-%m-%d}"
         else:
             total, span = Decimal(0), "no data yet"
-        self._info.object = render("ui/history_info.html", n_days=n_days, span=span, total=exact(total), text=money(total))
+        self._info.object = render(
+            "ui/history_info.html", n_days=n_days, span=span, total=exact(total), text=money(total)
+        )
         bars, avg = self._columns(series)
         self._source.data = bars
         show_avg = self.show_rolling and self.aggregation == "day" and not self.cumulative

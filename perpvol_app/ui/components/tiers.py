@@ -13,7 +13,6 @@ import param
 
 from perpvol_app.templates import render as render_template
 from perpvol_app.ui.components.context import exact, money
-from perpvol_core.timeutil import display_utc
 from perpvol_core.analytics.tiers import (
     NAMES,
     PACE_DAYS,
@@ -22,6 +21,7 @@ from perpvol_core.analytics.tiers import (
     compute,
     tier_progress,
 )
+from perpvol_core.timeutil import display_utc
 
 __all__ = ["FeeTiers", "TierProgress", "compute", "render", "tier_progress"]
 
