@@ -71,7 +71,7 @@ def why_not_counted(exchange: str, market: str, fill_type: str) -> str | None:
         return "not a perpetual market"
     if not is_counted(exchange, market, fill_type):
         kinds = [k for k in ("settlement", "unwind", "transfer") if k[:6].upper() in fill_type.upper()]
-        return f"{' / '.join(kinds) or fill_type} fill, not a trade"
+        return f"{' / '.join(kinds) or fill_type}, not a trade"
     return None
 
 
