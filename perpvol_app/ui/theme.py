@@ -92,7 +92,6 @@ def chart_opts() -> dict[str, Any]:
         "responsive": True,
         "toolbar": "above",
         "fontsize": {"title": "13pt", "labels": "11pt", "ticks": "10pt"},
-        "hooks": [gold_toolbar_hook],
     }
 
 

@@ -18,7 +18,7 @@ from bokeh.models import AdaptiveTicker, CustomJSTickFormatter
 
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
-from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
+from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts, gold_toolbar_hook
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
@@ -159,8 +159,7 @@ class Breakdowns(pn.viewable.Viewer):
             pl.col("volume_usd").cast(pl.Float64).alias("height"),
             pl.col("volume_usd").map_elements(lambda v: money(v), return_dtype=pl.Utf8).alias("volume_s"),
         ).reverse()
-        opts = chart_opts()
-        opts["hooks"] = [*opts["hooks"], _value_axis]
+        opts = {**chart_opts(), "hooks": [gold_toolbar_hook, _value_axis]}
         bars = hv.Bars(plot_df.to_pandas(), kdims=["market"], vdims=["height", "exchange", "volume_s"]).opts(
             invert_axes=True, color="exchange", cmap=EXCHANGE_COLORS, line_color=None,
             tools=["hover"], hover_tooltips=[("Market", "@market"), ("Volume", "@volume_s")],
