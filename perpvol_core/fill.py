@@ -58,6 +58,23 @@ def is_counted(exchange: str, market: str, fill_type: str) -> bool:
     return True
 
 
+def why_not_counted(exchange: str, market: str, fill_type: str) -> str | None:
+    """Why a fill does not count as perp volume, in words (None when it counts): the first rule of
+    :func:`is_counted` it fails. The wording only names the market's kind from the symbol's common shape
+    (``SPOT`` in it; a strike and ``C``/``P`` at the end); the decision itself is :func:`is_counted`'s."""
+    if not is_perp_market(exchange, market):
+        parts = market.upper().replace("_", "-").split("-")
+        if "SPOT" in parts:
+            return "spot market"
+        if len(parts) > 2 and parts[-1] in ("C", "P") and parts[-2].replace(".", "").isdigit():
+            return "option"
+        return "not a perpetual market"
+    if not is_counted(exchange, market, fill_type):
+        kinds = [k for k in ("settlement", "unwind", "transfer") if k[:6].upper() in fill_type.upper()]
+        return f"{' / '.join(kinds) or fill_type}, not a trade"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One of the user's own fills, normalized from any exchange payload.

@@ -25,7 +25,7 @@ from perpvol_app.ui.components.accounts import SyncProgress, snapshot
 from perpvol_app.ui.components.calendar import Calendar, render_range
 from perpvol_app.ui.components.context import AppContext, get_context, memo, shared
 from perpvol_app.ui.components.headline import Headline, render_summary
-from perpvol_app.ui.components.history import HistoryChart
+from perpvol_app.ui.components.history import HistoryChart, normalize_daily
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
@@ -73,6 +73,28 @@ def _data_version(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
     return tuple((r["label"], r["fills"], r["covered_to_ms"], r["last_sync_ms"]) for r in rows)
 
 
+def with_all_time_of(summary: dict[str, Any], daily: Any) -> dict[str, Any]:
+    """``summary`` whose all-time figures are the sums of ``daily`` (``volume.daily_volume``, the history's
+    own read): the headline's "All time" and the history's total then come from one snapshot of the data,
+    so they are the same figure even while fills keep arriving between two reads."""
+    if daily is None:
+        return summary
+    frame = normalize_daily(daily)
+    per: dict[str, Decimal] = {}
+    for exch, value in frame.select("exchange", "volume_usd").iter_rows():
+        per[exch] = per.get(exch, Decimal(0)) + Decimal(value)
+    by_exchange = {e: dict(v) for e, v in (summary.get("by_exchange") or {}).items()}
+    for exch in {*by_exchange, *per}:
+        by_exchange.setdefault(exch, {})["all"] = per.get(exch, Decimal(0))
+    totals = {**(summary.get("totals") or {}), "all": sum(per.values(), Decimal(0))}
+    return {**summary, "totals": totals, "by_exchange": by_exchange}
+
+
+def _loading() -> pn.pane.HTML:
+    """What a deferred section shows until it is built (an empty layout would make Bokeh warn W-1002)."""
+    return pn.pane.HTML('<div class="pv-muted">Loading…</div>', sizing_mode="stretch_width", margin=(5, 10))
+
+
 def _section(title: str, *objects: Any, anchor: str) -> pn.Column:
     return pn.Column(
         pn.pane.HTML(f'<h3 id="{anchor}" style="margin:6px 0 2px 0">{title}</h3>', margin=(0, 10)),
@@ -95,13 +117,13 @@ class Dashboard(pn.viewable.Viewer):
 
     def __init__(self, context: AppContext, defer: bool = False, **params: Any) -> None:
         params.setdefault("rows", account_rows(context))
-        params.setdefault("summary", context.summary())
+        history = HistoryChart(store=context.store)  # the daily read first: "All time" is its sum
+        params["summary"] = with_all_time_of(params.get("summary") or context.summary(), history.daily)
         super().__init__(**params)
         self.context = context
-        store = context.store
         self.headline = Headline(summary=self.summary)
         self.sync = SyncProgress(rows=self.rows)
-        self.history = HistoryChart(store=store)
+        self.history = history
         self.breakdowns: Any = None
         self.tiers: Any = None
         self.keys: Any = None
@@ -112,10 +134,10 @@ class Dashboard(pn.viewable.Viewer):
         self._version = _data_version(self.rows)
         self._busy = False
         self._last_full = time.monotonic()
-        self._calendar_box = pn.Column(sizing_mode="stretch_width")
-        self._breakdowns_box = pn.Column(sizing_mode="stretch_width")
-        self._tiers_box = pn.Column(sizing_mode="stretch_width")
-        self._keys_box = pn.Column(sizing_mode="stretch_width")
+        self._calendar_box = pn.Column(_loading(), sizing_mode="stretch_width")
+        self._breakdowns_box = pn.Column(_loading(), sizing_mode="stretch_width")
+        self._tiers_box = pn.Column(_loading(), sizing_mode="stretch_width")
+        self._keys_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._layout = pn.Column(
             self._empty,
             self.headline,
@@ -239,7 +261,8 @@ class Dashboard(pn.viewable.Viewer):
         """Everything from the store (shared reads: one query per data change for all sessions)."""
         from perpvol_app.ui.components import tiers
 
-        out = {"summary": self.context.summary(), "daily": self.history.fetch()}
+        daily = self.history.fetch()
+        out = {"summary": with_all_time_of(self.context.summary(), daily), "daily": daily}
         if self.breakdowns is not None:
             out["breakdowns"] = self.breakdowns.fetch()
             out["tiers"] = tiers.compute(self.context.store)
@@ -298,11 +321,16 @@ def warm(settings: Settings | None = None, context: AppContext | None = None) ->
     May raise whatever opening the store raises (the server decides whether to start anyway).
     """
     from bokeh.document import Document
+    from panel.io.state import set_curdoc
 
-    apply_theme()
-    ctx = context or get_context(settings)
-    template = make_template()
-    main = template.main
-    assert main is not None  # a template always has its main area
-    main.append(Dashboard(ctx, defer=False))
-    template.server_doc(Document())
+    doc = Document()
+    # Panel falls back to Bokeh's curdoc, a process-wide value while a session's page is being built: a
+    # visitor arriving during the warm-up would lend its document (and its stylesheet cache) to this one
+    with set_curdoc(doc):
+        apply_theme()
+        ctx = context or get_context(settings)
+        template = make_template()
+        main = template.main
+        assert main is not None  # a template always has its main area
+        main.append(Dashboard(ctx, defer=False))
+        template.server_doc(doc)

@@ -95,6 +95,32 @@ def chart_opts() -> dict[str, Any]:
     }
 
 
+#: The active tool's mark (the line beside a pressed toolbar button). Each tool button declares its own
+#: ``--active-border`` on its ``:host`` (Bokeh's blue), which inherited values cannot override; a rule in
+#: the toolbar's own shadow root, on the buttons themselves, can.
+TOOLBAR_CSS = f"""
+:host, * {{ --active-border: {GOLD}; --highlight-color: {GOLD}; }}
+"""
+
+
+def toolbar_stylesheet() -> Any:
+    """The InlineStyleSheet of every chart's toolbar: the active tool marked in gold."""
+    from bokeh.models import InlineStyleSheet
+
+    return InlineStyleSheet(css=TOOLBAR_CSS)
+
+
+def gold_toolbar(fig: Any) -> None:
+    """Put ``fig``'s toolbar on theme (the active-tool mark gold on black)."""
+    fig.toolbar.stylesheets = [*fig.toolbar.stylesheets, toolbar_stylesheet()]
+
+
+def gold_toolbar_hook(plot: Any, _element: Any) -> None:
+    """HoloViews hook: :func:`gold_toolbar` on the rendered Bokeh figure."""
+    if hasattr(plot.state, "toolbar"):
+        gold_toolbar(plot.state)
+
+
 #: The tooltip and toolbar of plain Bokeh figures: CSS variables cross the shadow roots of the tooltip.
 CHART_CSS = f"""
 :host {{

@@ -22,7 +22,7 @@ import polars as pl
 from cachetools import LRUCache, TTLCache, cached
 
 from perpvol_core import timeutil
-from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER
+from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER, why_not_counted
 from perpvol_core.money import canonical_decimal
 from perpvol_core.store import Store
 from perpvol_core.timeutil import day_floor_ms, day_ms, iso_utc
@@ -277,6 +277,19 @@ def by_fill_type(
         .agg(_money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64))
         .sort(["exchange", "counted", "fill_type"], descending=[False, True, False])
     )
+
+
+def not_counted(store: Store, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+    """Fills that are not perp volume per (exchange, market, fill_type), largest first, with the reason
+    (``fill.why_not_counted``). Columns: exchange, market, fill_type, reason, volume_usd (Decimal), fills."""
+    rollups = store.rollups_frame(start_day_ms=day_ms(start) if start else None,
+                                  end_day_ms=day_ms(end) if end else None).filter(~pl.col("counted"))  # fmt: skip
+    out = rollups.group_by("exchange", "market", "fill_type").agg(
+        _money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64)
+    ).sort(["volume_usd", "exchange", "market", "fill_type"], descending=[True, False, False, False])
+    reasons = [why_not_counted(*key) or "" for key in out.select("exchange", "market", "fill_type").iter_rows()]
+    return out.with_columns(pl.Series("reason", reasons, dtype=pl.Utf8)).select(
+        "exchange", "market", "fill_type", "reason", "volume_usd", "fills")
 
 
 def fees(store: Store, start: date | None = None, end: date | None = None, exchange: str | None = None) -> pl.DataFrame:

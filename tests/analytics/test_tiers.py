@@ -116,7 +116,7 @@ def test_reported_figure_matches_ours_and_the_panel_uses_the_reported_table(run)
     assert [t.min_volume for t in px_table.tiers][-1] == Decimal(50_000_000)
     html = ft._pane.object
     assert 'data-reconcile="match"' in html and f'data-theirs="{exact(rec.theirs)}"' in html
-    assert "Paradex reports" in html and "WOO X publishes no account-volume figure" in html
+    assert "exchange says" in html and "perpvol counts" in html and "WOO X publishes no account-volume figure" in html
 
 
 def test_withheld_fills_show_the_difference_and_its_likely_cause(run) -> None:

@@ -139,6 +139,36 @@ def test_breakdowns_sum_to_the_totals(seeded) -> None:
         assert "pv-types-apart" in html
 
 
+def test_not_counted_lists_market_and_reason(seeded) -> None:
+    """Each uncounted (exchange, market, fill type) is its own row with its exact notional and the reason."""
+    from perpvol_sim.demo import sim_fills
+
+    store, _ = seeded
+    want: dict[tuple[str, str, str], Decimal] = {}
+    for exch in EXCHANGES:
+        for f in sim_fills(exch, SEED, N_FILLS, now_ms=NOW_MS):
+            if not f.counted:
+                key = (exch, f.market, f.fill_type)
+                want[key] = want.get(key, Decimal(0)) + f.notional
+    b = Breakdowns(store=store, period="all")
+    rows = {(r["exchange"], r["market"], r["fill_type"]): r for r in b.uncounted.iter_rows(named=True)}
+    assert {k: Decimal(r["volume_usd"]) for k, r in rows.items()} == want
+    kinds = {"spot market": 0, "option": 0, "settlement": 0}
+    for (_exch, market, fill_type), row in rows.items():
+        reason = row["reason"]
+        assert reason and market in b._types.object and reason in b._types.object
+        if "SPOT" in market.split("_"):
+            assert reason == "spot market"
+            kinds["spot market"] += 1
+        elif market.split("-")[-1] in ("C", "P"):
+            assert reason == "option"
+            kinds["option"] += 1
+        elif "SETTLE" in fill_type:
+            assert reason.startswith("settlement")
+            kinds["settlement"] += 1
+    assert all(kinds.values()), kinds  # the seeded histories hold each kind
+
+
 def test_headline_shows_exact_figures(seeded) -> None:
     store, _ = seeded
     summary = volume.summary(store, now_ms=NOW_MS)

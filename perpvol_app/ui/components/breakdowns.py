@@ -14,15 +14,21 @@ import holoviews.plotting.bokeh  # noqa: F401 - the bokeh backend, also outside 
 import panel as pn
 import param
 import polars as pl
-from bokeh.models import NumeralTickFormatter
+from bokeh.models import AdaptiveTicker, CustomJSTickFormatter
 
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
-from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
+from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts, gold_toolbar_hook
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
 PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
+#: value-axis ticks of the top-markets chart: few and short ($1.2M), readable at 390 px beside long market names
+MARKET_TICKS = 3
+COMPACT_USD_JS = (
+    "return new Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD', notation: 'compact', "
+    "maximumFractionDigits: 1}).format(tick);"
+)
 NAMES = {e: display_name(e) for e in EXCHANGES}
 
 
@@ -43,6 +49,15 @@ def _m(value: Any) -> _Money:
     return _Money(exact(value), money(value))
 
 
+def _value_axis(plot: Any, _element: Any) -> None:
+    """HoloViews hook of the top-markets chart: a few compact ticks on the value axis, a name for tests."""
+    fig = plot.state
+    fig.name = "pv-markets-figure"
+    for axis in fig.xaxis:  # the value axis (the bars are horizontal)
+        axis.ticker = AdaptiveTicker(desired_num_ticks=MARKET_TICKS, num_minor_ticks=0)
+        axis.formatter = CustomJSTickFormatter(code=COMPACT_USD_JS)
+
+
 class Breakdowns(pn.viewable.Viewer):
     """Top markets, maker/taker split, fees and fill types over ``period`` (from ``perpvol_core.analytics.volume``)."""
 
@@ -52,6 +67,7 @@ class Breakdowns(pn.viewable.Viewer):
     markets = param.Parameter(default=None, doc="volume.by_market frame")
     liquidity = param.Parameter(default=None, doc="volume.by_liquidity frame")
     fill_types = param.Parameter(default=None, doc="volume.by_fill_type frame")
+    uncounted = param.Parameter(default=None, doc="volume.not_counted frame (market and reason per row)")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -96,6 +112,7 @@ class Breakdowns(pn.viewable.Viewer):
             ),
             "liquidity": memo(store, ("by_liquidity", start), lambda: volume.by_liquidity(store, start=start)),
             "fill_types": memo(store, ("by_fill_type", start), lambda: volume.by_fill_type(store, start=start)),
+            "uncounted": memo(store, ("not_counted", start), lambda: volume.not_counted(store, start=start)),
         }
 
     def apply(self, frames: dict[str, pl.DataFrame]) -> None:
@@ -103,6 +120,7 @@ class Breakdowns(pn.viewable.Viewer):
             self.markets = frames["markets"]
             self.liquidity = frames["liquidity"]
             self.fill_types = frames["fill_types"]
+            self.uncounted = frames.get("uncounted")
 
     @param.depends("period", "top_n", watch=True)
     def reload(self) -> None:
@@ -122,7 +140,7 @@ class Breakdowns(pn.viewable.Viewer):
             d["fees"] += Decimal(row["fees_usd"])
         return out
 
-    @param.depends("markets", "liquidity", "fill_types", watch=True)
+    @param.depends("markets", "liquidity", "fill_types", "uncounted", watch=True)
     def _render(self) -> None:
         self._render_markets()
         self._render_liquidity()
@@ -141,12 +159,12 @@ class Breakdowns(pn.viewable.Viewer):
             pl.col("volume_usd").cast(pl.Float64).alias("height"),
             pl.col("volume_usd").map_elements(lambda v: money(v), return_dtype=pl.Utf8).alias("volume_s"),
         ).reverse()
+        opts = {**chart_opts(), "hooks": [gold_toolbar_hook, _value_axis]}
         bars = hv.Bars(plot_df.to_pandas(), kdims=["market"], vdims=["height", "exchange", "volume_s"]).opts(
             invert_axes=True, color="exchange", cmap=EXCHANGE_COLORS, line_color=None,
             tools=["hover"], hover_tooltips=[("Market", "@market"), ("Volume", "@volume_s")],
-            xlabel="", ylabel="USD", xformatter=NumeralTickFormatter(format="$0.[00]a"),
-            height=max(200, 26 * df.height + 60),
-            show_legend=False, default_tools=[], **chart_opts(),
+            xlabel="", ylabel="USD", height=max(200, 26 * df.height + 60),
+            show_legend=False, default_tools=[], **opts,
         )  # fmt: skip
         self._markets_plot.object = bars
         rows: list[list[str | _Money]] = [
@@ -178,18 +196,21 @@ class Breakdowns(pn.viewable.Viewer):
             self._types.object = '<div class="pv-muted">No fills in this period.</div>'
             return
         counted = [r for r in df.iter_rows(named=True) if r["counted"]]
-        apart = [r for r in df.iter_rows(named=True) if not r["counted"]]
+        apart = list(self.uncounted.iter_rows(named=True)) if self.uncounted is not None else []
 
         def rows(items: list[dict[str, Any]]) -> list[list[str | _Money]]:
             return [[NAMES.get(r["exchange"], r["exchange"]), r["fill_type"],
                      _m(r["volume_usd"]), f"{r['fills']:,}"] for r in items]  # fmt: skip
 
         out = _table(["Exchange", "Counted type", "Notional", "Fills"], rows(counted), table_id="pv-types-counted")
-        if apart:
-            out += (
-                '<div class="pv-figure-sub" style="margin-top:8px">Not counted as perp volume '
-                "(settlements, unwinds, transfers, non-perp markets):</div>"
-                + _table(["Exchange", "Type", "Notional", "Fills"], rows(apart), table_id="pv-types-apart")
+        if apart:  # each with its market and the counting rule's reason (perpvol_core.fill.why_not_counted)
+            rows_apart: list[list[str | _Money]] = [
+                [NAMES.get(r["exchange"], r["exchange"]), r["market"], r["fill_type"], r["reason"],
+                 _m(r["volume_usd"]), f"{r['fills']:,}"] for r in apart
+            ]  # fmt: skip
+            out += '<div class="pv-figure-sub" style="margin-top:8px">Not counted as perp volume:</div>' + _table(
+                ["Exchange", "Market", "Type", "Why not counted", "Notional", "Fills"], rows_apart, num_from=4,
+                table_id="pv-types-apart",
             )
         self._types.object = out
 

@@ -17,19 +17,26 @@ from typing import Any
 import panel as pn
 import param
 import polars as pl
-from bokeh.models import ColumnDataSource, FixedTicker, HoverTool, Range1d, TapTool
+from bokeh.models import ColumnDataSource, HoverTool, Range1d, TapTool
 from bokeh.plotting import figure
 
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.components.history import normalize_daily
-from perpvol_app.ui.theme import BLACK, GOLD, chart_stylesheet, tooltip_html
+from perpvol_app.ui.theme import BLACK, GOLD, GOLD_DIM, chart_stylesheet, tooltip_html
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
 ROW_PX = 13
-#: rows of one year band: seven weekdays and a gap
+#: rows of one year band: seven weekdays and a gap (the gap above a band carries its year and month labels)
 BAND = 8
+#: week columns left of January's first week, for the year and weekday labels
+LABEL_COLS = 5
+#: weekday rows that carry a label (Monday is row 0)
+WEEKDAY_LABELS = {0: "Mon", 2: "Wed", 4: "Fri"}
+#: a month label needs this many week columns before the next one
+MONTH_GAP_COLS = 3
+LABEL_FONT = "9px"
 EMPTY_COLOR = "#141004"
 _LOW = (0x3a, 0x2e, 0x08)  # a faint gold
 _HIGH = (0xff, 0xd2, 0x30)  # the gold
@@ -92,6 +99,55 @@ def calendar_columns(daily: pl.DataFrame, end: dt.date | None = None) -> dict[st
     return cols
 
 
+def _week_col(day: dt.date) -> int:
+    jan1 = dt.date(day.year, 1, 1)
+    return ((day - jan1).days + jan1.weekday()) // 7
+
+
+def calendar_labels(first: dt.date, last: dt.date) -> dict[str, dict[str, list[Any]]]:
+    """The calendar's labels, in its own (week, row) coordinates: per year band its year and the months
+    it shows (in the gap row above the band), and weekday names left of the first week."""
+    months: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
+    weekdays: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
+    for year in range(last.year, first.year - 1, -1):
+        top = (last.year - year) * BAND
+        months["x"].append(-LABEL_COLS - 0.4)
+        months["y"].append(top - 1)
+        months["text"].append(str(year))
+        next_col = 99
+        for month in range(12, 0, -1):  # latest first: a clipped first month never crowds the next one
+            start = max(dt.date(year, month, 1), first)
+            if start > last or start.year != year or start.month != month:
+                continue
+            col = _week_col(start)
+            if col > next_col - MONTH_GAP_COLS:
+                continue
+            months["x"].append(col - 0.45)
+            months["y"].append(top - 1)
+            months["text"].append(f"{start:%b}")
+            next_col = col
+        for row, name in WEEKDAY_LABELS.items():
+            weekdays["x"].append(-0.7)
+            weekdays["y"].append(top + row)
+            weekdays["text"].append(name)
+    return {"months": months, "weekdays": weekdays}
+
+
+def legend_html(top: Decimal) -> str:
+    """The colour legend: the empty-day colour, then the scale from the faintest to the busiest day."""
+    def swatch(color: str, title: str) -> str:
+        return (f'<span class="pv-cal-swatch" title="{title}" style="display:inline-block;width:12px;height:12px;'
+                f'background:{color};border:1px solid #4d3f0f;vertical-align:middle;margin:0 1px"></span>')  # fmt: skip
+
+    steps = [Decimal(i) / 4 for i in range(1, 5)]
+    scale = "".join(swatch(_shade(float(f)), f"about {money(top * f * f, 0)} a day") for f in steps)
+    return (
+        f'<div class="pv-figure-sub pv-cal-legend" id="pv-calendar-legend" data-top="{exact(top)}">'
+        f'{swatch(EMPTY_COLOR, "no volume")} no volume · {money(Decimal(0), 0)} {scale} {money(top, 0)} a day'
+        " (brighter: more volume; square-root scale)</div>"
+    )
+
+
 def render_range(report: dict[str, Any] | None, title: str = "") -> str:
     """HTML of ``volume.range_report``: one row per exchange (display names) and the total."""
     if not report:
@@ -135,16 +191,18 @@ class Calendar(pn.viewable.Viewer):
         self._figure = self._make_figure()
         self._source.selected.on_change("indices", self._on_select)
         self._plot = pn.pane.Bokeh(self._figure, sizing_mode="stretch_width")
+        self._legend = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
+        self._layout = pn.Column(self._plot, self._legend, sizing_mode="stretch_width")
         self._redraw()
 
     def _make_figure(self) -> Any:
         fig = figure(
             height=3 * BAND * ROW_PX + 40, sizing_mode="stretch_width", output_backend="canvas", tools="",
-            toolbar_location=None, x_range=Range1d(start=-0.5, end=53.5), background_fill_color=BLACK,
+            toolbar_location=None, x_range=Range1d(start=-0.5 - LABEL_COLS, end=53.5), background_fill_color=BLACK,
             border_fill_color=BLACK,
             outline_line_color=None, name="pv-calendar-figure", css_classes=["pv-calendar-figure"],
             stylesheets=[chart_stylesheet()],
-            min_border_left=44,
+            min_border_left=4, min_border_right=4,
         )  # fmt: skip
         cells = fig.rect("x", "y", width=0.9, height=0.9, source=self._source, fill_color="color", line_color=None,
                          selection_line_color=GOLD, selection_line_width=2,  # type: ignore[call-arg]
@@ -153,10 +211,14 @@ class Calendar(pn.viewable.Viewer):
                 ("Fills", "@{fills}")]  # fmt: skip
         fig.add_tools(HoverTool(renderers=[cells], tooltips=tooltip_html("@label", rows)), TapTool(renderers=[cells]))
         fig.xaxis.visible = False
+        fig.yaxis.visible = False
         fig.grid.visible = False
-        fig.yaxis.major_tick_line_color = None
-        fig.yaxis.minor_tick_line_color = None
-        fig.yaxis.axis_line_color = None
+        self._month_source = ColumnDataSource({"x": [], "y": [], "text": []})
+        self._weekday_source = ColumnDataSource({"x": [], "y": [], "text": []})
+        for source, align, name in ((self._month_source, "left", "pv-calendar-months"),
+                                    (self._weekday_source, "right", "pv-calendar-weekdays")):  # fmt: skip
+            fig.text("x", "y", text="text", source=source, text_align=align, text_baseline="middle",
+                     text_font_size=LABEL_FONT, text_color=GOLD_DIM, name=name)  # fmt: skip
         return fig
 
     @param.depends("daily", watch=True)
@@ -165,15 +227,18 @@ class Calendar(pn.viewable.Viewer):
         cols = calendar_columns(daily, end=dt.datetime.now(dt.UTC).date())
         self._source.data = cols
         years = sorted({int(d[:4]) for d in cols["date"]}, reverse=True)
-        ticks = [i * BAND + 3 for i in range(len(years))]
-        self._figure.yaxis.ticker = FixedTicker(ticks=ticks)
-        self._figure.yaxis.major_label_overrides = {t: str(y) for t, y in zip(ticks, years, strict=True)}
+        if cols["date"]:
+            labels = calendar_labels(dt.date.fromisoformat(cols["date"][0]), dt.date.fromisoformat(cols["date"][-1]))
+            self._month_source.data, self._weekday_source.data = labels["months"], labels["weekdays"]
+        top = max((Decimal(t) for t in cols["total_s"]), default=Decimal(0))
+        self._legend.object = legend_html(top) if cols["date"] else ""
         self._figure.height = max(1, len(years)) * BAND * ROW_PX + 20
-        self._figure.y_range.update(start=max(1, len(years)) * BAND - 1, end=-1)  # top row first
+        # top row first; the first band's labels sit in the row above it
+        self._figure.y_range.update(start=max(1, len(years)) * BAND - 1.5, end=-1.5)
 
     def _on_select(self, _attr: str, _old: Any, new: list[int]) -> None:
         if new:
             self.day = dt.date.fromisoformat(self._source.data["date"][new[0]])
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return self._plot
+        return self._layout

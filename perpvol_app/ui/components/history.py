@@ -17,15 +17,23 @@ from typing import Any, cast
 import panel as pn
 import param
 import polars as pl
-from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, NumeralTickFormatter
+from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, DatetimeTickFormatter, HoverTool, NumeralTickFormatter
 from bokeh.models.annotations import Legend, LegendItem
 from bokeh.models.tickers import ContinuousTicker
 from bokeh.models.widgets import DatePicker, DateRangeSlider
 from bokeh.plotting import figure
 
 from perpvol_app.templates import render
-from perpvol_app.ui.components.context import memo, money
-from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
+from perpvol_app.ui.components.context import exact, memo, money
+from perpvol_app.ui.theme import (
+    EXCHANGE_COLORS,
+    GOLD,
+    LINE_COLOR,
+    chart_stylesheet,
+    gold_toolbar,
+    tooltip_html,
+    widget_stylesheet,
+)
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
@@ -247,12 +255,14 @@ class HistoryChart(pn.viewable.Viewer):
             stylesheets=[chart_stylesheet()],
         )  # fmt: skip
         fig.toolbar.logo = None
+        gold_toolbar(fig)
         fig.xgrid.grid_line_color = None
         fig.ygrid.grid_line_color = "#2b2308"
         fig.yaxis.formatter = NumeralTickFormatter(format="$0.[00]a")
         for axis in fig.xaxis:
             if isinstance(axis.ticker, ContinuousTicker):
-                axis.ticker.desired_num_ticks = 5  # month labels never overlap on a phone
+                axis.ticker.desired_num_ticks = 4  # short labels, few of them: readable at 390 px
+            axis.formatter = DatetimeTickFormatter(days="%d %b", months="%b '%y", years="%Y")
         if isinstance(fig.y_range, DataRange1d):
             fig.y_range.start = 0
         width = 0.85 * 86_400_000
@@ -350,7 +360,9 @@ class HistoryChart(pn.viewable.Viewer):
             span = f"{first:%Y-%m-%d} → {last:%Y-%m-%d}"
         else:
             total, span = Decimal(0), "no data yet"
-        self._info.object = render("ui/history_info.html", n_days=n_days, span=span, total=total, text=money(total))
+        self._info.object = render(
+            "ui/history_info.html", n_days=n_days, span=span, total=exact(total), text=money(total)
+        )
         bars, avg = self._columns(series)
         self._source.data = bars
         show_avg = self.show_rolling and self.aggregation == "day" and not self.cumulative

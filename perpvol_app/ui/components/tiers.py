@@ -21,10 +21,11 @@ from perpvol_core.analytics.tiers import (
     compute,
     tier_progress,
 )
+from perpvol_core.timeutil import display_utc
 
 __all__ = ["FeeTiers", "TierProgress", "compute", "render", "tier_progress"]
 
-_STATUS_TEXT = {"match": "matches ours", "explained": "differs from ours", "differs": "differs from ours"}
+_STATUS_TEXT = {"explained": "exchange minus perpvol, cause found", "differs": "exchange minus perpvol"}
 
 
 def _amount(value: Any) -> dict[str, str]:
@@ -40,6 +41,7 @@ def _reconciliation(r: Reconciliation) -> dict[str, Any]:
         theirs=_amount(r.theirs),
         ours=_amount(r.ours),
         days=((r.end_ms or 0) - (r.start_ms or 0)) // 86_400_000,
+        window_end=display_utc((r.end_ms or 1) - 1),
         tier=r.tier,
     )
     if r.status != "match":
