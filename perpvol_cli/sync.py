@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from perpvol_core import bounds
 from perpvol_core.config import ConfigError, Settings
 from perpvol_core.security.redaction import redact
 
@@ -66,9 +67,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from perpvol_core.services.sync import SyncEngine
     from perpvol_core.store import AccountNotFound, Store, StoreError
 
-    days = int(getattr(args, "days", 730) or 730)
-    if days < 1:
-        return _fail("--days must be at least 1", 2)
+    try:  # checked before the database is opened: a refused value changes nothing
+        days = bounds.sync_days(getattr(args, "days", 730))
+    except bounds.InputError as exc:
+        return _fail(str(exc), 2)
     settings = Settings.from_env()
     try:
         store = Store.open(settings)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from perpvol_core import timeutil
+from perpvol_core import bounds, timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
@@ -26,16 +26,6 @@ EXPORT_COLUMNS = (
     "account", "exchange", "fill_id", "fill_type", "market", "side", "liquidity", "price", "size", "notional",
     "fee", "fee_asset", "ts_ms", "time_utc", "is_perp", "counted",
 )  # fmt: skip
-
-
-def _parse_date(value: str | None, flag: str) -> date | None:
-    """Raises: ValueError with the flag named."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{flag} {value!r} is not a date; use YYYY-MM-DD") from exc
 
 
 def _usd(value: str) -> str:
@@ -96,13 +86,9 @@ def _print_range(rng: dict) -> None:
 def cmd_volume(args: argparse.Namespace) -> int:
     """Print volume totals (and the daily series with --daily), as a table or the JSON contract."""
     try:
-        start = _parse_date(args.date_from, "--from")
-        end = _parse_date(args.date_to, "--to")
-    except ValueError as exc:
+        start, end = bounds.day_range(args.date_from, args.date_to, names=("--from", "--to"))
+    except bounds.InputError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if start and end and start > end:
-        print("perpvol: error: --from is after --to", file=sys.stderr)
         return EXIT_USAGE
     store = Store.open(Settings.from_env())
     try:

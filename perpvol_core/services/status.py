@@ -96,6 +96,8 @@ def account_statuses(store: Any, worker_status: dict[str, Any] | None = None) ->
         live = _live(worker_status, acc.label)
         status = str(live.get("status") or acc.status or "new")
         error = (live.get("error") if status == "error" else None) or acc.last_error
+        if state.unreadable:  # only this account shows it (store/syncstate.py); its next sync starts over
+            status, error = "error", state.unreadable
         progress = live.get("progress", state.progress)
         rows.append(
             AccountStatus(

@@ -190,19 +190,25 @@ def _per_page(connector: Connector) -> int:
 
 def plan_windows(daily_counts: dict[int, int], start_ms: int, end_ms: int, budget: int) -> list[tuple[int, int]]:
     """``[start, end)`` windows covering ``[start_ms, end_ms)``: whole UTC days, each with at most ``budget``
-    stored fills (a single busier day is a window of its own), oldest first."""
+    stored fills (a single busier day is a window of its own), oldest first.
+
+    Bounded for any input: only the days that hold fills are visited (never every day of the range), so the
+    work and the number of windows grow with the stored data, not with the range."""
     windows: list[tuple[int, int]] = []
     if end_ms <= start_ms:
         return windows
-    day = start_ms - start_ms % MS_PER_DAY
+    budget = max(1, budget)
+    first_day = start_ms - start_ms % MS_PER_DAY
     w_start, w_count = start_ms, 0
-    while day < end_ms:
-        n = daily_counts.get(day, 0)
+    for day in sorted(d for d, n in daily_counts.items() if n > 0 and first_day <= d < end_ms):
+        n = daily_counts[day]
         if w_count and w_count + n > budget:
             windows.append((w_start, day))
             w_start, w_count = day, 0
         w_count += n
-        day += MS_PER_DAY
+        if w_count > budget and day + MS_PER_DAY < end_ms:  # a day over budget is a window of its own
+            windows.append((w_start, day + MS_PER_DAY))
+            w_start, w_count = day + MS_PER_DAY, 0
     windows.append((w_start, end_ms))
     return windows
 

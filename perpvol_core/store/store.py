@@ -33,6 +33,7 @@ from perpvol_core.fill import EXCHANGES, MAKER, TAKER, Fill
 from perpvol_core.security.redaction import redact
 from perpvol_core.store import models as m
 from perpvol_core.store.frames import frame
+from perpvol_core.store.syncstate import SyncState, checked_values, read_state
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +48,6 @@ SQLITE_BUSY_TIMEOUT_S = 60
 _MIGRATION_LOCK_ID = 0x70657270766F6C  # "perpvol"; PostgreSQL advisory lock serializing migrations
 _PG_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 _PG_RETRIES = 5
-_SYNC_FIELDS = (
-    "covered_from_ms",
-    "covered_to_ms",
-    "cursor",
-    "progress",
-    "eta_s",
-    "fills_seen",
-    "last_success_ms",
-    "last_error",
-)
 _FILL_KEY = ("exchange", "fill_id", "fill_type")
 _KEEP = object()
 
@@ -90,22 +81,6 @@ class Account:
     server_profile: dict[str, Any] | None = None
     verification: dict[str, Any] | None = None
     exchange_report: dict[str, Any] | None = None
-
-
-@dataclass
-class SyncState:
-    """How far the sync of one account got; every field is optional until the first sync writes it."""
-
-    account_id: int
-    covered_from_ms: int | None = None
-    covered_to_ms: int | None = None
-    cursor: dict[str, Any] | None = None
-    progress: float = 0.0
-    eta_s: float | None = None
-    fills_seen: int = 0
-    last_success_ms: int | None = None
-    last_error: str | None = None
-    updated_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -248,23 +223,6 @@ def _json_doc(text: str | None) -> dict[str, Any] | None:
     except ValueError:  # a hand-edited cell: treat as unknown rather than failing every read
         return None
     return value if isinstance(value, dict) else None
-
-
-def _sync_state(account_id: int, row: Any | None) -> SyncState:
-    if row is None:
-        return SyncState(account_id=account_id)
-    return SyncState(
-        account_id=account_id,
-        covered_from_ms=row.covered_from_ms,
-        covered_to_ms=row.covered_to_ms,
-        cursor=json.loads(row.cursor) if row.cursor else None,
-        progress=row.progress if row.progress is not None else 0.0,
-        eta_s=row.eta_s,
-        fills_seen=row.fills_seen or 0,
-        last_success_ms=row.last_success_ms,
-        last_error=row.last_error,
-        updated_ms=row.updated_ms,
-    )
 
 
 def _embed(row: Any) -> EmbedToken:
@@ -788,14 +746,7 @@ class Store:
 
     @staticmethod
     def _sync_values(fields: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(fields) - set(_SYNC_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown sync state field(s): {', '.join(sorted(unknown))}")
-        values = dict(fields)
-        if "cursor" in values:
-            values["cursor"] = json.dumps(values["cursor"], sort_keys=True) if values["cursor"] is not None else None
-        if values.get("last_error"):
-            values["last_error"] = redact(values["last_error"])
+        values = checked_values(fields)  # typed and bounded (store/syncstate.py)
         values["updated_ms"] = timeutil.now_ms()
         return values
 
@@ -807,13 +758,14 @@ class Store:
         """The account's sync state (defaults when it never synced)."""
         with self._read() as conn:
             row = conn.execute(sa.select(m.sync_state).where(m.sync_state.c.account_id == account_id)).first()
-        return _sync_state(account_id, row)
+        return read_state(account_id, row)
 
     def update_sync_state(self, account_id: int, **fields: Any) -> SyncState:
         """Set the given SyncState fields (``cursor`` is a JSON-able dict; ``last_error`` is redacted).
 
         Raises:
-            ValueError: unknown field.  AccountNotFound: no account ``account_id``.
+            ValueError: unknown field, or ``bounds.InputError`` for a value out of range (nothing is written).
+            AccountNotFound: no account ``account_id``.
         """
         values = self._sync_values(fields)
         try:

@@ -26,6 +26,7 @@ from bokeh.plotting import figure
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import memo, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
+from perpvol_core import bounds
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
@@ -379,13 +380,13 @@ class HistoryChart(pn.viewable.Viewer):
         self.date_range = (start, end)
 
     def _on_picker(self, _attr: str, _old: Any, _new: Any) -> None:
-        try:
-            start = dt.date.fromisoformat(str(self._from.value)[:10])
-            end = dt.date.fromisoformat(str(self._to.value)[:10])
-        except ValueError:
+        a, b = str(self._from.value)[:10], str(self._to.value)[:10]
+        try:  # the one check of user-given days (perpvol_core.bounds); a picked range may be given backwards
+            start, end = bounds.day_range(*sorted((a, b)), names=("From", "To"))
+        except bounds.InputError:
             return
-        if end < start:
-            start, end = end, start
+        if start is None or end is None:
+            return
         if self.date_range != (start, end):
             self.date_range = (start, end)
 
