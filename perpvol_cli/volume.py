@@ -19,6 +19,7 @@ from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 from perpvol_core.store import Store, canonical_decimal
+from perpvol_core.store.existing import no_data_text, open_existing
 
 EXIT_USAGE = 2
 _MONEY_COLUMNS = ("price", "size", "notional", "fee")
@@ -90,7 +91,11 @@ def cmd_volume(args: argparse.Namespace) -> int:
     except bounds.InputError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    store = Store.open(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_existing(settings)  # a read never creates a database: no data reports zeros
+    if store is None:
+        print(f"perpvol: {no_data_text(settings)}", file=sys.stderr)
+        store = Store("sqlite://")
     try:
         report = volume.volume_report(store, daily=args.daily, start=start, end=end, exchange=args.exchange)
         if start or end:
@@ -132,7 +137,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         print(f"perpvol: error: folder {out.parent} does not exist", file=sys.stderr)
         return EXIT_USAGE
-    store = Store.open(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_existing(settings)  # a read never creates a database
+    if store is None:
+        print(f"perpvol: error: nothing exported: {no_data_text(settings)}", file=sys.stderr)
+        return 1
     try:
         frame = _export_frame(store)
     finally:

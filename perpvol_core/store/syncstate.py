@@ -115,8 +115,8 @@ def checked_values(fields: dict[str, Any]) -> dict[str, Any]:
         "last_error": lambda v: redact(str(v))[:MAX_ERROR_CHARS] if v else None,
     }
     values = {name: checks[name](value) for name, value in fields.items()}
-    if values.get("covered_from_ms") is not None and values.get("covered_to_ms") is not None \
-            and values["covered_from_ms"] > values["covered_to_ms"]:  # fmt: skip
+    lo, hi = values.get("covered_from_ms"), values.get("covered_to_ms")
+    if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
         raise bounds.InputError("covered_from_ms is after covered_to_ms", "covered_from_ms")
     return values
 
