@@ -34,6 +34,7 @@ from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 from perpvol_core.services import verify
 from perpvol_core.services.events import EventBus, get_bus
+from perpvol_core.store.conflicts import note as conflict_note
 from perpvol_core.store.syncstate import EMPTY as EMPTY_SYNC_STATE
 from perpvol_core.timeutil import display_utc
 
@@ -404,6 +405,7 @@ class SyncEngine:
         result.coverage = coverage_text(account.exchange, final.covered_from_ms, final.covered_to_ms, days,
                                         connector.server_profile if connector is not None else None)
         result.coverage += verify.coverage_note(store.get_account(label).verification)
+        result.coverage += conflict_note(store, account.id)
         result.duration_s = time.monotonic() - t0
         self._publish(
             {

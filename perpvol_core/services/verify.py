@@ -24,6 +24,8 @@ from perpvol_core import timeutil
 from perpvol_core.exchanges import Connector, ExchangeError, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
+from perpvol_core.services.verify_advice import advice
+from perpvol_core.store.conflicts import meta_key as conflicts_key
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,7 @@ class VerifyResult:
         return (
             f"{ERROR_PREFIX} with the exchange on {len(days)} day(s): {shown} "
             f"({c['missing']} fill(s) missing from perpvol, {c['extra']} not listed by the exchange, "
-            f"{c['changed']} different); totals of those days are not complete — run `perpvol sync` again, "
-            "then `perpvol verify`"
+            f"{c['changed']} different); totals of those days are not complete — {advice(c, self.label)}"
         )
 
     def as_doc(self) -> dict[str, Any]:
@@ -317,6 +318,8 @@ def record(store: Any, label: str, result: VerifyResult) -> None:
     status, and a later agreeing check clears an error it set."""
     store.set_account_doc(label, "verification", result.as_doc())
     account = store.get_account(label)
+    if result.ok and result.full:  # every stored fill is what the exchange lists: earlier conflicts are settled
+        store.set_meta(conflicts_key(account.id), "")
     if result.ok is False:
         store.set_status(label, "error", result.summary())
     elif result.ok and account.status == "error" and (account.last_error or "").startswith(ERROR_PREFIX):

@@ -31,6 +31,7 @@ from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.fill import EXCHANGES, MAKER, TAKER, Fill
 from perpvol_core.security.redaction import redact
+from perpvol_core.store import conflicts
 from perpvol_core.store import models as m
 from perpvol_core.store.frames import frame
 from perpvol_core.store.syncstate import SyncState, checked_values, read_state
@@ -386,6 +387,7 @@ class Store:
             self._rehome_shared_fills(conn, account_id)
             for table in (m.fills, m.rollups, m.sync_state):
                 conn.execute(table.delete().where(table.c.account_id == account_id))
+            conflicts.forget(conn, account_id)
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
             self._bump_data_version(conn)
 
@@ -477,24 +479,23 @@ class Store:
         """Store new fills, add ONLY the newly inserted ones to the rollups, apply ``sync_update``; one transaction.
 
         Fills already stored (same account, exchange, fill_id, fill_type) are ignored, so the same or an
-        overlapping page ingested twice, or by two processes at once, changes nothing the second time.
+        overlapping page ingested twice, or by two processes at once, changes nothing the second time; one
+        whose content differs is recorded as the account's conflict (``store/conflicts.py``), not swallowed.
         Returns the number of newly inserted fills.
 
         Raises:
             AccountNotFound: no account ``account_id``.  TypeError/ValueError: a malformed fill
             (float money, non-int timestamp, unknown liquidity) or an unknown sync_update field.
         """
-        unique: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for fill in fills:
-            row = _fill_row(account_id, fill)
-            unique.setdefault((row["exchange"], row["fill_id"], row["fill_type"]), row)
+        # one row per identity; a later row of the page with the same identity and other content is reported
+        unique, clashes = conflicts.in_batch([_fill_row(account_id, fill) for fill in fills])
         # a fixed order makes concurrent writers lock rows in the same order (no deadlocks on PostgreSQL)
         rows = [unique[k] for k in sorted(unique)]
         sync_values = self._sync_values(sync_update) if sync_update else None
         attempts = _PG_RETRIES if self.dialect == "postgresql" else 1
         for attempt in range(attempts):
             try:
-                return self._ingest_once(account_id, rows, sync_values)
+                return self._ingest_once(account_id, rows, sync_values, clashes)
             except sa.exc.DBAPIError as exc:
                 if attempt + 1 < attempts and _is_retryable_pg(exc):
                     log.info("ingest retried after %s", exc.orig.__class__.__name__)
@@ -502,7 +503,10 @@ class Store:
                 raise
         raise AssertionError("unreachable")
 
-    def _ingest_once(self, account_id: int, rows: list[dict[str, Any]], sync_values: dict[str, Any] | None) -> int:
+    def _ingest_once(
+        self, account_id: int, rows: list[dict[str, Any]], sync_values: dict[str, Any] | None,
+        clashes: list[dict[str, Any]],
+    ) -> int:
         with self._write() as conn:
             if conn.execute(sa.select(m.accounts.c.id).where(m.accounts.c.id == account_id)).first() is None:
                 raise AccountNotFound(f"no account with id {account_id}")
@@ -515,6 +519,10 @@ class Store:
                 if counted:
                     self._add_to_rollups(conn, account_id, counted)
                 self._bump_data_version(conn)
+            new_keys = {(r["exchange"], r["fill_id"], r["fill_type"]) for r in inserted}
+            held = [r for r in rows if (r["exchange"], r["fill_id"], r["fill_type"]) not in new_keys]
+            conflicts.record(conn, account_id, clashes + conflicts.against_stored(conn, account_id, held),
+                             self._put_meta)  # fmt: skip
             if sync_values:
                 self._upsert_sync_state(conn, account_id, sync_values)
         return len(inserted)
