@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 #: what makes two fills with one identity the same fill
 CONTENT = ("market", "side", "liquidity", "price", "size", "fee", "fee_asset", "ts_ms")
-#: ids kept in the document (the count keeps growing)
-RECENT = 20
+#: arrivals kept in the document (also what makes a re-read of one arrival count once)
+RECENT = 200
 IDS_SHOWN = 3
 _CHUNK = 500
 
@@ -84,16 +84,27 @@ def record(
     """Add ``found`` to the account's document (inside the ingest's transaction) and log each id."""
     if not found:
         return
-    for f in found:
-        log.warning("account %s: fill %s %s arrived again with other %s; the stored copy is kept",
-                    account_id, f["exchange"], f["fill_id"], ", ".join(f["fields"]))  # fmt: skip
     key = meta_key(account_id)
     text = conn.execute(sa.select(m.meta.c.value).where(m.meta.c.key == key)).scalar()
     doc = parse(text) or {"count": 0, "recent": []}
-    now = timeutil.now_ms()
-    doc["count"] = int(doc.get("count") or 0) + len(found)
-    doc["recent"] = ([*(doc.get("recent") or []), *({**f, "seen_ms": now} for f in found)])[-RECENT:]
+    recent = [r for r in doc.get("recent") or [] if isinstance(r, dict)]
+    known = {_identity(r) for r in recent}
+    fresh = []
+    for f in found:  # the same arrival read again (an overlapping page) is counted once
+        if _identity(f) not in known:
+            known.add(_identity(f))
+            fresh.append({**f, "seen_ms": timeutil.now_ms()})
+            log.warning("account %s: fill %s %s arrived again with other %s; the stored copy is kept",
+                        account_id, f["exchange"], f["fill_id"], ", ".join(f["fields"]))  # fmt: skip
+    if not fresh:
+        return
+    doc["count"] = int(doc.get("count") or 0) + len(fresh)
+    doc["recent"] = [*recent, *fresh][-RECENT:]
     put_meta(conn, key, json.dumps(doc, sort_keys=True))
+
+
+def _identity(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return entry.get("exchange"), entry.get("fill_id"), entry.get("fill_type"), tuple(entry.get("fields") or ())
 
 
 def forget(conn: Connection, account_id: int) -> None:
