@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from perpvol_app import demo_home
+from perpvol_core import bounds
 from perpvol_core.config import Settings
 
 #: the labels of the demo's accounts (and their exchanges)
@@ -49,6 +50,7 @@ def run_server(
     from perpvol_app.server import ServerConfig, run
     from perpvol_core.security.redaction import Secret
 
+    port = bounds.port(port, name="--port")  # the one check (perpvol_core/bounds.py)
     if token:
         settings = dataclasses.replace(settings, api_token=Secret(token))
     return run(ServerConfig(settings=settings, password=password, address=address, port=port, worker=worker))
