@@ -98,6 +98,15 @@ def _cursor_text(cursor: Any) -> str | None:
     return text
 
 
+def _eta(value: Any) -> float | None:
+    """An estimate, not an input: one that is no finite duration within a year is stored as unknown (None)
+    rather than failing the sync that computed it."""
+    try:
+        return None if value is None else bounds.seconds(value, name="eta_s")
+    except bounds.InputError:
+        return None
+
+
 def checked_values(fields: dict[str, Any]) -> dict[str, Any]:
     """The columns to write for ``fields`` (a subset of FIELDS), each checked; ``cursor`` becomes JSON text and
     ``last_error`` is redacted. Raises ValueError (an unknown field) or InputError (a value out of range)."""
@@ -110,7 +119,7 @@ def checked_values(fields: dict[str, Any]) -> dict[str, Any]:
         "last_success_ms": lambda v: _optional_ms(v, "last_success_ms"),
         "cursor": _cursor_text,
         "progress": lambda v: bounds.fraction(v, name="progress"),
-        "eta_s": lambda v: None if v is None else bounds.seconds(v, name="eta_s"),
+        "eta_s": _eta,
         "fills_seen": lambda v: bounds.count(v, name="fills_seen"),
         "last_error": lambda v: redact(str(v))[:MAX_ERROR_CHARS] if v else None,
     }

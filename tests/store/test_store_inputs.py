@@ -48,7 +48,6 @@ BAD_FIELDS = [
         {"covered_from_ms": T0 + 10, "covered_to_ms": T0},
         {"progress": 2.0},
         {"progress": float("nan")},
-        {"eta_s": -1.0},
         {"fills_seen": -3},
         {"last_success_ms": 0},
         {"cursor": {"runs": [{"start": 5, "end": T0, "kind": "back"}]}},
@@ -69,6 +68,9 @@ def test_sync_state_written_only_from_checked_values(store: Store) -> None:
         with pytest.raises(bounds.InputError):  # inside the ingest: the fills of the page are not stored either
             store.ingest_fills(acc.id, [_fill("f1")], sync_update=fields)
         assert _dump(store) == before and store.fill_count(acc.id) == 0, fields
+    # an ETA is an estimate the sync computed: one beyond a year (or not a number) is stored as unknown
+    for eta in (1e30, float("inf"), float("nan"), -1.0):
+        assert store.update_sync_state(acc.id, eta_s=eta).eta_s is None
 
 
 HAND_EDITS = [
