@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perpvol_app import views
 from perpvol_app.frontdoor import API_PREFIX, DoorConfig, FrontDoor, default_hosts, install_log_redaction
-from perpvol_core import timeutil
+from perpvol_core import bounds, timeutil
 from perpvol_core.config import Settings
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.services import accounts
@@ -526,13 +526,12 @@ async def volume_current(ctx: Ctx) -> dict[str, Any]:
 DateParam = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day YYYY-MM-DD")]
 
 
-def _date(name: str, value: str | None) -> date | None:
-    if not value:
-        return None
+def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """``from``/``to`` checked in the one place (``perpvol_core.bounds``): days in 2009..2100, from <= to."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ApiError(400, "invalid_date", f"'{name}' is not a valid date: {value}") from None
+        return bounds.day_range(start, end, names=("from", "to"))
+    except bounds.InputError as exc:
+        raise ApiError(400, "invalid_date", str(exc)) from None
 
 
 @secured.get("/volume/daily", response_model=Daily, response_model_by_alias=True)
@@ -547,9 +546,7 @@ async def volume_daily(
     unknown = sorted(set(request.query_params) - {"from", "to", "exchange", "market"})
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
-    start, end = _date("from", from_), _date("to", to)
-    if start and end and start > end:
-        raise ApiError(400, "invalid_date", "'from' must not be after 'to'")
+    start, end = _dates(from_, to)
     return await run(views.daily_payload, ctx.store, start, end, exchange, market)
 
 
@@ -565,9 +562,7 @@ async def volume_range(
     unknown = sorted(set(request.query_params) - {"from", "to", "exchange"})
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
-    start, end = _date("from", from_), _date("to", to)
-    if start and end and start > end:
-        raise ApiError(400, "invalid_date", "'from' must not be after 'to'")
+    start, end = _dates(from_, to)
     return await run(views.range_payload, ctx.store, start, end, exchange)
 
 

@@ -5,24 +5,25 @@
 to 127.0.0.1 unless told otherwise. Secrets come from the environment, never the command line.
 
 ``demo`` starts both exchange simulators in-process (seeded two-year histories, live fills on), uses
-a demo home (``~/.perpvol-demo`` unless ``PERPVOL_HOME`` is set) so real data is never touched, adds
+the one data home every command uses (``PERPVOL_HOME``, default ``~/.perpvol``) and says so, refusing a
+home that holds the user's own accounts (``demo_home.py``), adds
 the simulators' credentials through the one account path (tested, encrypted; idempotent), syncs with
 printed progress, and serves.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from perpvol_app import demo_home
+from perpvol_core import bounds
 from perpvol_core.config import Settings
 
-DEMO_HOME = Path("~/.perpvol-demo")
-#: environment variables that could point a demo at the user's real data; the demo ignores them.
-_REAL_DATA_VARS = ("PERPVOL_DATABASE_URL", "PERPVOL_MASTER_KEY", "PERPVOL_MASTER_KEY_FILE", "PERPVOL_REDIS_URL")
+#: the labels of the demo's accounts (and their exchanges)
+DEMO_LABELS = (("demo-woox", "woox"), ("demo-paradex", "paradex"))
 LIVE_INTERVAL_S = 4.0
 
 
@@ -49,6 +50,7 @@ def run_server(
     from perpvol_app.server import ServerConfig, run
     from perpvol_core.security.redaction import Secret
 
+    port = bounds.port(port, name="--port")  # the one check (perpvol_core/bounds.py)
     if token:
         settings = dataclasses.replace(settings, api_token=Secret(token))
     return run(ServerConfig(settings=settings, password=password, address=address, port=port, worker=worker))
@@ -91,13 +93,10 @@ def cmd_serve(args: Any) -> int:
 
 
 def demo_settings(env: dict[str, str] | None = None) -> Settings:
-    """Settings of the demo: its own home and SQLite file, its own vault key; real data untouched."""
-    environ = os.environ if env is None else env
-    home = Path(environ.get("PERPVOL_HOME") or DEMO_HOME).expanduser()
-    for var in _REAL_DATA_VARS:
-        environ.pop(var, None)
-    environ["PERPVOL_HOME"] = str(home)
-    return Settings.from_env(dict(environ))
+    """Settings of the demo: the same as every other command's (``PERPVOL_HOME``, default ``~/.perpvol``), so
+    ``perpvol keys list``, ``perpvol volume``, ``make voila`` and ``make lab`` show the demo's data.
+    ``demo_home.refuse_mixing`` keeps it out of a home that holds the user's own accounts."""
+    return Settings.from_env(env)
 
 
 #: A day inside the sync's two years (``services.sync.DEFAULT_DAYS``): a history's oldest fill is exactly
@@ -140,9 +139,9 @@ class DemoExchanges:
         api_key, api_secret = woox_demo_key(self.woox)
         token = self.paradex.mint_read_only_token("perpvol-demo")
         return [
-            AccountRequest("woox", "demo-woox", api_key=api_key, api_secret=Secret(api_secret),
+            AccountRequest("woox", DEMO_LABELS[0][0], api_key=api_key, api_secret=Secret(api_secret),
                            base_url=self.woox.base_url),
-            AccountRequest("paradex", "demo-paradex", token=Secret(token), base_url=self.paradex.api_url),
+            AccountRequest("paradex", DEMO_LABELS[1][0], token=Secret(token), base_url=self.paradex.api_url),
         ]  # fmt: skip
 
 
@@ -198,8 +197,13 @@ def cmd_demo(args: Any) -> int:
 
     settings = demo_settings()
     settings.ensure_home()
-    print(f"perpvol demo: data in {settings.home} (your real data is not touched)", flush=True)
     store = Store.open(settings)
+    refused = demo_home.refuse_mixing(store, settings, [r[0] for r in DEMO_LABELS])
+    if refused:
+        store.close()
+        print(f"perpvol demo: {refused}", file=sys.stderr, flush=True)
+        return 1
+    print(demo_home.where_text(settings), flush=True)
     vault = Vault.open(settings, store)
     # One fixed "now" per demo home: a re-run regenerates the same histories (nothing duplicated).
     now_ms = int(store.set_meta_if_absent("demo_sim_now_ms", str(int(time.time() * 1000))))
@@ -223,3 +227,4 @@ def cmd_demo(args: Any) -> int:
         return _serve(settings, args)
     finally:
         sims.stop()
+        print(demo_home.where_text(settings, stopped=True), flush=True)

@@ -17,6 +17,7 @@ from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.security.vault import Vault, VaultError, rotate_master_key
 from perpvol_core.services.accounts import AccountInputError, AccountRequest, DuplicateAccount
 from perpvol_core.store import AccountExists, AccountNotFound, Store, StoreError
+from perpvol_core.store.existing import no_data_text, open_existing
 
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
@@ -158,7 +159,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     from perpvol_core.services.status import account_statuses, iso_time
 
     settings = Settings.from_env()
-    store = Store.open(settings)
+    store = open_existing(settings)  # a read never creates a database
+    if store is None:
+        print("[]" if args.json else no_data_text(settings))
+        return 0
     try:
         statuses = account_statuses(store)
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from perpvol_core import bounds
 from perpvol_core.config import ConfigError, Settings
 from perpvol_core.security.redaction import redact
 
@@ -64,16 +65,24 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """Backfill / incremental sync of every account (or ``--label``); summary per account."""
     from perpvol_core.security.vault import Vault, VaultError
     from perpvol_core.services.sync import SyncEngine
-    from perpvol_core.store import AccountNotFound, Store, StoreError
+    from perpvol_core.store import AccountNotFound, StoreError
 
-    days = int(getattr(args, "days", 730) or 730)
-    if days < 1:
-        return _fail("--days must be at least 1", 2)
+    try:  # checked before the database is opened: a refused value changes nothing
+        days = bounds.sync_days(getattr(args, "days", 730))
+    except bounds.InputError as exc:
+        return _fail(str(exc), 2)
+    from perpvol_core.store.existing import no_data_text, open_existing
+
     settings = Settings.from_env()
     try:
-        store = Store.open(settings)
+        store = open_existing(settings)  # no accounts without a database: nothing to create
     except (StoreError, ConfigError) as exc:
         return _fail(str(exc))
+    if store is None:  # an asked-for label cannot be there: that is a failure
+        if getattr(args, "label", None):
+            return _fail(f"no account labelled {args.label!r}: {no_data_text(settings)}")
+        print(no_data_text(settings), file=sys.stderr)
+        return 0
     engine = None
     try:
         vault = Vault.open(settings, store)

@@ -26,13 +26,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Full check of ``--label`` or of every account; records each result on the account."""
     from perpvol_core.security.vault import Vault, VaultError
     from perpvol_core.services.verify import verify_account
-    from perpvol_core.store import AccountNotFound, Store, StoreError
+    from perpvol_core.store import AccountNotFound, StoreError
+    from perpvol_core.store.existing import no_data_text, open_existing
 
     settings = Settings.from_env()
     try:
-        store = Store.open(settings)
+        store = open_existing(settings)  # a read never creates a database
     except (StoreError, ConfigError) as exc:
         return _fail(str(exc))
+    if store is None:  # an asked-for label cannot be there: that is a failure
+        if getattr(args, "label", None):
+            return _fail(f"no account labelled {args.label!r}: {no_data_text(settings)}")
+        print(no_data_text(settings), file=sys.stderr)
+        return 0
     code = 0
     try:
         vault = Vault.open(settings, store)

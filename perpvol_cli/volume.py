@@ -14,12 +14,13 @@ from pathlib import Path
 
 import polars as pl
 
-from perpvol_core import timeutil
+from perpvol_core import bounds, timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 from perpvol_core.store import Store, canonical_decimal
+from perpvol_core.store.existing import no_data_text, open_existing
 
 EXIT_USAGE = 2
 _MONEY_COLUMNS = ("price", "size", "notional", "fee")
@@ -27,16 +28,6 @@ EXPORT_COLUMNS = (
     "account", "exchange", "fill_id", "fill_type", "market", "side", "liquidity", "price", "size", "notional",
     "fee", "fee_asset", "ts_ms", "time_utc", "is_perp", "counted",
 )  # fmt: skip
-
-
-def _parse_date(value: str | None, flag: str) -> date | None:
-    """Raises: ValueError with the flag named."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"{flag} {value!r} is not a date; use YYYY-MM-DD") from exc
 
 
 def _usd(value: str) -> str:
@@ -97,15 +88,15 @@ def _print_range(rng: dict) -> None:
 def cmd_volume(args: argparse.Namespace) -> int:
     """Print volume totals (and the daily series with --daily), as a table or the JSON contract."""
     try:
-        start = _parse_date(args.date_from, "--from")
-        end = _parse_date(args.date_to, "--to")
-    except ValueError as exc:
+        start, end = bounds.day_range(args.date_from, args.date_to, names=("--from", "--to"))
+    except bounds.InputError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if start and end and start > end:
-        print("perpvol: error: --from is after --to", file=sys.stderr)
-        return EXIT_USAGE
-    store = Store.open(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_existing(settings)  # a read never creates a database: no data reports zeros
+    if store is None:
+        print(f"perpvol: {no_data_text(settings)}", file=sys.stderr)
+        store = Store("sqlite://")
     try:
         report = volume.volume_report(store, daily=args.daily, start=start, end=end, exchange=args.exchange)
         if start or end:
@@ -170,7 +161,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if problem:
         print(f"perpvol: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    store = Store.open(Settings.from_env())
+    settings = Settings.from_env()
+    store = open_existing(settings)  # a read never creates a database
+    if store is None:
+        print(f"perpvol: error: nothing exported: {no_data_text(settings)}", file=sys.stderr)
+        return 1
     try:
         frame = _export_frame(store)
     finally:

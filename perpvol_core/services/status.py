@@ -12,6 +12,7 @@ from typing import Any
 
 from perpvol_core.exchanges import display_name
 from perpvol_core.security.redaction import redact
+from perpvol_core.store import conflicts
 from perpvol_core.timeutil import date_of_ms, iso_utc
 
 
@@ -96,6 +97,9 @@ def account_statuses(store: Any, worker_status: dict[str, Any] | None = None) ->
         live = _live(worker_status, acc.label)
         status = str(live.get("status") or acc.status or "new")
         error = (live.get("error") if status == "error" else None) or acc.last_error
+        if state.unreadable:  # only this account shows it (store/syncstate.py); its next sync starts over
+            status, error = "error", state.unreadable
+        error = error or conflicts.warning(store, acc.id)  # fills that arrived with a stored id, other content
         progress = live.get("progress", state.progress)
         rows.append(
             AccountStatus(

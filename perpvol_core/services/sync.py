@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from perpvol_core import timeutil
+from perpvol_core import bounds, timeutil
 from perpvol_core.exchanges import (
     Connector,
     ExchangeError,
@@ -34,6 +34,8 @@ from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 from perpvol_core.services import verify
 from perpvol_core.services.events import EventBus, get_bus
+from perpvol_core.store.conflicts import note as conflict_note
+from perpvol_core.store.syncstate import EMPTY as EMPTY_SYNC_STATE
 from perpvol_core.timeutil import display_utc
 
 log = logging.getLogger(__name__)
@@ -184,8 +186,9 @@ class SyncEngine:
         """Sync the accounts (all, or those labelled ``labels``) concurrently; one result per account.
 
         Never raises for an exchange failure: that is the account's ``error``. Raises
-        ``AccountNotFound`` for an unknown label.
+        ``AccountNotFound`` for an unknown label, ``bounds.InputError`` for ``days`` outside 1..730.
         """
+        days = bounds.sync_days(days)  # raises InputError before any account is touched
         if labels is None:
             accounts = self.store.list_accounts()
         else:
@@ -263,6 +266,7 @@ class SyncEngine:
         self, account: Any, days: int = DEFAULT_DAYS, progress: ProgressCallback | None = None
     ) -> AccountResult:
         """Sync one account to completion or to a clear error; returns what happened."""
+        days = bounds.sync_days(days)
         with self._account_lock(account.label):
             return self._sync_account(account, days, progress)
 
@@ -285,6 +289,9 @@ class SyncEngine:
             connector.server_profile = copy.deepcopy(saved_profile)
             connector.known_markets = lambda: self._known_markets(account.id)
             state = store.get_sync_state(account.id)
+            if state.unreadable:  # an older version's or a hand-edited state: this account starts over
+                log.warning("%s: %s", label, state.unreadable)
+                state = store.update_sync_state(account.id, **EMPTY_SYNC_STATE)
             cursor = state.cursor or {}
             runs = [_Run.from_dict(r) for r in cursor.get("runs", [])]
             resumed = bool(runs)
@@ -398,6 +405,7 @@ class SyncEngine:
         result.coverage = coverage_text(account.exchange, final.covered_from_ms, final.covered_to_ms, days,
                                         connector.server_profile if connector is not None else None)
         result.coverage += verify.coverage_note(store.get_account(label).verification)
+        result.coverage += conflict_note(store, account.id)
         result.duration_s = time.monotonic() - t0
         self._publish(
             {

@@ -24,6 +24,8 @@ from perpvol_core import timeutil
 from perpvol_core.exchanges import Connector, ExchangeError, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
+from perpvol_core.services.verify_advice import advice
+from perpvol_core.store.conflicts import meta_key as conflicts_key
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +130,7 @@ class VerifyResult:
         return (
             f"{ERROR_PREFIX} with the exchange on {len(days)} day(s): {shown} "
             f"({c['missing']} fill(s) missing from perpvol, {c['extra']} not listed by the exchange, "
-            f"{c['changed']} different); totals of those days are not complete — run `perpvol sync` again, "
-            "then `perpvol verify`"
+            f"{c['changed']} different); totals of those days are not complete — {advice(c, self.label)}"
         )
 
     def as_doc(self) -> dict[str, Any]:
@@ -190,19 +191,25 @@ def _per_page(connector: Connector) -> int:
 
 def plan_windows(daily_counts: dict[int, int], start_ms: int, end_ms: int, budget: int) -> list[tuple[int, int]]:
     """``[start, end)`` windows covering ``[start_ms, end_ms)``: whole UTC days, each with at most ``budget``
-    stored fills (a single busier day is a window of its own), oldest first."""
+    stored fills (a single busier day is a window of its own), oldest first.
+
+    Bounded for any input: only the days that hold fills are visited (never every day of the range), so the
+    work and the number of windows grow with the stored data, not with the range."""
     windows: list[tuple[int, int]] = []
     if end_ms <= start_ms:
         return windows
-    day = start_ms - start_ms % MS_PER_DAY
+    budget = max(1, budget)
+    first_day = start_ms - start_ms % MS_PER_DAY
     w_start, w_count = start_ms, 0
-    while day < end_ms:
-        n = daily_counts.get(day, 0)
+    for day in sorted(d for d, n in daily_counts.items() if n > 0 and first_day <= d < end_ms):
+        n = daily_counts[day]
         if w_count and w_count + n > budget:
             windows.append((w_start, day))
             w_start, w_count = day, 0
         w_count += n
-        day += MS_PER_DAY
+        if w_count > budget and day + MS_PER_DAY < end_ms:  # a day over budget is a window of its own
+            windows.append((w_start, day + MS_PER_DAY))
+            w_start, w_count = day + MS_PER_DAY, 0
     windows.append((w_start, end_ms))
     return windows
 
@@ -311,6 +318,8 @@ def record(store: Any, label: str, result: VerifyResult) -> None:
     status, and a later agreeing check clears an error it set."""
     store.set_account_doc(label, "verification", result.as_doc())
     account = store.get_account(label)
+    if result.ok and result.full:  # every stored fill is what the exchange lists: earlier conflicts are settled
+        store.set_meta(conflicts_key(account.id), "")
     if result.ok is False:
         store.set_status(label, "error", result.summary())
     elif result.ok and account.status == "error" and (account.last_error or "").startswith(ERROR_PREFIX):

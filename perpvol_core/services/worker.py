@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from perpvol_core import timeutil
+from perpvol_core import bounds, timeutil
 from perpvol_core.config import Settings
 from perpvol_core.security.redaction import redact
 from perpvol_core.services.sync import DEFAULT_DAYS, AccountResult, SyncEngine
@@ -79,7 +79,7 @@ class Worker:
         self.store = store
         self.vault = vault
         self.interval_s = interval_s
-        self.days = days
+        self.days = bounds.sync_days(days, name="days")  # a bad setting fails at start, not in every sync
         self.engine = engine or SyncEngine(store, vault, connector_options=connector_options)
         self.services: list[Service] = []
         self.last_results: dict[str, AccountResult] = {}

@@ -31,8 +31,10 @@ from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.fill import EXCHANGES, MAKER, TAKER, Fill
 from perpvol_core.security.redaction import redact
+from perpvol_core.store import conflicts
 from perpvol_core.store import models as m
 from perpvol_core.store.frames import frame
+from perpvol_core.store.syncstate import SyncState, checked_values, read_state
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +49,6 @@ SQLITE_BUSY_TIMEOUT_S = 60
 _MIGRATION_LOCK_ID = 0x70657270766F6C  # "perpvol"; PostgreSQL advisory lock serializing migrations
 _PG_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 _PG_RETRIES = 5
-_SYNC_FIELDS = (
-    "covered_from_ms",
-    "covered_to_ms",
-    "cursor",
-    "progress",
-    "eta_s",
-    "fills_seen",
-    "last_success_ms",
-    "last_error",
-)
 _FILL_KEY = ("exchange", "fill_id", "fill_type")
 _KEEP = object()
 
@@ -90,22 +82,6 @@ class Account:
     server_profile: dict[str, Any] | None = None
     verification: dict[str, Any] | None = None
     exchange_report: dict[str, Any] | None = None
-
-
-@dataclass
-class SyncState:
-    """How far the sync of one account got; every field is optional until the first sync writes it."""
-
-    account_id: int
-    covered_from_ms: int | None = None
-    covered_to_ms: int | None = None
-    cursor: dict[str, Any] | None = None
-    progress: float = 0.0
-    eta_s: float | None = None
-    fills_seen: int = 0
-    last_success_ms: int | None = None
-    last_error: str | None = None
-    updated_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -248,23 +224,6 @@ def _json_doc(text: str | None) -> dict[str, Any] | None:
     except ValueError:  # a hand-edited cell: treat as unknown rather than failing every read
         return None
     return value if isinstance(value, dict) else None
-
-
-def _sync_state(account_id: int, row: Any | None) -> SyncState:
-    if row is None:
-        return SyncState(account_id=account_id)
-    return SyncState(
-        account_id=account_id,
-        covered_from_ms=row.covered_from_ms,
-        covered_to_ms=row.covered_to_ms,
-        cursor=json.loads(row.cursor) if row.cursor else None,
-        progress=row.progress if row.progress is not None else 0.0,
-        eta_s=row.eta_s,
-        fills_seen=row.fills_seen or 0,
-        last_success_ms=row.last_success_ms,
-        last_error=row.last_error,
-        updated_ms=row.updated_ms,
-    )
 
 
 def _embed(row: Any) -> EmbedToken:
@@ -428,6 +387,7 @@ class Store:
             self._rehome_shared_fills(conn, account_id)
             for table in (m.fills, m.rollups, m.sync_state):
                 conn.execute(table.delete().where(table.c.account_id == account_id))
+            conflicts.forget(conn, account_id)
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
             self._bump_data_version(conn)
 
@@ -519,24 +479,23 @@ class Store:
         """Store new fills, add ONLY the newly inserted ones to the rollups, apply ``sync_update``; one transaction.
 
         Fills already stored (same account, exchange, fill_id, fill_type) are ignored, so the same or an
-        overlapping page ingested twice, or by two processes at once, changes nothing the second time.
+        overlapping page ingested twice, or by two processes at once, changes nothing the second time; one
+        whose content differs is recorded as the account's conflict (``store/conflicts.py``), not swallowed.
         Returns the number of newly inserted fills.
 
         Raises:
             AccountNotFound: no account ``account_id``.  TypeError/ValueError: a malformed fill
             (float money, non-int timestamp, unknown liquidity) or an unknown sync_update field.
         """
-        unique: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for fill in fills:
-            row = _fill_row(account_id, fill)
-            unique.setdefault((row["exchange"], row["fill_id"], row["fill_type"]), row)
+        # one row per identity; a later row of the page with the same identity and other content is reported
+        unique, clashes = conflicts.in_batch([_fill_row(account_id, fill) for fill in fills])
         # a fixed order makes concurrent writers lock rows in the same order (no deadlocks on PostgreSQL)
         rows = [unique[k] for k in sorted(unique)]
         sync_values = self._sync_values(sync_update) if sync_update else None
         attempts = _PG_RETRIES if self.dialect == "postgresql" else 1
         for attempt in range(attempts):
             try:
-                return self._ingest_once(account_id, rows, sync_values)
+                return self._ingest_once(account_id, rows, sync_values, clashes)
             except sa.exc.DBAPIError as exc:
                 if attempt + 1 < attempts and _is_retryable_pg(exc):
                     log.info("ingest retried after %s", exc.orig.__class__.__name__)
@@ -544,7 +503,10 @@ class Store:
                 raise
         raise AssertionError("unreachable")
 
-    def _ingest_once(self, account_id: int, rows: list[dict[str, Any]], sync_values: dict[str, Any] | None) -> int:
+    def _ingest_once(
+        self, account_id: int, rows: list[dict[str, Any]], sync_values: dict[str, Any] | None,
+        clashes: list[dict[str, Any]],
+    ) -> int:
         with self._write() as conn:
             if conn.execute(sa.select(m.accounts.c.id).where(m.accounts.c.id == account_id)).first() is None:
                 raise AccountNotFound(f"no account with id {account_id}")
@@ -557,6 +519,10 @@ class Store:
                 if counted:
                     self._add_to_rollups(conn, account_id, counted)
                 self._bump_data_version(conn)
+            new_keys = {(r["exchange"], r["fill_id"], r["fill_type"]) for r in inserted}
+            held = [r for r in rows if (r["exchange"], r["fill_id"], r["fill_type"]) not in new_keys]
+            conflicts.record(conn, account_id, clashes + conflicts.against_stored(conn, account_id, held),
+                             self._put_meta)  # fmt: skip
             if sync_values:
                 self._upsert_sync_state(conn, account_id, sync_values)
         return len(inserted)
@@ -788,14 +754,7 @@ class Store:
 
     @staticmethod
     def _sync_values(fields: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(fields) - set(_SYNC_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown sync state field(s): {', '.join(sorted(unknown))}")
-        values = dict(fields)
-        if "cursor" in values:
-            values["cursor"] = json.dumps(values["cursor"], sort_keys=True) if values["cursor"] is not None else None
-        if values.get("last_error"):
-            values["last_error"] = redact(values["last_error"])
+        values = checked_values(fields)  # typed and bounded (store/syncstate.py)
         values["updated_ms"] = timeutil.now_ms()
         return values
 
@@ -807,13 +766,14 @@ class Store:
         """The account's sync state (defaults when it never synced)."""
         with self._read() as conn:
             row = conn.execute(sa.select(m.sync_state).where(m.sync_state.c.account_id == account_id)).first()
-        return _sync_state(account_id, row)
+        return read_state(account_id, row)
 
     def update_sync_state(self, account_id: int, **fields: Any) -> SyncState:
         """Set the given SyncState fields (``cursor`` is a JSON-able dict; ``last_error`` is redacted).
 
         Raises:
-            ValueError: unknown field.  AccountNotFound: no account ``account_id``.
+            ValueError: unknown field, or ``bounds.InputError`` for a value out of range (nothing is written).
+            AccountNotFound: no account ``account_id``.
         """
         values = self._sync_values(fields)
         try:

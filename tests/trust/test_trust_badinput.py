@@ -354,7 +354,7 @@ def _sync_rows(db_url: str, tmp_path: Path, exchange: str, rows: list[dict[str, 
         store.add_account("acc", exchange, url, vault.encrypt(creds, label="acc", base_url=url), creds.hint)
         engine = SyncEngine(store, vault, EventBus(), connector_options={exchange: {"max_attempts": 1}})
         try:
-            result = engine.sync(days=2000)[0]
+            result = engine.sync(days=730)[0]  # the longest sync perpvol accepts (perpvol_core/bounds.py)
         finally:
             engine.close()
     return store, result, store.get_account("acc")

@@ -34,6 +34,7 @@ from perpvol_app.ui.theme import (
     tooltip_html,
     widget_stylesheet,
 )
+from perpvol_core import bounds
 from perpvol_core.exchanges import display_name
 from perpvol_core.fill import EXCHANGES
 
@@ -391,13 +392,13 @@ class HistoryChart(pn.viewable.Viewer):
         self.date_range = (start, end)
 
     def _on_picker(self, _attr: str, _old: Any, _new: Any) -> None:
-        try:
-            start = dt.date.fromisoformat(str(self._from.value)[:10])
-            end = dt.date.fromisoformat(str(self._to.value)[:10])
-        except ValueError:
+        a, b = str(self._from.value)[:10], str(self._to.value)[:10]
+        try:  # the one check of user-given days (perpvol_core.bounds); a picked range may be given backwards
+            start, end = bounds.day_range(*sorted((a, b)), names=("From", "To"))
+        except bounds.InputError:
             return
-        if end < start:
-            start, end = end, start
+        if start is None or end is None:
+            return
         if self.date_range != (start, end):
             self.date_range = (start, end)
 
