@@ -6,7 +6,6 @@ is non-zero when an account failed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 from typing import Any
@@ -60,13 +59,12 @@ class _Bars:
             bar.close()
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
+def cmd_sync(*, label: str | None = None, days: int = 730) -> int:
     """Backfill / incremental sync of every account (or ``--label``); summary per account."""
     from perpvol_core.security.vault import Vault, VaultError
     from perpvol_core.services.sync import SyncEngine
     from perpvol_core.store import AccountNotFound, Store, StoreError
 
-    days = int(getattr(args, "days", 730) or 730)
     if days < 1:
         return _fail("--days must be at least 1", 2)
     settings = Settings.from_env()
@@ -77,10 +75,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     engine = None
     try:
         vault = Vault.open(settings, store)
-        labels = [args.label] if getattr(args, "label", None) else None
+        labels = [label] if label else None
         accounts = [store.get_account(lb) for lb in labels] if labels else store.list_accounts()
         if not accounts:
-            print("no accounts yet: add one with `perpvol keys add woox|paradex --label L …`", file=sys.stderr)
+            print("no accounts yet: add one with `perpvol keys add EXCHANGE --label L …`", file=sys.stderr)
             return 0
         bars = _Bars([a.label for a in accounts])
         engine = SyncEngine(store, vault)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
+import json as json_text
 import os
 import sys
 from datetime import date
@@ -17,7 +16,6 @@ from perpvol_core import timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
 from perpvol_core.store import Store, canonical_decimal
 
 EXIT_USAGE = 2
@@ -53,7 +51,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 def _print_human(report: dict, exchange: str | None) -> None:
     periods = volume.PERIODS
     rows: list[tuple[str, ...]] = [("perp volume (USD)", *periods)]
-    for exch in [exchange] if exchange else EXCHANGES:
+    for exch in [exchange] if exchange else list(report["by_exchange"]):
         rows.append((exch, *(_usd(report["by_exchange"][exch][p]) for p in periods)))
     if not exchange:
         rows.append(("total", *(_usd(report["totals"][p]) for p in periods)))
@@ -93,11 +91,14 @@ def _print_range(rng: dict) -> None:
     _print_table(rows)
 
 
-def cmd_volume(args: argparse.Namespace) -> int:
+def cmd_volume(
+    *, json: bool = False, daily: bool = False, date_from: str | None = None, date_to: str | None = None,
+    exchange: str | None = None,
+) -> int:
     """Print volume totals (and the daily series with --daily), as a table or the JSON contract."""
     try:
-        start = _parse_date(args.date_from, "--from")
-        end = _parse_date(args.date_to, "--to")
+        start = _parse_date(date_from, "--from")
+        end = _parse_date(date_to, "--to")
     except ValueError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,15 +107,15 @@ def cmd_volume(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     store = Store.open(Settings.from_env())
     try:
-        report = volume.volume_report(store, daily=args.daily, start=start, end=end, exchange=args.exchange)
+        report = volume.volume_report(store, daily=daily, start=start, end=end, exchange=exchange)
         if start or end:
-            report["range"] = _range(store, start, end, args.exchange)
+            report["range"] = _range(store, start, end, exchange)
     finally:
         store.close()
-    if args.json:
-        print(json.dumps(report))
+    if json:
+        print(json_text.dumps(report))
     else:
-        _print_human(report, args.exchange)
+        _print_human(report, exchange)
     return 0
 
 
@@ -140,26 +141,26 @@ def _write_csv(frame: pl.DataFrame, tmp: Path) -> None:
             )  # fmt: skip
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(*, format: str, out: str) -> int:  # noqa: A002 - the documented option's name
     """Export every stored fill: CSV with exact decimal strings, or Parquet with Decimal columns."""
-    out = Path(args.out).expanduser()
-    if not out.parent.is_dir():
-        print(f"perpvol: error: folder {out.parent} does not exist", file=sys.stderr)
+    target = Path(out).expanduser()
+    if not target.parent.is_dir():
+        print(f"perpvol: error: folder {target.parent} does not exist", file=sys.stderr)
         return EXIT_USAGE
     store = Store.open(Settings.from_env())
     try:
         frame = _export_frame(store)
     finally:
         store.close()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # no half-written export on a crash
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # no half-written export on a crash
     try:
-        if args.format == "csv":
+        if format == "csv":
             _write_csv(frame, tmp)
         else:
             frame.write_parquet(tmp)
-        os.replace(tmp, out)
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     generated = timeutil.iso_utc(timeutil.now_ms())
-    print(f"exported {frame.height} fills to {out} ({args.format}, {generated})")
+    print(f"exported {frame.height} fills to {target} ({format}, {generated})")
     return 0

@@ -1,7 +1,7 @@
 """A demo store filled from the simulators' seeded histories, without any credentials.
 
-``seed_demo_store(url)`` creates (or reuses) one WOO X and one Paradex account and ingests the
-simulator histories straight through :meth:`Store.ingest_fills`: no exchange, no HTTP, no vault. The
+``seed_demo_store(url)`` creates (or reuses) one account per registered venue (``demo-<venue>``) and
+ingests its simulator's history straight through :meth:`Store.ingest_fills`: no exchange, no HTTP, no vault. The
 notebooks' tests, the Voila view's test and anyone who wants a populated database use it::
 
     from perpvol_sim.demo import seed_demo_store
@@ -27,15 +27,26 @@ from perpvol_core.fill import Fill
 DEMO_CREDENTIALS = b"perpvol-demo:no-credentials"
 #: Meta key holding the instant the demo histories end at (so re-seeding is idempotent).
 DEMO_NOW_META = "demo_now_ms"
-#: (label, exchange) of the demo accounts.
-DEMO_ACCOUNTS: tuple[tuple[str, str], ...] = (("demo-woox", "woox"), ("demo-paradex", "paradex"))
+#: days of the seeded histories (the simulators' default)
+DEMO_DAYS = 730
+
+
+def demo_accounts() -> tuple[tuple[str, str], ...]:
+    """(label, exchange) of the demo accounts: one per registered venue."""
+    from perpvol_core.exchanges import VENUES
+
+    return tuple((f"demo-{name}", name) for name in VENUES)
 
 
 def sim_fills(exchange: str, seed: int, n_fills: int, now_ms: int | None = None) -> list[Fill]:
-    """The simulator history of ``exchange`` as normalized :class:`Fill` objects."""
-    from perpvol_sim.history import History
+    """The simulator history of ``exchange`` (its ``demo_venue``'s, never started) as normalized fills."""
+    import importlib
 
-    history = History(exchange, seed, n_fills, now_ms=now_ms)
+    from perpvol_core.exchanges import venue
+
+    simulator = importlib.import_module(f"perpvol_sim.{venue(exchange).simulator}")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    history = simulator.demo_venue(seed, n_fills, now, DEMO_DAYS).history
     return [_to_fill(exchange, f) for f in history.fills]
 
 
@@ -88,7 +99,7 @@ def _ensure_sqlite_folder(url: str) -> None:
 def seed_demo_store(
     url: str, seed: int = 7, fills: int = 5000, now_ms: int | None = None, settings: Settings | None = None
 ) -> Any:
-    """Open the store at ``url`` and ingest one WOO X and one Paradex simulator history into it.
+    """Open the store at ``url`` and ingest each registered venue's simulator history into it.
 
     ``settings``: when given, the vault of these settings is opened BEFORE any account exists, so its
     master key (file) is set up for this database and the dashboard's Keys section can open it later.
@@ -109,7 +120,7 @@ def seed_demo_store(
         Vault.open(settings, store)
     if now_ms is None:
         now_ms = int(store.set_meta_if_absent(DEMO_NOW_META, str(int(time.time() * 1000))))
-    for label, exchange in DEMO_ACCOUNTS:
+    for label, exchange in demo_accounts():
         account = _account(store, label, exchange)
         # the same seed as ``perpvol sim EXCHANGE --seed N`` (the history generator keys it by exchange)
         _ingest(store, account.id, sim_fills(exchange, seed, fills, now_ms=now_ms))

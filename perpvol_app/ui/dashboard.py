@@ -29,8 +29,12 @@ from perpvol_app.ui.components.history import HistoryChart
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.exchanges import VENUES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,8 @@ FULL_RELOAD_MIN_S = 10.0
 EMPTY_HTML = """
 <div class="pv-empty" id="pv-empty">
   <h3 style="margin-top:0">Welcome to perpvol</h3>
-  <p>No exchange account yet. Add a <b>read-only</b> WOO X API key or a Paradex read-only token in
-  <b>Keys</b> below: it is tested against the exchange, encrypted, and two years of fills are synced.</p>
+  <p>No exchange account yet. Add <b>read-only</b> credentials of one of your exchanges in
+  <b>Keys</b> below: they are tested against the exchange, encrypted, and two years of fills are synced.</p>
   <p>Just looking? Run <code>make demo</code> for simulated exchanges and a full dashboard.</p>
 </div>
 """

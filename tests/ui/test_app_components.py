@@ -221,13 +221,13 @@ def test_key_is_tested_before_saving_and_listed_masked(key_context) -> None:
     ctx, sim = key_context
     km = KeyManager(context=ctx)
     token = sim.mint_read_only_token("test")
-    km.token.value = token
     km.kind.value = "paradex_token"
+    km.input("paradex_token", "token").value = token
     km.label.value = "px"
     km.base_url.value = sim.api_url
     asyncio.run(km._on_add())
     assert km.message_kind == "ok", km.message
-    assert km.token.value == ""  # cleared on submit
+    assert km.input("paradex_token", "token").value == ""  # cleared on submit
     acc = ctx.store.get_account("px")
     assert token not in acc.hint and token[-4:] in acc.hint
     assert token.encode() not in acc.credentials  # encrypted by the vault

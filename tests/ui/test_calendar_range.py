@@ -12,8 +12,10 @@ from perpvol_app.ui.components.context import AppContext, money
 from perpvol_app.ui.dashboard import Dashboard
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES
-from perpvol_sim.history import History
+from perpvol_core.exchanges import VENUES
+from perpvol_sim.demo import DEMO_DAYS
+
+EXCHANGES = tuple(VENUES)
 
 SEED, N_FILLS, NOW_MS = 13, 1500, 1_790_000_000_000
 
@@ -24,7 +26,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory):
 
     home = tmp_path_factory.mktemp("cal")
     store = seed_demo_store(f"sqlite:///{home / 'perpvol.db'}", seed=SEED, fills=N_FILLS, now_ms=NOW_MS)
-    expected = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).expected_daily() for e in EXCHANGES}
+    from perpvol_app.serve import simulator
+
+    expected = {e: simulator(e).demo_venue(SEED, N_FILLS, NOW_MS, DEMO_DAYS).history.expected_daily()
+                for e in EXCHANGES}  # fmt: skip
     yield store, expected, home
     store.close()
 
@@ -53,7 +58,7 @@ def test_calendar_cells_equal_the_daily_rows(seeded) -> None:
 def test_calendar_click_selects_the_day(seeded) -> None:
     store, expected, _ = seeded
     cal = Calendar(daily=volume.daily_volume(store))
-    day = max(expected["woox"])
+    day = max(expected[EXCHANGES[0]])
     index = cal._source.data["date"].index(day)
     cal._source.selected.indices = [index]
     assert cal.day == dt.date.fromisoformat(day)
@@ -71,28 +76,28 @@ def test_range_totals_and_day_breakdown_on_the_dashboard(seeded) -> None:
         assert money(want[e]) in html
     assert "WOO X" in html and "Paradex" in html
     # a picked range moves the totals
-    day = dt.date.fromisoformat(max(expected["paradex"]))
+    day = dt.date.fromisoformat(max(expected[EXCHANGES[-1]]))
     dash.history.set_range(day, day)
     assert f'data-from="{day}"' in dash._range.object
-    assert money(expected["paradex"][day.isoformat()]["volume_usd"]) in dash._range.object
+    assert money(expected[EXCHANGES[-1]][day.isoformat()]["volume_usd"]) in dash._range.object
     # a clicked calendar day shows that day's breakdown (maker, taker, fees, fills)
     dash.calendar.day = day
-    row = expected["paradex"][day.isoformat()]
+    row = expected[EXCHANGES[-1]][day.isoformat()]
     for key in ("volume_usd", "maker_usd", "taker_usd"):
         assert money(row[key]) in dash._day.object
     assert f"{row['fills']:,}" in dash._day.object
 
 
 def test_render_range_lists_display_names() -> None:
-    report = {"from": dt.date(2026, 1, 1), "to": dt.date(2026, 1, 2), "days": 2,
-              "totals": {"volume_usd": Decimal("3.5"), "maker_usd": Decimal(1), "taker_usd": Decimal("2.5"),
-                         "fees_usd": Decimal("0.01"), "fills": 3},
-              "by_exchange": {"woox": {"volume_usd": Decimal("3.5"), "maker_usd": Decimal(1),
-                                       "taker_usd": Decimal("2.5"), "fees_usd": Decimal("0.01"), "fills": 3},
-                              "paradex": {"volume_usd": Decimal(0), "maker_usd": Decimal(0),
-                                          "taker_usd": Decimal(0), "fees_usd": Decimal(0), "fills": 0}}}  # fmt: skip
+    zero = {"volume_usd": Decimal(0), "maker_usd": Decimal(0), "taker_usd": Decimal(0), "fees_usd": Decimal(0),
+            "fills": 0}  # fmt: skip
+    cell = {"volume_usd": Decimal("3.5"), "maker_usd": Decimal(1), "taker_usd": Decimal("2.5"),
+            "fees_usd": Decimal("0.01"), "fills": 3}  # fmt: skip
+    report = {"from": dt.date(2026, 1, 1), "to": dt.date(2026, 1, 2), "days": 2, "totals": cell,
+              "by_exchange": {e: cell if i == 0 else zero for i, e in enumerate(EXCHANGES)}}  # fmt: skip
     html = render_range(report)
-    assert "WOO X" in html and "Paradex" in html and "Total" in html and "$3.50" in html and "2 days" in html
+    assert all(spec.display_name in html for spec in VENUES.values())
+    assert "Total" in html and "$3.50" in html and "2 days" in html
 
 
 def test_one_naming_of_the_exchanges() -> None:
@@ -102,7 +107,7 @@ def test_one_naming_of_the_exchanges() -> None:
     from perpvol_core.exchanges import display_name
 
     want = {e: display_name(e) for e in EXCHANGES}
-    assert want == {"woox": "WOO X", "paradex": "Paradex"}
+    assert want == {name: spec.display_name for name, spec in VENUES.items()} and len(want) == len(VENUES)
     assert EXCHANGE_LABELS == want == headline.EXCHANGE_NAMES == breakdowns.NAMES
     # the account list names them through the one account-status view (services.status)
     assert accounts.account_statuses.__module__ == "perpvol_core.services.status"

@@ -20,7 +20,10 @@ from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
 NAMES = {e: display_name(e) for e in EXCHANGES}

@@ -25,7 +25,10 @@ from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.components.history import normalize_daily
 from perpvol_app.ui.theme import BLACK, GOLD, chart_stylesheet, tooltip_html
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 ROW_PX = 13
 #: rows of one year band: seven weekdays and a gap

@@ -27,7 +27,10 @@ from perpvol_app.templates import render
 from perpvol_app.ui.components.context import memo, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 ROLLING_DAYS = 30
 #: the day view opens on the last year; the range selector below the chart moves or widens it.
