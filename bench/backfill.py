@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus

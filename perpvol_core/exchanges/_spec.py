@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from perpvol_core.fill import Fill
+from perpvol_core.security.credentials import CredentialModel
 
 
 def load(path: str) -> Any:
@@ -48,7 +49,7 @@ class VenueSpec:
     #: REST host -> its private WebSocket host (documented production and staging hosts)
     hosts: Mapping[str, str]
     #: the credential kinds (pydantic models with a ``kind`` literal and a ``hint`` property)
-    credential_kinds: tuple[type, ...]
+    credential_kinds: tuple[type[CredentialModel], ...]
     #: "module:Class" of the REST connector
     connector: str
     #: "module:Class" of the stream adapter

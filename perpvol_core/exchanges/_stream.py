@@ -23,8 +23,8 @@ def ws_url(exchange: str, base_url: str | None, application_id: str | None = Non
     parts = urlsplit((base_url or info.default_base_url).rstrip("/"))
     scheme = "wss" if parts.scheme in ("https", "wss") else "ws"
     host = parts.hostname or ""
-    if host in info.ws_hosts:
-        return urlunsplit((scheme, info.ws_hosts[host], path, "", ""))
+    if host in info.hosts:
+        return urlunsplit((scheme, info.hosts[host], path, "", ""))
     base_path = parts.path.rstrip("/")
     if exchange == "paradex" and base_path.endswith("/v1"):  # REST base URLs are documented with /v1
         base_path = base_path[: -len("/v1")]

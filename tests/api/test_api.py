@@ -17,8 +17,8 @@ from perpvol_app import api
 from perpvol_app.openapi import openapi_document
 from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY, Fill
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 
 DECIMAL_CHARS = set("-0123456789.")

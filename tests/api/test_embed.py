@@ -19,8 +19,8 @@ from perpvol_app import api
 from perpvol_app.server import BackgroundApp
 from perpvol_cli.main import main as cli_main
 from perpvol_core.config import Settings
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY, Fill
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 
 API_SECRET = "EMBEDTESTSECRET" + secrets.token_hex(8)

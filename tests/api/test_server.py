@@ -33,8 +33,8 @@ from perpvol_app.login import COOKIE, FREE_TRIES, GLOBAL_FREE, LoginGuard
 from perpvol_app.openapi import openapi_document
 from perpvol_app.server import BackgroundApp, ServerConfig, create_app
 from perpvol_core.config import Settings
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import Fill
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 
 PASSWORD = "Tr4d3r-Passw0rd.!X"  # mixed case and punctuation: must work exactly as typed, and only so

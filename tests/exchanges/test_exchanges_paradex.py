@@ -9,8 +9,8 @@ import pytest
 
 from perpvol_core.exchanges import BadPayload, ExchangeUnavailable, InvalidCredentials, make_connector
 from perpvol_core.exchanges.paradex import starknet as sa
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.exchanges.paradex.rest import parse_fill
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import History

@@ -148,8 +148,8 @@ def test_the_same_account_under_two_labels_is_refused(settings: Settings, woox_s
 
 
 def test_a_subkey_is_its_main_account_and_servers_hold_different_accounts(settings: Settings, paradex_sim) -> None:
+    from perpvol_core.exchanges.paradex import credentials
     from perpvol_core.exchanges.paradex import starknet as stark
-    from perpvol_core.security import credentials
     from perpvol_sim.paradex import demo_subkey_private_key
 
     subkey = demo_subkey_private_key(3)

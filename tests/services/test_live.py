@@ -27,8 +27,9 @@ from websockets.sync.client import connect as ws_connect
 from perpvol_app import api
 from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.services.events import EventBus
 from perpvol_core.services.live import LIVE, REST_ONLY, LiveFeed, parse_paradex_push, parse_woox_push, ws_url

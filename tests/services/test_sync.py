@@ -21,7 +21,8 @@ import pytest
 from perpvol_core.analytics.volume import daily_volume
 from perpvol_core.exchanges import RateLimit
 from perpvol_core.exchanges.paradex import starknet as sa
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from perpvol_core.security.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus

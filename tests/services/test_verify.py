@@ -14,8 +14,9 @@ import pytest
 
 from perpvol_core.analytics.volume import daily_volume
 from perpvol_core.exchanges import RateLimit
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus

@@ -336,7 +336,8 @@ def page_server(exchange: str, rows: list[dict[str, Any]]) -> Iterator[str]:
 
 def _sync_rows(db_url: str, tmp_path: Path, exchange: str, rows: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
     from perpvol_core.config import Settings
-    from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+    from perpvol_core.exchanges.woox.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import Vault
     from perpvol_core.services.events import EventBus

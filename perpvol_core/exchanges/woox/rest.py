@@ -33,9 +33,9 @@ from perpvol_core.exchanges._http import (
     to_ms,
     to_text,
 )
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.exchanges.woox.paging import HistoryWalk, ParamRejected
 from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER, WOOX_FILL_TYPE, Fill
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret, redact
 
 log = logging.getLogger(__name__)
