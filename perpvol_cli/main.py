@@ -21,7 +21,7 @@ from perpvol_core.security.redaction import redact
 
 EXIT_USAGE = 2
 
-#: the registered venues as a choice (``woox``, ``paradex``, …), from the registry
+#: the registered venues as a choice, from the registry
 Exchange = StrEnum("Exchange", {name: name for name in venues.names()})  # type: ignore[misc]
 
 
