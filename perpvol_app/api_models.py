@@ -10,7 +10,7 @@ once, by :mod:`perpvol_core.services.accounts` and the venue's credential models
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
@@ -21,8 +21,11 @@ DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 #: the longest text any credential field may be (each kind's own limits are checked by its model)
 FIELD_MAX = 20_000
 DecimalStr = Annotated[str, Field(pattern=DECIMAL_PATTERN, description="exact decimal (USD), never a float")]
-#: the registered venues (``Literal["<name>", …]``, from the registry)
-Exchange = Literal[tuple(VENUES)]  # type: ignore[valid-type]
+#: the registered venues (``Literal["<name>", …]``, from the registry; a plain str to the type checker)
+if TYPE_CHECKING:
+    Exchange = str
+else:
+    Exchange = Literal[tuple(VENUES)]
 Ms = Annotated[int, Field(description="UTC epoch milliseconds")]
 Day = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="UTC day (YYYY-MM-DD)")]
 #: the error type of a body whose kind of credentials cannot be told (no ``kind``, no known ``exchange``)
@@ -74,10 +77,11 @@ def _create_model(model: Any) -> type[BaseModel]:
     secrets = secret_fields(model)
     fields: dict[str, Any] = {
         "label": (Annotated[str, Field(pattern=LABEL_PATTERN, description="your name for the account")], ...),
-        "exchange": (Literal[model.exchange] | None, Field(default=None, description="the venue (optional: the kind names it)")),  # type: ignore[valid-type]  # noqa: E501
+        "exchange": (Literal[model.exchange] | None,
+                     Field(default=None, description="the venue (optional: the kind names it)")),
         "base_url": (Annotated[str, Field(max_length=2000)] | None,
                      Field(default=None, description="http(s) URL (a venue's own host, or a local simulator)")),
-        "kind": (Literal[kind], Field(default=kind, description="the kind of credentials")),  # type: ignore[valid-type]
+        "kind": (Literal[kind], Field(default=kind, description="the kind of credentials")),
     }  # fmt: skip
     for name in input_fields(model):
         info = model.model_fields[name]
@@ -86,7 +90,7 @@ def _create_model(model: Any) -> type[BaseModel]:
                                     json_schema_extra=extra)]  # fmt: skip
         fields[name] = (text, ...) if info.is_required() else (text | None, None)
     doc = f"Add an account with {model.summary}: tested against the exchange before saving, never echoed."
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         f"AccountCreate{_camel(kind)}", __config__=ConfigDict(extra="forbid", title=f"AccountCreate{_camel(kind)}"),
         __doc__=doc, **fields,
     )
@@ -98,7 +102,7 @@ _MEMBERS = tuple(Annotated[m, Tag(kind)] for kind, m in CREATE_MODELS.items())
 #: the account request: one model per credential kind, told apart by ``kind`` (or inferred, see credential_tag)
 AccountCreate = (
     Annotated[Union[_MEMBERS], Discriminator(  # noqa: UP007
-        credential_tag, custom_error_type=NO_KIND, custom_error_message="no kind of credentials can be told")]  # type: ignore[valid-type]
+        credential_tag, custom_error_type=NO_KIND, custom_error_message="no kind of credentials can be told")]
     if len(_MEMBERS) > 1 else next(iter(CREATE_MODELS.values()))
 )  # fmt: skip
 

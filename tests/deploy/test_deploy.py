@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cli.test_cli_help import parse
 from perpvol_sim.server import free_port
+from tests.cli.test_cli_help import parse
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"

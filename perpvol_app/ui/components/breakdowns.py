@@ -19,8 +19,7 @@ from bokeh.models import NumeralTickFormatter
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
-from perpvol_core.exchanges import display_name
-from perpvol_core.exchanges import VENUES
+from perpvol_core.exchanges import VENUES, display_name
 
 #: the registered venues, in the registry's order (every breakdown lists each)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)

@@ -24,8 +24,7 @@ from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.components.history import normalize_daily
 from perpvol_app.ui.theme import BLACK, GOLD, chart_stylesheet, tooltip_html
-from perpvol_core.exchanges import display_name
-from perpvol_core.exchanges import VENUES
+from perpvol_core.exchanges import VENUES, display_name
 
 #: the registered venues, in the registry's order (every breakdown lists each)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)

@@ -9,8 +9,7 @@ import param
 
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
-from perpvol_core.exchanges import display_name
-from perpvol_core.exchanges import VENUES
+from perpvol_core.exchanges import VENUES, display_name
 
 #: the registered venues, in the registry's order (every breakdown lists each)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)

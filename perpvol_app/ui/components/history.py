@@ -26,8 +26,7 @@ from bokeh.plotting import figure
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import memo, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
-from perpvol_core.exchanges import display_name
-from perpvol_core.exchanges import VENUES
+from perpvol_core.exchanges import VENUES, display_name
 
 #: the registered venues, in the registry's order (every breakdown lists each)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)
