@@ -110,9 +110,16 @@ def simulator(name: str) -> Any:
     is the one surface that starts simulators, and it knows them only through the registry."""
     import importlib
 
+    return importlib.import_module(simulator_module(name))
+
+
+def simulator_module(name: str) -> str:
+    """The module of venue ``name``'s simulator: its spec's ``simulator``, a package under ``perpvol_sim``
+    (``"<package>"``, or written in full as ``"perpvol_sim.<package>"``)."""
     from perpvol_core.exchanges import venue
 
-    return importlib.import_module(f"perpvol_sim.{venue(name).simulator}")
+    package = venue(name).simulator
+    return package if package.startswith("perpvol_sim.") else f"perpvol_sim.{package}"
 
 
 class DemoVenues:

@@ -32,8 +32,10 @@ def choices_text() -> str:
 
 
 def simulator_module(name: str) -> str:
-    """The package under ``perpvol_sim`` that simulates venue ``name`` (the spec's ``simulator``)."""
-    return f"perpvol_sim.{exchanges.venue(name).simulator}"
+    """The module of venue ``name``'s simulator (the demo's rule: :func:`perpvol_app.serve.simulator_module`)."""
+    from perpvol_app.serve import simulator_module as module_of
+
+    return module_of(name)
 
 
 def kinds(name: str) -> list[Any]:

@@ -44,7 +44,8 @@ def sim_fills(exchange: str, seed: int, n_fills: int, now_ms: int | None = None)
 
     from perpvol_core.exchanges import venue
 
-    simulator = importlib.import_module(f"perpvol_sim.{venue(exchange).simulator}")
+    package = venue(exchange).simulator  # a package under perpvol_sim, possibly written in full
+    simulator = importlib.import_module(package if package.startswith("perpvol_sim.") else f"perpvol_sim.{package}")
     now = int(time.time() * 1000) if now_ms is None else now_ms
     history = simulator.demo_venue(seed, n_fills, now, DEMO_DAYS).history
     return [_to_fill(exchange, f) for f in history.fills]
