@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import classify_all
 from perpvol_core.fill import Fill
 
 #: Placeholder stored instead of an encrypted credential blob for the demo accounts.
@@ -36,7 +37,7 @@ def sim_fills(exchange: str, seed: int, n_fills: int, now_ms: int | None = None)
     from perpvol_sim.history import History
 
     history = History(exchange, seed, n_fills, now_ms=now_ms)
-    return [_to_fill(exchange, f) for f in history.fills]
+    return classify_all(_to_fill(exchange, f) for f in history.fills)
 
 
 def _to_fill(exchange: str, f: Any) -> Fill:
@@ -65,7 +66,7 @@ def _account(store: Any, label: str, exchange: str) -> Any:
 
 
 def _ingest(store: Any, account_id: int, fills: Iterable[Fill]) -> int:
-    fills = sorted(fills, key=lambda f: f.ts_ms)
+    fills = sorted(classify_all(fills), key=lambda f: f.ts_ms)
     update: dict[str, Any] | None = None
     if fills:
         update = {

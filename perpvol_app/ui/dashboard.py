@@ -29,7 +29,8 @@ from perpvol_app.ui.components.history import HistoryChart
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,8 @@ from perpvol_app.ui.theme import (
 from perpvol_core import timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.store import Store
 
 PERIOD_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}

@@ -19,8 +19,8 @@ from bokeh.models import NumeralTickFormatter
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
 
 PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
 NAMES = {e: display_name(e) for e in EXCHANGES}

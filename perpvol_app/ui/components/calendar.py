@@ -24,8 +24,8 @@ from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.components.history import normalize_daily
 from perpvol_app.ui.theme import BLACK, GOLD, chart_stylesheet, tooltip_html
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
 
 ROW_PX = 13
 #: rows of one year band: seven weekdays and a gap

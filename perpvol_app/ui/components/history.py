@@ -26,8 +26,8 @@ from bokeh.plotting import figure
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import memo, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, GOLD, LINE_COLOR, chart_stylesheet, tooltip_html, widget_stylesheet
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
 
 ROLLING_DAYS = 30
 #: the day view opens on the last year; the range selector below the chart moves or widens it.
