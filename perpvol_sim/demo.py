@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import classify_all
 from perpvol_core.fill import Fill
 
 #: Placeholder stored instead of an encrypted credential blob for the demo accounts.
@@ -48,7 +49,7 @@ def sim_fills(exchange: str, seed: int, n_fills: int, now_ms: int | None = None)
     simulator = importlib.import_module(package if package.startswith("perpvol_sim.") else f"perpvol_sim.{package}")
     now = int(time.time() * 1000) if now_ms is None else now_ms
     history = simulator.demo_venue(seed, n_fills, now, DEMO_DAYS).history
-    return [_to_fill(exchange, f) for f in history.fills]
+    return classify_all(_to_fill(exchange, f) for f in history.fills)
 
 
 def _to_fill(exchange: str, f: Any) -> Fill:
@@ -77,7 +78,7 @@ def _account(store: Any, label: str, exchange: str) -> Any:
 
 
 def _ingest(store: Any, account_id: int, fills: Iterable[Fill]) -> int:
-    fills = sorted(fills, key=lambda f: f.ts_ms)
+    fills = sorted(classify_all(fills), key=lambda f: f.ts_ms)
     update: dict[str, Any] | None = None
     if fills:
         update = {

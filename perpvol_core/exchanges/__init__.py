@@ -10,9 +10,12 @@ signing libraries.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Union
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError
 
@@ -25,6 +28,7 @@ from perpvol_core.exchanges._errors import (
 )
 from perpvol_core.exchanges._http import Connector, FillPage, RateLimit
 from perpvol_core.exchanges._spec import StreamAdapter, VenueSpec, load
+from perpvol_core.fill import Fill
 from perpvol_core.security.credentials import STORED, CredentialModel, CredentialsInvalid
 
 #: The one list of venues (package names under ``perpvol_core.exchanges``), in display order.
@@ -65,7 +69,7 @@ def display_name(name: str) -> str:
 
 
 def venue_names() -> str:
-    """Every venue for a message: ``"WOO X (woox), Paradex (paradex)"``."""
+    """Every venue for a message: ``"<display name> (<name>), …"``."""
     return ", ".join(f"{spec.display_name} ({name})" for name, spec in VENUES.items())
 
 
@@ -160,6 +164,61 @@ def stored_credentials(data: Mapping[str, Any]) -> CredentialModel:
     return parse_credentials(data, stored=True)
 
 
+# -- where a venue lives -------------------------------------------------------------------------------
+
+
+class BaseUrlRefused(ValueError):
+    """A base URL on no host of the venue and not on a loopback address: nothing is ever sent there."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1`` (where the simulators run)."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def venue_hosts(exchange: str) -> tuple[str, ...]:
+    """The documented REST hosts of a venue (its ``hosts`` and legacy ``same_hosts``), sorted."""
+    spec = venue(exchange)
+    return tuple(sorted({*spec.hosts, *spec.same_hosts}))
+
+
+def is_venue_host(exchange: str | None, host: str) -> bool:
+    """True when ``host`` is a documented REST host of ``exchange`` (of any venue when None)."""
+    names = [exchange] if exchange is not None else list(VENUES)
+    return any(name in VENUES and host.lower() in venue_hosts(name) for name in names)
+
+
+def check_base_url(exchange: str | None, url: str | None) -> None:
+    """Refuse, before anything is sent, a base URL that is neither https on one of the venue's hosts (of any
+    venue when ``exchange`` is None) nor http(s) on a loopback address. None: the venue's default.
+
+    Raises BaseUrlRefused (its message names the allowed hosts).
+    """
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        host, parts = "", None
+    if parts is not None and parts.scheme in ("http", "https") and is_loopback(host):
+        return
+    if parts is not None and parts.scheme == "https" and is_venue_host(exchange, host):
+        return
+    names = [exchange] if exchange in VENUES else list(VENUES)
+    hosts = "; ".join(f"{display_name(n)}: {', '.join(venue_hosts(n))}" for n in names)
+    raise BaseUrlRefused(
+        f"perpvol connects only to a venue's own hosts over https ({hosts}) or to a loopback address "
+        "(127.0.0.1, ::1, localhost: a simulator)."
+    )
+
+
 # -- what a venue does ---------------------------------------------------------------------------------
 
 
@@ -199,6 +258,22 @@ def counts(exchange: str, market: str, fill_type: str) -> bool:
     return bool(spec and spec.counts(market, fill_type))
 
 
+def classify(fill: Fill) -> Fill:
+    """``fill`` with ``is_perp`` and ``counted`` set by its venue's rules (both False for a venue perpvol does
+    not read), as the store requires before it keeps a fill."""
+    spec = VENUES.get(fill.exchange)
+    perp = bool(spec and spec.is_perp(fill.market))
+    counted = bool(spec and spec.counts(fill.market, fill.fill_type))
+    if fill.is_perp is perp and fill.counted is counted:
+        return fill
+    return dataclasses.replace(fill, is_perp=perp, counted=counted)
+
+
+def classify_all(fills: Iterable[Fill]) -> list[Fill]:
+    """:func:`classify` of every fill."""
+    return [classify(f) for f in fills]
+
+
 __all__ = [
     "DEFAULT_BASE_URLS",
     "EXCHANGES",
@@ -206,6 +281,7 @@ __all__ = [
     "VENUES",
     "VENUE_PACKAGES",
     "BadPayload",
+    "BaseUrlRefused",
     "Connector",
     "CredentialsInvalid",
     "ExchangeError",
@@ -215,18 +291,25 @@ __all__ = [
     "InvalidCredentials",
     "RateLimit",
     "RateLimited",
+    "StreamAdapter",
     "VenueSpec",
     "account_identity",
+    "check_base_url",
+    "classify",
+    "classify_all",
     "counts",
     "credential_kinds",
     "credential_union",
     "display_name",
     "exchange_info",
+    "is_loopback",
     "is_perp",
+    "is_venue_host",
     "make_connector",
     "make_stream",
     "parse_credentials",
     "stored_credentials",
     "venue",
+    "venue_hosts",
     "venue_names",
 ]

@@ -66,6 +66,8 @@ class VenueSpec:
     retention_limited: bool = False
     #: hosts that hold the same accounts as another host (legacy domains): host -> canonical host
     same_hosts: Mapping[str, str] = field(default_factory=dict)
+    #: said with every coverage statement (what the venue can never serve), or ""
+    history_note: str = ""
 
 
 @dataclass

@@ -96,13 +96,13 @@ def check_hex(text: str, what: str) -> str:
 
 class CredentialModel(BaseModel):
     """One kind of credentials of one venue. Subclasses set ``kind`` (a Literal with a default), ``exchange``,
-    ``summary`` and a ``hint``; each field's ``title`` names it in messages ("WOO X API key")."""
+    ``summary`` and a ``hint``; each field's ``title`` names it in messages ("<venue> API key")."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, validate_default=False)
 
     #: the venue (a key of the registry)
     exchange: ClassVar[str]
-    #: what this kind is, in a sentence's words ("a WOO X API key and its secret")
+    #: what this kind is, in a sentence's words ("a <venue> API key and its secret")
     summary: ClassVar[str] = "credentials"
     kind: str
 

@@ -2,13 +2,14 @@
 
 The CLI (``perpvol keys``), the API, the dashboard's key form and the demo all add, replace, test and
 remove accounts through these functions, so labels, URLs, hex addresses and secrets are checked the
-same way and give the same messages everywhere. Messages are in the words of a form ("the WOO X API
-key"), never a CLI flag: each surface adds its own hint (``AccountInputError.field`` says which input).
+same way and give the same messages everywhere. The credential fields are checked by the venue's credential
+models (``perpvol_core.exchanges.parse_credentials``). Messages are in the words of a form (naming the venue's
+own field, such as its API key), never a CLI flag: each surface adds its own hint
+(``AccountInputError.field`` says which input).
 
-One real account is stored once: the test step asks the exchange who the credentials belong to (WOO X
-``applicationId`` of ``GET /v3/account/info``; Paradex: the account address of ``GET /v1/account``; an L2
-subkey signs for its main account, so it resolves to the main address), at which server (production,
-staging and each simulator hold different accounts). That identity is stored with the account; a second
+One real account is stored once: the test step asks the venue who the credentials belong to (its spec's
+``identity``), at which server (production, staging and each simulator hold different accounts; a venue's
+legacy domains, its ``same_hosts``, hold the same ones). That identity is stored with the account; a second
 label for the same exchange account is refused with :class:`DuplicateAccount`.
 """
 
@@ -22,8 +23,11 @@ from urllib.parse import urlsplit
 
 from perpvol_core.exchanges import (
     VENUES,
+    BaseUrlRefused,
     account_identity,
+    check_base_url,
     display_name,
+    load,
     make_connector,
     parse_credentials,
     venue_names,
@@ -100,7 +104,7 @@ class AccountRequest:
 class AccountTest:
     """What the exchange said about the credentials.
 
-    ``text`` is a short redacted description ("WOO X account … (application 251bf5c4…)"); ``identity`` the
+    ``text`` is a short redacted description (what the venue said of the account); ``identity`` the
     exchange's own id of the account (None when it could not be read); ``duplicate_of`` the other label
     that holds the same identity (an account stored twice before this check existed).
     """
@@ -110,7 +114,7 @@ class AccountTest:
     text: str
     identity: str | None
     duplicate_of: str | None = None
-    #: The reading of the exchange's unconfirmed behaviour the server follows (WOO X), when observed.
+    #: What the server was seen to do (a reading of the venue's unconfirmed behaviour), when observed.
     server_profile: str | None = None
 
     def __str__(self) -> str:
@@ -133,11 +137,30 @@ def validate_label(label: str) -> str:
     return label
 
 
-def validate_base_url(url: str | None) -> str | None:
-    """An http(s) base URL without credentials, query or fragment (trailing '/' dropped); None/"" -> None.
+_ANY = object()
+
+
+def validate_base_url(exchange: Any, url: Any = _ANY) -> str | None:
+    """The base URL of an account of ``exchange`` (trailing '/' dropped; None/"" -> None, the venue's default).
+
+    It is https on one of the venue's hosts or http(s) on a loopback address (a simulator), without
+    credentials, query or fragment: anything else is refused before any request is sent. Called with the URL
+    alone (``validate_base_url(url)``, earlier versions), the hosts of every venue are allowed.
 
     Raises AccountInputError("base_url").
     """
+    if url is _ANY:
+        exchange, url = None, exchange
+    url = _url_shape(url)
+    if url is not None:
+        try:
+            check_base_url(exchange if exchange in VENUES else None, url)
+        except BaseUrlRefused as exc:
+            raise AccountInputError("base_url", f"The base URL is refused: {exc}") from None
+    return url
+
+
+def _url_shape(url: Any) -> str | None:
     if url is None:
         return None
     if not isinstance(url, str):
@@ -147,7 +170,7 @@ def validate_base_url(url: str | None) -> str | None:
         return None
     bad = AccountInputError(
         "base_url",
-        "The base URL must be an http(s) URL such as https://api.staging.woox.io "
+        "The base URL must be an http(s) URL such as https://<host>[:port][/path] "
         "(no user name, password, query or fragment).",
     )
     if len(url) > _URL_MAX or not _PRINTABLE_RE.fullmatch(url):
@@ -264,8 +287,8 @@ def add_account_report(
         VaultError, StoreError: the vault or the database failed (nothing saved).
     """
     label = validate_label(req.label)
-    base_url = validate_base_url(req.base_url)
     creds = build_credentials(req)
+    base_url = validate_base_url(creds.exchange, req.base_url)
     existing = _existing(store, label)
     if existing is not None and not replace:
         raise AccountExists(f"an account labelled {label!r} already exists")
@@ -343,9 +366,7 @@ def _record_server_profile(store: Store, account: Account, creds: Any, **connect
     if profile is None:
         return None
     store.set_account_doc(account.label, "server_profile", profile)
-    from perpvol_core.exchanges.woox.profile import describe_server_profile
-
-    return f"transactionHistory: {describe_server_profile(profile)}"
+    return str(load(VENUES[account.exchange].connector).describe_server_profile(profile))
 
 
 test_account.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perpvol_core import timeutil
-from perpvol_core.exchanges import Connector, ExchangeError, make_connector
+from perpvol_core.exchanges import Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 
@@ -426,7 +426,7 @@ def repair(store: Any, account: Any, connector: Connector, doc: dict[str, Any]) 
     added = 0
     for ws, we in _doc_windows(doc):
         for page in connector.iter_fill_pages(ws, we - 1):
-            added += store.ingest_fills(account.id, [f for f in page.fills if ws <= f.ts_ms < we])
+            added += store.ingest_fills(account.id, classify_all(f for f in page.fills if ws <= f.ts_ms < we))
     if added:
         log.info("%s: %d fill(s) missing before were read again and stored", account.label, added)
     return added

@@ -17,6 +17,7 @@ from perpvol_app import api
 from perpvol_app.openapi import openapi_document
 from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import classify_all
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.redaction import Secret
@@ -98,7 +99,7 @@ def _build(tmp_path: Path, token: str | None, with_data: bool = True):  # noqa: 
             blob = vault.encrypt(creds, label=f"{ex}-main", base_url=None)
             acc = store.add_account(f"{ex}-main", ex, None, blob, "masked")
             batch = make_fills(ex, 300, now, seed)
-            store.ingest_fills(acc.id, batch)
+            store.ingest_fills(acc.id, classify_all(batch))
             fills += batch
     ctx = api.ApiContext(settings, store=store, vault=vault, use_worker=False)
     server = BackgroundApp(api.make_app(ctx))

@@ -175,7 +175,8 @@ def test_shared_reads_share_one_computation() -> None:
 
 def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from perpvol_core import timeutil
-    from perpvol_core.fill import MS_PER_DAY, is_counted
+    from perpvol_core.exchanges import counts as is_counted
+    from perpvol_core.fill import MS_PER_DAY
 
     store, _ = seeded
     fills = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).snapshot() for e in EXCHANGES}

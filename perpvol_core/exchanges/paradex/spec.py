@@ -37,4 +37,5 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.paradex.identity:account_identity",
     simulator="paradex",
+    tier_source="perpvol_core.exchanges.paradex.tiers:tier_source",
 )

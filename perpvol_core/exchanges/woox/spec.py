@@ -37,6 +37,11 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.woox.identity:account_identity",
     simulator="woox",
+    tier_source="perpvol_core.exchanges.woox.tiers:tier_source",
+    history_note=(
+        "WOO X serves only the past two years of fills through /v3/trade/transactionHistory; "
+        "older fills are not available through this endpoint."
+    ),
     # legacy domains that serve the same accounts
     same_hosts={
         "api.woo.org": "api.woox.io",
