@@ -15,7 +15,6 @@ import polars as pl
 from perpvol_core import timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_core.exchanges import display_name
 from perpvol_core.store import Store, canonical_decimal
 
