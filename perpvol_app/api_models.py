@@ -214,6 +214,8 @@ class DailyRow(BaseModel):
     taker_usd: DecimalStr
     fees_usd: DecimalStr
     fills: Annotated[int, Field(ge=0)]
+    covered: bool = Field(default=True, description="False for a day before the venue's complete_from: its "
+                          "figures are only what is stored (the venue no longer serves the rest), never a full day")
 
 
 class Daily(BaseModel):

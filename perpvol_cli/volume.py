@@ -63,13 +63,18 @@ def _print_human(report: dict, exchange: str | None) -> None:
         if not report["daily"]:
             print("no fills in this range")
             return
-        daily: list[tuple[str, ...]] = [("date", "exchange", "volume", "maker", "taker", "fees", "fills")]
+        daily: list[tuple[str, ...]] = [("date", "exchange", "volume", "maker", "taker", "fees", "fills", "")]
         for d in report["daily"]:
+            # a day before the venue's complete_from: only what is stored, not the day's volume
+            note = "" if d.get("covered", True) else "not covered (stored part only)"
             daily.append(
                 (d["date"], d["exchange"], _usd(d["volume_usd"]), _usd(d["maker_usd"]), _usd(d["taker_usd"]),
-                 _usd(d["fees_usd"]), str(d["fills"]))
+                 _usd(d["fees_usd"]), str(d["fills"]), note)
             )  # fmt: skip
         _print_table(daily)
+        uncovered = sorted({d["exchange"] for d in report["daily"] if not d.get("covered", True)})
+        for exch in uncovered:
+            print(f"{display_name(exch)}: days before its complete history are not covered (see `perpvol keys list`)")
 
 
 def _range(store: Store, start: date | None, end: date | None, exchange: str | None) -> dict:

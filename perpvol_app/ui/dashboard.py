@@ -242,8 +242,10 @@ class Dashboard(pn.viewable.Viewer):
     def _fetch(self) -> dict[str, Any]:
         """Everything from the store (shared reads: one query per data change for all sessions)."""
         from perpvol_app.ui.components import tiers
+        from perpvol_core.analytics import volume
 
-        out = {"summary": self.context.summary(), "daily": self.history.fetch()}
+        out = {"summary": self.context.summary(), "daily": self.history.fetch(),
+               "coverage": volume.complete_from(self.context.store)}  # fmt: skip
         if self.breakdowns is not None:
             out["breakdowns"] = self.breakdowns.fetch()
             out["tiers"] = tiers.compute(self.context.store)
@@ -254,7 +256,9 @@ class Dashboard(pn.viewable.Viewer):
         self.summary = data["summary"]
         self.history.daily = data["daily"]
         if self.calendar is not None:
-            self.calendar.daily = data["daily"]
+            with param.parameterized.batch_call_watchers(self.calendar):
+                self.calendar.coverage = data.get("coverage") or {}
+                self.calendar.daily = data["daily"]
         if "breakdowns" in data and self.breakdowns is not None:
             self.breakdowns.apply(data["breakdowns"])
             self.tiers.progress = data["tiers"]

@@ -117,3 +117,31 @@ def test_bokeh_theme_hides_the_logo() -> None:
     from perpvol_app.ui.theme import bokeh_theme
 
     assert bokeh_theme()._json["attrs"]["Toolbar"]["logo"] is None
+
+
+def test_days_before_complete_from_read_not_covered_never_zero() -> None:
+    """A venue's days before its ``complete_from`` read "not covered" (with what is stored, if anything);
+    a day no venue covers has its own colour, never the colour of a zero day."""
+    import polars as pl
+
+    from perpvol_app.ui.components.calendar import NOT_COVERED, NOT_COVERED_COLOR
+
+    first, late = EXCHANGES[0], EXCHANGES[-1]
+    d0 = dt.date(2026, 3, 2)
+    daily = pl.DataFrame(
+        {"date": [d0, d0 + dt.timedelta(days=3)], "exchange": [first, first],
+         "volume_usd": [Decimal("10.00"), Decimal("20.00")], "fills": [1, 2]},
+        schema={"date": pl.Date, "exchange": pl.Utf8, "volume_usd": pl.Decimal(38, 2), "fills": pl.Int64},
+    )  # fmt: skip
+    coverage = {e: d0 + dt.timedelta(days=2) for e in EXCHANGES}  # every venue complete from day 2
+    cols = calendar_columns(daily, coverage=coverage)
+    assert cols["date"] == [(d0 + dt.timedelta(days=i)).isoformat() for i in range(4)]
+    # day 0: stored fills of the first venue, but before its complete_from
+    assert cols[f"{first}_fmt"][0] == f"{NOT_COVERED} ($10.00 stored)"
+    # day 1: nothing stored, no venue covers it: not a zero day
+    assert cols[f"{late}_fmt"][1] == NOT_COVERED and cols["color"][1] == NOT_COVERED_COLOR != EMPTY_COLOR
+    # day 2 and later: covered; an empty covered day is zero
+    assert cols[f"{late}_fmt"][2] == "$0.00" and cols["color"][2] == EMPTY_COLOR
+    assert cols[f"{first}_fmt"][3] == "$20.00"
+    # without coverage (venues serving their whole history) nothing reads "not covered"
+    assert not any(NOT_COVERED in v for e in EXCHANGES for v in calendar_columns(daily)[f"{e}_fmt"])
