@@ -254,7 +254,9 @@ class Dashboard(pn.viewable.Viewer):
     def _apply_full(self, data: dict[str, Any]) -> None:
         self._last_full = time.monotonic()
         self.summary = data["summary"]
-        self.history.daily = data["daily"]
+        with param.parameterized.batch_call_watchers(self.history):
+            self.history.coverage = data.get("coverage") or {}
+            self.history.daily = data["daily"]
         if self.calendar is not None:
             with param.parameterized.batch_call_watchers(self.calendar):
                 self.calendar.coverage = data.get("coverage") or {}

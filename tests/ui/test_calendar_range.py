@@ -145,3 +145,22 @@ def test_days_before_complete_from_read_not_covered_never_zero() -> None:
     assert cols[f"{first}_fmt"][3] == "$20.00"
     # without coverage (venues serving their whole history) nothing reads "not covered"
     assert not any(NOT_COVERED in v for e in EXCHANGES for v in calendar_columns(daily)[f"{e}_fmt"])
+
+
+def test_history_bars_before_complete_from_read_not_covered() -> None:
+    import polars as pl
+
+    from perpvol_app.ui.components.history import NOT_COVERED, chart_columns, daily_series
+
+    first = EXCHANGES[0]
+    d0 = dt.date(2026, 3, 2)
+    daily = pl.DataFrame(
+        {"date": [d0, d0 + dt.timedelta(days=2)], "exchange": [first, first],
+         "volume_usd": [Decimal("10.00"), Decimal("20.00")], "fills": [1, 2]},
+        schema={"date": pl.Date, "exchange": pl.Utf8, "volume_usd": pl.Decimal(38, 2), "fills": pl.Int64},
+    )  # fmt: skip
+    series = daily_series(daily)
+    cols = chart_columns(series, coverage={first: d0 + dt.timedelta(days=1)})
+    assert cols[f"{first}_fmt"] == [f"{NOT_COVERED} ($10.00 stored)", "$0.00", "$20.00"]
+    assert cols["total_fmt"] == ["$10.00", "$0.00", "$20.00"]
+    assert chart_columns(series)[f"{first}_fmt"] == ["$10.00", "$0.00", "$20.00"]
