@@ -32,8 +32,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from perpvol_app import views
 from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
-from perpvol_app.api_models import Account as AccountModel
 from perpvol_app.api_models import (
+    DECIMAL_PATTERN,  # noqa: F401 - part of this module's interface (tests read the money pattern here)
     AccountCreate,
     AccountList,
     AccountTest,
@@ -51,6 +51,7 @@ from perpvol_app.api_models import (
     input_fields,
     secret_fields,
 )
+from perpvol_app.api_models import Account as AccountModel
 from perpvol_app.frontdoor import API_PREFIX, DoorConfig, FrontDoor, default_hosts, install_log_redaction
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
