@@ -47,7 +47,8 @@ def bench_woox(n: int, with_ccxt: bool) -> None:
     sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms)
     url = sim.start()
     try:
-        res, wall = _timed_sync(history, "woox", url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+        creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
+        res, wall = _timed_sync(history, "woox", url, creds)
         assert res.ok, res.error
         pages = math.ceil(n / 500)
         bound = pages / 2.0  # 2 requests / s
@@ -101,7 +102,8 @@ def bench_woox_readings(n: int) -> None:
         sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms, **options)
         url = sim.start()
         try:
-            res, wall = _timed_sync(history, "woox", url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+            creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
+            res, wall = _timed_sync(history, "woox", url, creds)
             cap = min(500, options.get("page_size_cap", 500))
             if options.get("symbol_required"):
                 counts = {m: sum(1 for f in history.fills if f.market == m) for m in listed}
@@ -139,7 +141,7 @@ def bench_paradex(n: int) -> None:
     sim = ParadexSim(history)
     sim.start()
     try:
-        creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+        creds = ParadexTokenCredentials(token=Secret(sim.mint_read_only_token()))
         res, wall = _timed_sync(history, "paradex", sim.api_url, creds)
         assert res.ok, res.error
         pages = math.ceil(n / 5000)

@@ -29,7 +29,7 @@ from perpvol_core.exchanges._errors import (
 from perpvol_core.exchanges._http import Connector, FillPage, RateLimit
 from perpvol_core.exchanges._spec import StreamAdapter, VenueSpec, load
 from perpvol_core.fill import Fill
-from perpvol_core.security.credentials import STORED, CredentialModel, CredentialsInvalid
+from perpvol_core.security.credentials import STORED, CredentialModel, CredentialsInvalid, NotText
 
 #: The one list of venues (package names under ``perpvol_core.exchanges``), in display order.
 VENUE_PACKAGES: tuple[str, ...] = ("woox", "paradex")
@@ -113,12 +113,13 @@ def _message(model: type[CredentialModel], error: Any) -> tuple[str | None, str]
     name = str(loc[0]) if loc else None
     title = model.field_title(name) if name else ""
     kind = error.get("type")
-    if kind == "value_error":
-        return name, str(error.get("ctx", {}).get("error") or f"The {title} is not valid.")
+    cause = error.get("ctx", {}).get("error")
+    if kind == "value_error" and not isinstance(cause, NotText):
+        return name, str(cause or f"The {title} is not valid.")
     if kind == "missing":
         return name, f"The {title} is missing."
     if kind == "extra_forbidden":
-        return name, f"{name!r} is not part of {model.summary}."
+        return name, f"The field {name!r} is not part of {model.summary}."
     if kind in ("literal_error", "union_tag_invalid"):
         return "kind", f"The kind of credentials must be one of {', '.join(KINDS)}."
     return name, f"The {title} must be text."

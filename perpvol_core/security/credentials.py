@@ -43,12 +43,16 @@ class CredentialsInvalid(ValueError):
         self.field = field
 
 
+class NotText(ValueError):
+    """A credential field given as something other than text (the message names the field)."""
+
+
 def _to_secret(value: Any) -> Secret:
     if isinstance(value, Secret):
         return value
     if isinstance(value, str):
         return Secret(value)
-    raise ValueError("is not text")
+    raise NotText("not text")
 
 
 def _dump_secret(value: Secret, info: SerializationInfo) -> Any:
@@ -106,15 +110,6 @@ class CredentialModel(BaseModel):
     summary: ClassVar[str] = "credentials"
     kind: str
 
-    def __init__(self, *args: Any, **data: Any) -> None:
-        # positional fields in declaration order (``kind`` aside), as the dataclasses of earlier versions took them
-        if args:
-            names = [name for name in type(self).model_fields if name != "kind"]
-            if len(args) > len(names):
-                raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional fields")
-            data.update(zip(names, args, strict=False))
-        super().__init__(**data)
-
     @property
     def hint(self) -> str:
         """A short description shown in lists (never a secret)."""
@@ -147,6 +142,7 @@ __all__ = [
     "CredentialModel",
     "Credentials",
     "CredentialsInvalid",
+    "NotText",
     "SecretText",
     "check_hex",
     "check_secret",

@@ -51,7 +51,7 @@ REPORT = {
 def _sync(settings, sim: ParadexSim, history: History):
     store = Store(settings.database_url)
     vault = Vault.open(settings, store)
-    creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+    creds = ParadexTokenCredentials(token=Secret(sim.mint_read_only_token()))
     store.add_account("px", "paradex", sim.api_url, vault.encrypt(creds, label="px", base_url=sim.api_url), creds.hint)
     engine = SyncEngine(store, vault, EventBus(), connector_options=OPTIONS, clock=lambda: history.now_ms)
     [res] = engine.sync()
@@ -160,7 +160,7 @@ def test_woox_has_nothing_to_reconcile_and_says_so(settings) -> None:
     try:
         store = Store(settings.database_url)
         vault = Vault.open(settings, store)
-        creds = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
+        creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
         store.add_account("wx", "woox", sim.base_url, vault.encrypt(creds, label="wx", base_url=sim.base_url),
                           creds.hint)
         engine = SyncEngine(store, vault, EventBus(), connector_options=OPTIONS, clock=lambda: history.now_ms)

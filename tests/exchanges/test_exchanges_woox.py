@@ -99,7 +99,7 @@ FAST = {"max_attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, "timeout": 
 
 
 def _creds(secret: str = DEMO_API_SECRET) -> WooxCredentials:
-    return WooxCredentials(DEMO_API_KEY, Secret(secret))
+    return WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(secret))
 
 
 @pytest.fixture(scope="module")

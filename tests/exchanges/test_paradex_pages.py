@@ -36,7 +36,7 @@ def history():
 
 
 def _connector(sim: ParadexSim, page_size: int):
-    return make_connector(ParadexTokenCredentials(Secret(sim.mint_read_only_token())), sim.api_url,
+    return make_connector(ParadexTokenCredentials(token=Secret(sim.mint_read_only_token())), sim.api_url,
                           page_size=page_size, **FAST)
 
 

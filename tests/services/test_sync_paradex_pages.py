@@ -25,7 +25,7 @@ def test_backfill_at_the_page_bound_with_coverage_advancing(settings) -> None:
     with ParadexSim(history) as sim:
         store = Store(settings.database_url)
         vault = Vault.open(settings, store)
-        creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+        creds = ParadexTokenCredentials(token=Secret(sim.mint_read_only_token()))
         blob = vault.encrypt(creds, label="px", base_url=sim.api_url)
         acc = store.add_account("px", "paradex", sim.api_url, blob, creds.hint)
         bus = EventBus()

@@ -34,7 +34,7 @@ FAST = [RateLimit(400, 1.0)]
 OPTIONS = {"woox": {"max_attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, "timeout": 5.0,
                     "rate_limits": {"/v3/trade/transactionHistory": FAST, "/v3/public": FAST,
                                     "/v3/account/info": FAST}}}
-CREDS = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
+CREDS = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
 #: (page mode, what a larger limit gets, page cap)
 CAPS = [("clamp", 100), ("reject-1004", 100), ("reject-1005", 50)]
 READINGS = list(itertools.product(["honoured", "ignored", "rejected"], CAPS, [True, False], [False, True],

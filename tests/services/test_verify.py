@@ -81,7 +81,7 @@ def paradex():
     sim = ParadexSim(history, faults=faults)
     sim.start()
     yield SimpleNamespace(sim=sim, history=history, faults=faults, url=sim.api_url,
-                          creds=lambda: ParadexTokenCredentials(Secret(sim.mint_read_only_token())))
+                          creds=lambda: ParadexTokenCredentials(token=Secret(sim.mint_read_only_token())))
     sim.stop()
 
 
@@ -93,7 +93,7 @@ def woox():
                   rate_limits={"transactionHistory": (50, 1.0), "account_info": (10, 1.0)})
     sim.start()
     yield SimpleNamespace(sim=sim, history=history, faults=faults, url=sim.base_url,
-                          creds=lambda: WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+                          creds=lambda: WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET)))
     sim.stop()
 
 

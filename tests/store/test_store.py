@@ -17,7 +17,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from perpvol_core.config import Settings
-from perpvol_core.exchanges import classify, classify_all
+from perpvol_core.exchanges import VENUES, classify, classify_all
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.redaction import Secret
 from perpvol_core.store import AccountExists, AccountNotFound, Store
@@ -35,6 +35,8 @@ _MARKETS = {
         ("BTC-USD-100000-C", "FILL"),
     ],
 }
+#: markets of a venue without its own rows above (the registry's venues are all drawn)
+_ANY_VENUE = [("BTC", "FILL"), ("ETH-PERP", "FILL"), ("SOL/USDC", "FILL"), ("BTC-PERP", "LIQUIDATION")]
 
 
 def _decimal(rng: random.Random, max_int: int, max_scale: int) -> Decimal:
@@ -43,13 +45,13 @@ def _decimal(rng: random.Random, max_int: int, max_scale: int) -> Decimal:
 
 
 def make_fills(seed: int, n: int, days: int = 40, start_ms: int = T0, prefix: str = "") -> list[Fill]:
-    """Seeded fills over both exchanges: perps, spot/options, uncounted types, odd scales, non-USD fees,
-    fills exactly at UTC midnight."""
+    """Seeded fills over every venue of the registry: perps, spot/options, uncounted types, odd scales, non-USD
+    fees, fills exactly at UTC midnight; classified by each venue's rules (``is_perp``, ``counted``)."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        exchange = rng.choice(("woox", "paradex"))
-        market, fill_type = rng.choice(_MARKETS[exchange])
+        exchange = rng.choice(list(VENUES))
+        market, fill_type = rng.choice(_MARKETS.get(exchange, _ANY_VENUE))
         ts = start_ms + rng.randrange(days * MS_PER_DAY)
         if i % 17 == 0:
             ts -= ts % MS_PER_DAY  # exactly midnight
@@ -279,7 +281,7 @@ _fill_strategy = st.builds(
         "USDT" if ex == "woox" else "USDC", T0 + day * MS_PER_DAY + ms,
     )),
     st.integers(0, 30),
-    st.sampled_from(["woox", "paradex"]),
+    st.sampled_from(list(VENUES)),
     st.sampled_from(["MAKER", "TAKER"]),
     st.sampled_from(["FILL", "SETTLE_MARKET"]),
     st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("100000"), places=8),
