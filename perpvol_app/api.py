@@ -10,27 +10,19 @@ validation errors included. The bearer token, the Host check and the body limits
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
-import re
-import threading
-from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from perpvol_app import views
+from perpvol_app import api_embed, api_stream, views
+from perpvol_app.api_context import ApiContext, Ctx, run
 from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
 from perpvol_app.api_models import (
     DECIMAL_PATTERN,  # noqa: F401 - part of this module's interface (tests read the money pattern here)
@@ -39,7 +31,6 @@ from perpvol_app.api_models import (
     AccountTest,
     Current,
     Daily,
-    EmbedPayload,
     ErrorBody,
     Exchange,
     Health,
@@ -54,102 +45,13 @@ from perpvol_app.api_models import (
 from perpvol_app.api_models import Account as AccountModel
 from perpvol_app.frontdoor import API_PREFIX, DoorConfig, FrontDoor, default_hosts, install_log_redaction
 from perpvol_core import timeutil
-from perpvol_core.config import Settings
-from perpvol_core.exchanges import KINDS, display_name
+from perpvol_core.exchanges import KINDS
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.services import accounts
 from perpvol_core.services.accounts import MARKET_PATTERN
-from perpvol_core.services.events import EventBus, get_bus
 
 log = logging.getLogger(__name__)
 
-EMBED_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
-#: Event types the stream forwards to clients.
-STREAM_EVENT_TYPES = frozenset({"volume", "sync_progress", "sync_done", "account_status", "live_status"})
-STREAM_QUEUE = 1000
-
-
-# ---------------------------------------------------------------------------------------------
-# Context: settings, store, vault, worker, bus (lazy)
-# ---------------------------------------------------------------------------------------------
-class ApiContext:
-    """What the routes need, opened lazily on first use and shared by every request.
-
-    Pass explicit objects in tests; by default everything comes from ``Settings.from_env()``. Opening
-    the store may raise the store's errors (they become a JSON 4xx per request).
-    """
-
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: Any = None,
-        vault: Any = None,
-        worker: Any = None,
-        bus: EventBus | None = None,
-        use_worker: bool = True,
-    ) -> None:
-        self._settings = settings
-        self._store = store
-        self._vault = vault
-        self._worker = worker
-        self._bus = bus
-        self._use_worker = use_worker
-        self._lock = threading.RLock()
-
-    @property
-    def settings(self) -> Settings:
-        with self._lock:
-            if self._settings is None:
-                self._settings = Settings.from_env()
-                from perpvol_core.services.pubsub import install_bus
-
-                install_bus(self._settings)
-            return self._settings
-
-    @property
-    def api_token(self) -> Secret | None:
-        return self.settings.api_token
-
-    @property
-    def bus(self) -> EventBus:
-        return self._bus or get_bus()
-
-    @property
-    def store(self) -> Any:
-        with self._lock:
-            if self._store is None:
-                from perpvol_core.store import Store
-
-                self._store = Store.open(self.settings)
-            return self._store
-
-    @property
-    def vault(self) -> Any:
-        """The vault (only account routes use it; the embed routes never do)."""
-        with self._lock:
-            if self._vault is None:
-                from perpvol_core.security.vault import Vault
-
-                self._vault = Vault.open(self.settings, self.store)
-            return self._vault
-
-    @property
-    def worker(self) -> Any | None:
-        """The process's background worker, or ``None`` when there is none (e.g. a bare API app)."""
-        with self._lock:
-            if self._worker is None and self._use_worker and not os.environ.get("PERPVOL_NO_WORKER"):
-                from perpvol_core.services.worker import get_worker
-
-                self._worker = get_worker(self.settings)
-            return self._worker
-
-
-def get_ctx(request: Request) -> ApiContext:
-    return request.app.state.api_ctx
-
-
-Ctx = Annotated[ApiContext, Depends(get_ctx)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,7 +72,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/embed"):
-            return _embed_not_found()
+            return api_embed.not_found()
         if exc.status_code == 404:
             what = "API route" if request.url.path.startswith(API_PREFIX) else "route"
             return error_response(404, "not_found", f"no such {what}: {request.method} {request.url.path[:200]}")
@@ -182,19 +84,6 @@ def install_error_handlers(app: FastAPI) -> None:
         if err.code == "unavailable":
             log.warning("API %s %s failed: %s", request.method, request.url.path[:200], redact(exc))
         return error_response(err.status, err.code, err.message)
-
-
-async def run(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run blocking ``fn`` (database, exchange) in a thread; core errors become ``ApiError``."""
-    try:
-        return await run_in_threadpool(fn, *args)
-    except ApiError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - mapped to a clear JSON error
-        err = map_exception(exc)
-        if err.code == "unavailable":
-            log.warning("API call failed: %s", redact(exc))
-        raise err from None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -376,157 +265,14 @@ async def stream_needs_upgrade() -> JSONResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# WebSocket stream
-# ---------------------------------------------------------------------------------------------
-@router.websocket("/stream")
-async def stream(websocket: WebSocket) -> None:
-    """A snapshot on connect, then every volume change and sync progress event (authenticated by the front door).
-
-    Bus callbacks come from any thread and hop to this connection's loop; the queue is bounded.
-    """
-    ctx: ApiContext = websocket.app.state.api_ctx
-    await websocket.accept()
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=STREAM_QUEUE)
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type") in STREAM_EVENT_TYPES:
-            loop.call_soon_threadsafe(_offer, queue, event)
-
-    bus = ctx.bus
-    unsubscribe = bus.subscribe(on_event)  # before the snapshot: nothing between is lost
-    try:
-        for event in await _snapshot(ctx, bus):
-            await _send(websocket, event)
-        reader = asyncio.create_task(_pings(websocket, queue))
-        try:
-            while not reader.done():
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    await _send(websocket, getter.result())
-                else:
-                    getter.cancel()
-        finally:
-            reader.cancel()
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        unsubscribe()
-
-
-def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
-    if not queue.full():  # a client too slow for 1000 events misses some, the server never grows without bound
-        queue.put_nowait(event)
-
-
-async def _snapshot(ctx: ApiContext, bus: EventBus) -> list[dict[str, Any]]:
-    last = list(bus.last.items())
-    snapshot = next((e for k, e in reversed(last) if k.startswith("volume:")), None)
-    if snapshot is None:
-        try:
-            s = await run_in_threadpool(views.summary_payload, ctx.store)
-            snapshot = {"type": "volume", "totals": s["totals"], "by_exchange": s["by_exchange"],
-                        "ts_ms": timeutil.now_ms(), "snapshot": True}  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - the stream still works without a snapshot
-            log.warning("stream snapshot failed: %s", redact(exc))
-    events = [snapshot] if snapshot is not None else []
-    return events + [e for k, e in last if k.startswith(("sync_progress:", "live_status:"))]
-
-
-async def _pings(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
-    """Clients may send ``{"type": "ping"}``; anything else is ignored. Returns when the client leaves."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        try:
-            data = json.loads(message.get("text") or message.get("bytes") or "")
-        except (ValueError, TypeError):
-            continue
-        if isinstance(data, dict) and data.get("type") == "ping":
-            _offer(queue, {"type": "pong", "ts_ms": timeutil.now_ms()})
-
-
-async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:
-    await websocket.send_text(redact(json.dumps(views.jsonable(event), separators=(",", ":"))))
-
-
-# ---------------------------------------------------------------------------------------------
-# Embed widget (public; never the vault)
-# ---------------------------------------------------------------------------------------------
-embed = APIRouter(prefix="/embed")
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
-_EMBED_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-def _embed_not_found() -> JSONResponse:
-    # Reveals nothing: the same body for unknown, revoked and malformed tokens.
-    return JSONResponse({"error": "not_found", "message": "not found"}, status_code=404, headers=_EMBED_HEADERS)
-
-
-async def _embed_data(ctx: ApiContext, token: str) -> dict[str, Any] | None:
-    from perpvol_core.analytics import embed as embed_core
-
-    if not EMBED_TOKEN_RE.fullmatch(token):
-        return None
-
-    def load() -> dict[str, Any] | None:
-        store = ctx.store
-        return embed_core.embed_payload(store) if embed_core.lookup(store, token) is not None else None
-
-    try:
-        return await run_in_threadpool(load)
-    except Exception as exc:  # noqa: BLE001 - a broken database looks like any unknown token
-        log.warning("embed lookup failed: %s", redact(exc))
-        return None
-
-
-@embed.get("/{token}.json", response_model=EmbedPayload, responses={404: {"model": ErrorBody}})
-async def embed_json(ctx: Ctx, token: str) -> Response:
-    data = await _embed_data(ctx, token)
-    if data is None:
-        return _embed_not_found()
-    return JSONResponse(data, headers={**_EMBED_HEADERS, "Access-Control-Allow-Origin": "*"})
-
-
-@embed.get("/{token}", response_class=HTMLResponse, responses={404: {"model": ErrorBody}})
-async def embed_page(ctx: Ctx, token: str) -> Response:
-    data = await _embed_data(ctx, token)
-    if data is None:
-        return _embed_not_found()
-    return HTMLResponse(render_embed(data), headers={
-        **_EMBED_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
-
-
-@embed.get("/{rest:path}", include_in_schema=False)
-async def embed_other(rest: str) -> Response:
-    return _embed_not_found()
-
-
-def _usd(value: str) -> str:
-    """``1234567.891`` → ``$1,234,567.89`` from the decimal string (no float)."""
-    return f"${Decimal(value).quantize(Decimal('0.01')):,.2f}"
-
-
-def render_embed(data: dict[str, Any]) -> str:
-    """The widget HTML (gold on black) from an embed payload, through the autoescaping Jinja2 template."""
-    from perpvol_app.templates import render
-
-    totals = data.get("totals", {})
-    cells = [(k, _usd(totals[k])) for k in ("24h", "7d", "30d", "all") if k in totals]
-    rows = [(display_name(ex), _usd(vals.get("24h", "0")), _usd(vals.get("30d", "0")))
-            for ex, vals in sorted(data.get("by_exchange", {}).items())]  # fmt: skip
-    return render("embed.html", cells=cells, exchanges=rows, generated_at=str(data.get("generated_at", "")))
-
-
-# ---------------------------------------------------------------------------------------------
 # The app
 # ---------------------------------------------------------------------------------------------
 def include_api(app: FastAPI) -> None:
     """Add the API and embed routes and the JSON error handlers to ``app``."""
     app.include_router(router)
+    app.include_router(api_stream.router)
     app.include_router(secured)
-    app.include_router(embed)
+    app.include_router(api_embed.embed)
     install_error_handlers(app)
 
 
