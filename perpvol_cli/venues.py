@@ -7,7 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from perpvol_app.api_models import input_fields, secret_fields
+from perpvol_app.api_models import kind_name as _kind_name
 from perpvol_core import exchanges
+
+__all__ = ["CredentialOption", "credential_options", "input_fields", "kind_name", "kinds", "secret_fields"]
 
 
 def names() -> list[str]:
@@ -44,7 +48,7 @@ def kinds(name: str) -> list[Any]:
 
 
 def kind_name(model: Any) -> str:
-    return str(model.model_fields["kind"].default)
+    return _kind_name(model)
 
 
 def kinds_text(name: str) -> str:
@@ -52,15 +56,6 @@ def kinds_text(name: str) -> str:
     return "; or ".join(str(m.summary) for m in kinds(name))
 
 
-def secret_fields(model: Any) -> set[str]:
-    """The fields of a credential kind that are secrets (write-only in its JSON schema: ``SecretText``)."""
-    props = model.model_json_schema().get("properties", {})
-    return {f for f, schema in props.items() if isinstance(schema, dict) and schema.get("writeOnly")}
-
-
-def input_fields(model: Any) -> list[str]:
-    """The fields a user fills in for a kind (``kind`` aside), in declaration order."""
-    return [f for f in model.model_fields if f != "kind"]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import panel as pn
 import param
 
+from perpvol_app.api_models import input_fields, secret_fields
 from perpvol_app.templates import render
 from perpvol_app.ui.components.accounts import render_accounts
 from perpvol_core.exchanges import KINDS, VENUES
@@ -37,16 +38,6 @@ def kind_label(model: Any) -> str:
 def kind_options() -> dict[str, str]:
     """The kind selector's options, label -> kind, over every registered venue (from the registry)."""
     return {kind_label(model): kind for kind, model in KINDS.items()}
-
-
-def secret_fields(model: Any) -> set[str]:
-    """The secret fields of a credential kind: write-only in its JSON schema (password inputs here)."""
-    props = model.model_json_schema().get("properties", {})
-    return {f for f, schema in props.items() if isinstance(schema, dict) and schema.get("writeOnly")}
-
-
-def input_fields(model: Any) -> list[str]:
-    return [f for f in model.model_fields if f != "kind"]
 
 
 def form_request(kind: str, label: str, base_url: str | None, **fields: str) -> AccountRequest:
