@@ -47,8 +47,8 @@ class CappedVenue(Connector):
         for i in range(0, max(len(rows), 1), 2):
             CappedVenue.pages_served += 1
             last = i + 2 >= len(rows)
-            yield FillPage(rows[i:i + 2], None if last else {"i": i + 2}, window_done_ms=max(start_ms, cap) if last else None,
-                           history_starts_ms=cap)  # fmt: skip
+            done = max(start_ms, cap) if last else None
+            yield FillPage(rows[i:i + 2], None if last else {"i": i + 2}, window_done_ms=done, history_starts_ms=cap)
 
 
 def _fill(i: int, ts: int) -> Fill:
