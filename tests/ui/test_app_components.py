@@ -25,7 +25,7 @@ from perpvol_app.ui.components.tiers import FeeTiers
 from perpvol_app.ui.dashboard import Dashboard
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_sim.history import History
 
 SEED = 11

@@ -12,7 +12,7 @@ from perpvol_app.ui.components.context import AppContext, money
 from perpvol_app.ui.dashboard import Dashboard
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_sim.history import History
 
 SEED, N_FILLS, NOW_MS = 13, 1500, 1_790_000_000_000

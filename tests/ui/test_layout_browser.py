@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_sim.history import History
 from perpvol_sim.server import free_port
 
