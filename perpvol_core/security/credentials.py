@@ -116,6 +116,11 @@ class CredentialModel(BaseModel):
         raise NotImplementedError
 
     @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        """The fields holding a secret (:data:`SecretText`): a form masks them, a CLI reads them from stdin."""
+        return tuple(name for name, info in cls.model_fields.items() if info.annotation is Secret)
+
+    @classmethod
     def field_title(cls, name: str) -> str:
         info = cls.model_fields.get(name)
         return (info.title if info is not None and info.title else name.replace("_", " "))

@@ -316,6 +316,7 @@ class SyncEngine:
                 verify.mark_pending(store, label, self.clock())
             covered_from, covered_to = state.covered_from_ms, state.covered_to_ms
             complete_from = state.complete_from_ms
+            capped = False  # a page of this sync reported the venue's retention cap
             while runs:
                 total_span = sum(r.span for r in runs)
                 done_span = 0
@@ -351,9 +352,15 @@ class SyncEngine:
                         gained = overall - progress_at_start
                         eta = elapsed * (1 - overall) / gained if gained > 0 else None
                         rest = runs[1:] if run_done else runs
-                        complete_from = complete_from_after(complete_from, covered_from, page.history_starts_ms,
-                                                            gap=run.kind == "fwd" and page.history_starts_ms is not None
-                                                            and page.history_starts_ms > run.start)  # fmt: skip
+                        if page.history_starts_ms is not None:  # the venue's retention cap, as it stands now
+                            capped = True
+                            gap = run.kind == "fwd" and page.history_starts_ms > run.start
+                            complete_from = complete_from_after(complete_from, covered_from, page.history_starts_ms,
+                                                                gap=gap)  # fmt: skip
+                        elif not capped and covered_from is not None and (
+                            complete_from is None or (run.kind == "back" and page.window_done_ms is not None)
+                        ):  # the covered range grew back in time (or was recorded before complete_from existed)
+                            complete_from = complete_from_after(complete_from, covered_from, None)
                         update: dict[str, Any] = {
                             "cursor": {"runs": [r.as_dict() for r in rest], "days": days} if rest else None,
                             "complete_from_ms": complete_from,

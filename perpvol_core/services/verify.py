@@ -247,12 +247,17 @@ def _stored(store: Any, account_id: int, start_ms: int, end_ms: int) -> dict[Key
 def check_window(store: Any, account_id: int, connector: Connector, start_ms: int, end_ms: int) -> WindowCheck:
     """Read ``[start_ms, end_ms)`` again from the exchange and compare it with the store. Raises ExchangeError."""
     listed: dict[Key, tuple[int, Any, Any]] = {}
+    served_from: int | None = None  # a venue's retention cap: it lists nothing older, we keep what we saw
     # connectors take inclusive ranges; rows outside [start, end) (other bound readings) are left out
     for page in connector.iter_fill_pages(start_ms, end_ms - 1):
+        if page.history_starts_ms is not None:
+            served_from = max(served_from or page.history_starts_ms, page.history_starts_ms)
         for f in page.fills:
             if start_ms <= f.ts_ms < end_ms:
                 listed[(f.fill_id, f.fill_type)] = (f.ts_ms, f.price, f.size)
     stored = _stored(store, account_id, start_ms, end_ms)
+    if served_from is not None:  # fills older than what the venue still serves cannot be listed again
+        stored = {key: row for key, row in stored.items() if row[0] >= served_from}
     check = WindowCheck(start_ms, end_ms, exchange_fills=len(listed), stored_fills=len(stored))
     days: set[str] = set()
     for key, (ts, price, size) in listed.items():
