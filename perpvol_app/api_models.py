@@ -44,9 +44,8 @@ def input_fields(model: Any) -> list[str]:
 
 
 def secret_fields(model: Any) -> set[str]:
-    """The secret fields of a credential kind: write-only in its JSON schema."""
-    props = model.model_json_schema().get("properties", {})
-    return {f for f, schema in props.items() if isinstance(schema, dict) and schema.get("writeOnly")}
+    """The secret fields of a credential kind (the model's own ``secret_fields()``: its ``SecretText`` fields)."""
+    return set(model.secret_fields())
 
 
 def credential_tag(body: Any) -> str | None:
