@@ -40,10 +40,10 @@ chromium:
 services:
 	@bash scripts/ensure-services.sh
 
-# `make demo PORT=8080`: the dashboard on PORT, the WOO X and Paradex simulators on PORT+1 and PORT+2.
+# `make demo PORT=8080`: the dashboard on PORT, one simulator per exchange on PORT+1, PORT+2, … (each printed).
 PORT ?= 5006
 demo: install
-	@echo "perpvol demo: dashboard on port $(PORT), simulators on $$(($(PORT) + 1)) (WOO X) and $$(($(PORT) + 2)) (Paradex)"
+	@echo "perpvol demo: dashboard on port $(PORT), the exchange simulators on the ports after it (listed below)"
 	$(PERPVOL) demo --port $(PORT)
 
 # Debian's docker-compose validates the compose files (`make test` needs no Docker engine).

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
@@ -52,7 +53,8 @@ def bench_woox(n: int, with_ccxt: bool) -> None:
     sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms)
     url = sim.start()
     try:
-        res, wall = _timed_sync(history, "woox", url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+        creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
+        res, wall = _timed_sync(history, "woox", url, creds)
         assert res.ok, res.error
         pages = math.ceil(n / 500)
         bound = pages / 2.0  # 2 requests / s
@@ -106,7 +108,8 @@ def bench_woox_readings(n: int) -> None:
         sim = WooxSim(history, response_format="live", window_anchor_ms=history.now_ms, **options)
         url = sim.start()
         try:
-            res, wall = _timed_sync(history, "woox", url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+            creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
+            res, wall = _timed_sync(history, "woox", url, creds)
             cap = min(500, options.get("page_size_cap", 500))
             if options.get("symbol_required"):
                 counts = {m: sum(1 for f in history.fills if f.market == m) for m in listed}
@@ -144,7 +147,7 @@ def bench_paradex(n: int) -> None:
     sim = ParadexSim(history)
     sim.start()
     try:
-        creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+        creds = ParadexTokenCredentials(token=Secret(sim.mint_read_only_token()))
         res, wall = _timed_sync(history, "paradex", sim.api_url, creds)
         assert res.ok, res.error
         pages = math.ceil(n / 5000)

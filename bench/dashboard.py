@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from perpvol_core.config import Settings  # noqa: E402
+from perpvol_core.exchanges import classify_all  # noqa: E402
 from perpvol_core.fill import Fill  # noqa: E402
 from perpvol_sim.demo import DEMO_CREDENTIALS  # noqa: E402
 from perpvol_sim.server import free_port  # noqa: E402
@@ -55,7 +56,7 @@ def seed(home: Path, fills: int) -> Settings:
     for exchange, markets in (("woox", WOOX_MARKETS), ("paradex", PARADEX_MARKETS)):
         history = History(exchange, 3, fills, now_ms=now, markets=markets)
         acc = store.add_account(f"bench-{exchange}", exchange, None, DEMO_CREDENTIALS, "bench (no credentials)")
-        store.ingest_fills(acc.id, [to_fill(exchange, f) for f in history.fills])
+        store.ingest_fills(acc.id, classify_all(to_fill(exchange, f) for f in history.fills))
         store.set_status(f"bench-{exchange}", "ok")
     print(f"stored {2 * fills} fills (2 exchanges × 20 markets × 730 days) in {time.perf_counter() - t0:.1f} s")
     store.close()

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from perpvol_app import api  # noqa: E402
 from perpvol_app.server import BackgroundApp  # noqa: E402
 from perpvol_core.config import Settings  # noqa: E402
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials  # noqa: E402
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials  # noqa: E402
+from perpvol_core.exchanges.woox.credentials import WooxCredentials  # noqa: E402
 from perpvol_core.security.redaction import Secret  # noqa: E402
 from perpvol_core.security.vault import Vault  # noqa: E402
 from perpvol_core.services.events import EventBus  # noqa: E402

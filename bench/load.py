@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from perpvol_core.config import Settings  # noqa: E402
+from perpvol_core.exchanges import classify_all  # noqa: E402
 from perpvol_core.fill import MS_PER_DAY, Fill  # noqa: E402
 from perpvol_sim.server import free_port  # noqa: E402
 
@@ -106,7 +107,7 @@ def seed_store(settings: Settings, n_total: int, batch: int) -> None:
         acc = store.add_account(f"load-{exchange}", exchange, None, DEMO_CREDENTIALS, "load (no credentials)")
         share = n_total // 2 + (n_total % 2 if k == 0 else 0)
         for chunk in synth_fills(exchange, share, now, 7 + k, batch):
-            store.ingest_fills(acc.id, chunk)
+            store.ingest_fills(acc.id, classify_all(chunk))
             done += len(chunk)
             el = time.perf_counter() - t0
             print(f"  ingested {done:>10,} fills  {done / el:>9,.0f} fills/s", file=sys.stderr, flush=True)

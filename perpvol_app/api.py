@@ -10,198 +10,53 @@ validation errors included. The bearer token, the Host check and the body limits
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import os
-import re
-import threading
-from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from perpvol_app import views
+from perpvol_app import api_embed, api_stream, views
+from perpvol_app.api_context import ApiContext, Ctx, run
+from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
+from perpvol_app.api_models import (
+    DECIMAL_PATTERN,  # noqa: F401 - part of this module's interface (tests read the money pattern here)
+    AccountCreate,
+    AccountList,
+    AccountTest,
+    Current,
+    Daily,
+    ErrorBody,
+    Exchange,
+    Health,
+    Summary,
+    SyncRequest,
+    SyncStarted,
+    SyncStatus,
+    VolumeRange,
+    input_fields,
+    secret_fields,
+)
+from perpvol_app.api_models import Account as AccountModel
 from perpvol_app.frontdoor import API_PREFIX, DoorConfig, FrontDoor, default_hosts, install_log_redaction
 from perpvol_core import bounds, timeutil
-from perpvol_core.config import Settings
+from perpvol_core.exchanges import KINDS
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.services import accounts
-from perpvol_core.services.accounts import LABEL_PATTERN, MARKET_PATTERN
-from perpvol_core.services.events import EventBus, get_bus
+from perpvol_core.services.accounts import MARKET_PATTERN
 
 log = logging.getLogger(__name__)
 
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-EMBED_TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]{1,200}")
-#: Event types the stream forwards to clients.
-STREAM_EVENT_TYPES = frozenset({"volume", "sync_progress", "sync_done", "account_status", "live_status"})
-STREAM_QUEUE = 1000
 
 
 # ---------------------------------------------------------------------------------------------
-# Context: settings, store, vault, worker, bus (lazy)
+# Errors (perpvol_app.api_errors)
 # ---------------------------------------------------------------------------------------------
-class ApiContext:
-    """What the routes need, opened lazily on first use and shared by every request.
-
-    Pass explicit objects in tests; by default everything comes from ``Settings.from_env()``. Opening
-    the store may raise the store's errors (they become a JSON 4xx per request).
-    """
-
-    def __init__(
-        self,
-        settings: Settings | None = None,
-        *,
-        store: Any = None,
-        vault: Any = None,
-        worker: Any = None,
-        bus: EventBus | None = None,
-        use_worker: bool = True,
-    ) -> None:
-        self._settings = settings
-        self._store = store
-        self._vault = vault
-        self._worker = worker
-        self._bus = bus
-        self._use_worker = use_worker
-        self._lock = threading.RLock()
-
-    @property
-    def settings(self) -> Settings:
-        with self._lock:
-            if self._settings is None:
-                self._settings = Settings.from_env()
-                from perpvol_core.services.pubsub import install_bus
-
-                install_bus(self._settings)
-            return self._settings
-
-    @property
-    def api_token(self) -> Secret | None:
-        return self.settings.api_token
-
-    @property
-    def bus(self) -> EventBus:
-        return self._bus or get_bus()
-
-    @property
-    def store(self) -> Any:
-        with self._lock:
-            if self._store is None:
-                from perpvol_core.store import Store
-
-                self._store = Store.open(self.settings)
-            return self._store
-
-    @property
-    def vault(self) -> Any:
-        """The vault (only account routes use it; the embed routes never do)."""
-        with self._lock:
-            if self._vault is None:
-                from perpvol_core.security.vault import Vault
-
-                self._vault = Vault.open(self.settings, self.store)
-            return self._vault
-
-    @property
-    def worker(self) -> Any | None:
-        """The process's background worker, or ``None`` when there is none (e.g. a bare API app)."""
-        with self._lock:
-            if self._worker is None and self._use_worker and not os.environ.get("PERPVOL_NO_WORKER"):
-                from perpvol_core.services.worker import get_worker
-
-                self._worker = get_worker(self.settings)
-            return self._worker
-
-
-def get_ctx(request: Request) -> ApiContext:
-    return request.app.state.api_ctx
-
-
-Ctx = Annotated[ApiContext, Depends(get_ctx)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-# ---------------------------------------------------------------------------------------------
-class ApiError(Exception):
-    """An API error: ``status`` (4xx), machine ``code`` and a human ``message`` (redacted when sent)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-_STATUS_CODES = {
-    400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_credentials",
-    424: "exchange_unavailable", 426: "upgrade_required", 429: "rate_limited",
-}  # fmt: skip
-#: which validation error becomes which code: the first field of the error's location that is named here
-_FIELD_CODES = {"label": "invalid_label", "exchange": "invalid_exchange", "from": "invalid_date",
-                "to": "invalid_date", "market": "invalid_market"}  # fmt: skip
-
-
-def map_exception(exc: BaseException) -> ApiError:
-    """Translate a core exception into an ``ApiError`` (by class name, so optional modules stay optional)."""
-    if isinstance(exc, ApiError):
-        return exc
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    msg = redact(exc) or type(exc).__name__
-    if names & {"AccountExists", "DuplicateAccount"}:  # before AccountInputError: a duplicate is one of those
-        return ApiError(409, "conflict", msg)
-    if "AccountInputError" in names:
-        field = getattr(exc, "field", "") or ""
-        return ApiError(400, _FIELD_CODES.get(field, "invalid_request"), msg)
-    if "AccountNotFound" in names:
-        return ApiError(404, "not_found", msg)
-    if "InvalidCredentials" in names:
-        return ApiError(422, "invalid_credentials", msg)
-    if "RateLimited" in names:
-        return ApiError(429, "rate_limited", msg)
-    if names & {"ExchangeUnavailable", "BadPayload", "ExchangeError", "ConnectError", "TimeoutException"}:
-        return ApiError(424, "exchange_unavailable", msg)
-    if "CredentialsMismatch" in names:  # the row was edited outside perpvol: this account only
-        return ApiError(409, "credentials_mismatch", msg)
-    if names & {"WrongMasterKey", "VaultError", "TamperedCiphertext", "ConfigError"}:
-        return ApiError(409, "vault_unavailable", msg)
-    if names & {"ValueError", "TypeError"} and "Decimal" not in msg:
-        return ApiError(400, "invalid_request", msg)
-    return ApiError(424, "unavailable", f"the server could not complete the request: {msg}")
-
-
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"Cache-Control": "no-store"}
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="perpvol"'
-    return JSONResponse({"error": code, "message": redact(message)}, status_code=status, headers=headers)
-
-
-def _validation_error(errors: list[Any]) -> tuple[str, str]:
-    for err in errors:
-        for part in err.get("loc", ()):
-            if str(part) in _FIELD_CODES:
-                return _FIELD_CODES[str(part)], f"'{part}': {err.get('msg', 'invalid')}"
-    first = errors[0] if errors else {}
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-    if first.get("type") == "json_invalid":
-        return "invalid_request", "the body is not valid JSON"
-    if where == "body" or first.get("type") == "model_attributes_type":
-        return "invalid_request", "the body must be a JSON object"
-    return "invalid_request", f"'{where}': {first.get('msg', 'invalid')}"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Every error of ``app`` as ``{"error", "message"}`` (4xx), never a stack trace."""
 
@@ -211,17 +66,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message = _validation_error(list(exc.errors()))
+        code, message = validation_error(list(exc.errors()), exc.body)
         return error_response(400, code, message)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/embed"):
-            return _embed_not_found()
+            return api_embed.not_found()
         if exc.status_code == 404:
             what = "API route" if request.url.path.startswith(API_PREFIX) else "route"
             return error_response(404, "not_found", f"no such {what}: {request.method} {request.url.path[:200]}")
-        return error_response(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail))
+        return error_response(exc.status_code, STATUS_CODES.get(exc.status_code, "error"), str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -229,175 +84,6 @@ def install_error_handlers(app: FastAPI) -> None:
         if err.code == "unavailable":
             log.warning("API %s %s failed: %s", request.method, request.url.path[:200], redact(exc))
         return error_response(err.status, err.code, err.message)
-
-
-async def run(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run blocking ``fn`` (database, exchange) in a thread; core errors become ``ApiError``."""
-    try:
-        return await run_in_threadpool(fn, *args)
-    except ApiError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - mapped to a clear JSON error
-        err = map_exception(exc)
-        if err.code == "unavailable":
-            log.warning("API call failed: %s", redact(exc))
-        raise err from None
-
-
-# ---------------------------------------------------------------------------------------------
-# Models (the OpenAPI document is generated from these)
-# ---------------------------------------------------------------------------------------------
-DecimalStr = Annotated[str, Field(pattern=DECIMAL_PATTERN, description="exact decimal (USD), never a float")]
-Exchange = Literal["woox", "paradex"]
-Ms = Annotated[int, Field(description="UTC epoch milliseconds")]
-
-
-class ErrorBody(BaseModel):
-    error: str
-    message: str
-
-
-class Health(BaseModel):
-    status: Literal["ok", "degraded"]
-    database: Literal["ok", "error"]
-    worker: str | None
-    time_ms: Ms
-    version: str
-
-
-class Account(BaseModel):
-    label: str
-    exchange: Exchange
-    base_url: str | None = None
-    hint: str = Field(description="masked hint; never a secret")
-    status: Literal["new", "ok", "syncing", "error"]
-    last_error: str | None = None
-    created_ms: Ms
-    display_name: str | None = None
-    fills: int | None = Field(default=None, description="fills stored for the account (the one count)")
-    coverage: str | None = None
-    last_success_ms: Ms | None = None
-    identity: str | None = Field(default=None, description="the exchange's own id of the account")
-
-
-class AccountList(BaseModel):
-    accounts: list[Account]
-
-
-class AccountCreate(BaseModel):
-    """WOO X: api_key + api_secret. Paradex: token (read-only token) or account + l2_key.
-
-    Credentials are tested against the exchange before saving and never echoed."""
-
-    model_config = ConfigDict(extra="forbid")
-    label: Annotated[str, Field(pattern=LABEL_PATTERN)]
-    exchange: Exchange
-    base_url: Annotated[str, Field(max_length=500, description="http(s) URL")] | None = None
-    api_key: Annotated[str, Field(max_length=200, json_schema_extra={"writeOnly": True})] | None = None
-    api_secret: Annotated[str, Field(max_length=400, json_schema_extra={"writeOnly": True})] | None = None
-    token: Annotated[str, Field(max_length=4096, json_schema_extra={"writeOnly": True})] | None = None
-    account: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{1,64}$")] | None = None
-    l2_key: Annotated[str, Field(max_length=100, json_schema_extra={"writeOnly": True})] | None = None
-
-
-class AccountTest(BaseModel):
-    label: str
-    exchange: Exchange
-    ok: bool
-    hint: str
-    identity: str
-
-
-class SyncRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    label: Annotated[str, Field(pattern=LABEL_PATTERN)] | None = None
-
-
-class SyncStarted(BaseModel):
-    status: Literal["started"]
-    label: str | None
-
-
-class SyncAccount(BaseModel):
-    label: str
-    exchange: Exchange
-    status: str
-    last_error: str | None
-    fills: int | None = None
-    coverage: str | None = None
-    sync: dict[str, Any]
-
-
-class SyncStatus(BaseModel):
-    generated_at: str
-    accounts: list[SyncAccount]
-    worker: dict[str, Any] | None
-
-
-class Periods(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    h24: DecimalStr = Field(alias="24h")
-    d7: DecimalStr = Field(alias="7d")
-    d30: DecimalStr = Field(alias="30d")
-    all: DecimalStr
-
-
-class Summary(BaseModel):
-    generated_at: str
-    totals: Periods
-    by_exchange: dict[str, Periods]
-
-
-class Window(BaseModel):
-    start_ms: Ms
-    end_ms: Ms
-
-
-class Current(BaseModel):
-    generated_at: str
-    as_of_ms: Ms
-    window: Window
-    volume_usd: DecimalStr
-    by_exchange: dict[str, DecimalStr]
-    totals: Periods
-
-
-class DailyRow(BaseModel):
-    date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="UTC day")]
-    exchange: Exchange
-    volume_usd: DecimalStr
-    maker_usd: DecimalStr
-    taker_usd: DecimalStr
-    fees_usd: DecimalStr
-    fills: Annotated[int, Field(ge=0)]
-
-
-class Daily(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    from_: str | None = Field(alias="from")
-    to: str | None
-    exchange: str | None
-    market: str | None
-    daily: list[DailyRow]
-
-
-class RangeCell(BaseModel):
-    volume_usd: DecimalStr
-    maker_usd: DecimalStr
-    taker_usd: DecimalStr
-    fees_usd: DecimalStr
-    fills: int
-
-
-class VolumeRange(BaseModel):
-    """Counted perp totals of the UTC days ``from``..``to`` (inclusive), in total and per exchange."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    from_: str = Field(alias="from", description="first UTC day (YYYY-MM-DD)")
-    to: str = Field(description="last UTC day (YYYY-MM-DD)")
-    days: int
-    totals: RangeCell
-    by_exchange: dict[str, RangeCell]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -411,17 +97,17 @@ secured = APIRouter(prefix=API_PREFIX, responses=ERRORS, dependencies=[Depends(_
 # ---------------------------------------------------------------------------------------------
 # The account operations: the one account path (perpvol_core.services.accounts); errors via map_exception
 # ---------------------------------------------------------------------------------------------
-def _account_request(body: AccountCreate) -> accounts.AccountRequest:
-    def secret(value: str | None) -> Secret | None:
-        return None if value is None else Secret(value)
+def _account_request(body: Any) -> accounts.AccountRequest:
+    """The one account path's request from a validated body (one ``AccountCreate<Kind>``); secrets as Secret."""
+    model = KINDS[body.kind]
+    secrets = secret_fields(model)
+    fields = {f: getattr(body, f) for f in input_fields(model)}
+    credentials = {"kind": body.kind, **{f: Secret(v) if f in secrets and v is not None else v
+                                         for f, v in fields.items()}}  # fmt: skip
+    return accounts.AccountRequest(model.exchange, body.label, base_url=body.base_url, credentials=credentials)
 
-    return accounts.AccountRequest(
-        exchange=body.exchange, label=body.label, api_key=body.api_key, api_secret=secret(body.api_secret),
-        token=secret(body.token), account=body.account, l2_key=secret(body.l2_key), base_url=body.base_url,
-    )  # fmt: skip
 
-
-def _add_account(ctx: ApiContext, body: AccountCreate) -> Any:
+def _add_account(ctx: ApiContext, body: Any) -> Any:
     """Validate, test against the exchange, encrypt bound to the account, save; returns the ``Account``.
 
     Raises AccountInputError, DuplicateAccount, AccountExists, ExchangeError subclasses, VaultError.
@@ -475,8 +161,8 @@ async def list_accounts(ctx: Ctx) -> dict[str, Any]:
     return {"accounts": await run(views.accounts_payload, ctx.store)}
 
 
-@secured.post("/accounts", response_model=Account, status_code=201)
-async def create_account(ctx: Ctx, body: AccountCreate, response: Response) -> dict[str, Any]:
+@secured.post("/accounts", response_model=AccountModel, status_code=201)
+async def create_account(ctx: Ctx, body: AccountCreate, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
     acc = await run(_add_account, ctx, body)
     response.headers["Location"] = f"{API_PREFIX}/accounts/{acc.label}"
     return views.account_view(acc)
@@ -574,165 +260,14 @@ async def stream_needs_upgrade() -> JSONResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# WebSocket stream
-# ---------------------------------------------------------------------------------------------
-@router.websocket("/stream")
-async def stream(websocket: WebSocket) -> None:
-    """A snapshot on connect, then every volume change and sync progress event (authenticated by the front door).
-
-    Bus callbacks come from any thread and hop to this connection's loop; the queue is bounded.
-    """
-    ctx: ApiContext = websocket.app.state.api_ctx
-    await websocket.accept()
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=STREAM_QUEUE)
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type") in STREAM_EVENT_TYPES:
-            loop.call_soon_threadsafe(_offer, queue, event)
-
-    bus = ctx.bus
-    unsubscribe = bus.subscribe(on_event)  # before the snapshot: nothing between is lost
-    try:
-        for event in await _snapshot(ctx, bus):
-            await _send(websocket, event)
-        reader = asyncio.create_task(_pings(websocket, queue))
-        try:
-            while not reader.done():
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    await _send(websocket, getter.result())
-                else:
-                    getter.cancel()
-        finally:
-            reader.cancel()
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        unsubscribe()
-
-
-def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
-    if not queue.full():  # a client too slow for 1000 events misses some, the server never grows without bound
-        queue.put_nowait(event)
-
-
-async def _snapshot(ctx: ApiContext, bus: EventBus) -> list[dict[str, Any]]:
-    last = list(bus.last.items())
-    snapshot = next((e for k, e in reversed(last) if k.startswith("volume:")), None)
-    if snapshot is None:
-        try:
-            s = await run_in_threadpool(views.summary_payload, ctx.store)
-            snapshot = {"type": "volume", "totals": s["totals"], "by_exchange": s["by_exchange"],
-                        "ts_ms": timeutil.now_ms(), "snapshot": True}  # fmt: skip
-        except Exception as exc:  # noqa: BLE001 - the stream still works without a snapshot
-            log.warning("stream snapshot failed: %s", redact(exc))
-    events = [snapshot] if snapshot is not None else []
-    return events + [e for k, e in last if k.startswith(("sync_progress:", "live_status:"))]
-
-
-async def _pings(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
-    """Clients may send ``{"type": "ping"}``; anything else is ignored. Returns when the client leaves."""
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        try:
-            data = json.loads(message.get("text") or message.get("bytes") or "")
-        except (ValueError, TypeError):
-            continue
-        if isinstance(data, dict) and data.get("type") == "ping":
-            _offer(queue, {"type": "pong", "ts_ms": timeutil.now_ms()})
-
-
-async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:
-    await websocket.send_text(redact(json.dumps(views.jsonable(event), separators=(",", ":"))))
-
-
-# ---------------------------------------------------------------------------------------------
-# Embed widget (public; never the vault)
-# ---------------------------------------------------------------------------------------------
-embed = APIRouter(prefix="/embed")
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
-_EMBED_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-EXCHANGE_NAMES = {"woox": "WOO X", "paradex": "Paradex"}
-
-
-class EmbedPayload(BaseModel):
-    generated_at: str
-    totals: Periods
-    by_exchange: dict[str, Periods]
-
-
-def _embed_not_found() -> JSONResponse:
-    # Reveals nothing: the same body for unknown, revoked and malformed tokens.
-    return JSONResponse({"error": "not_found", "message": "not found"}, status_code=404, headers=_EMBED_HEADERS)
-
-
-async def _embed_data(ctx: ApiContext, token: str) -> dict[str, Any] | None:
-    from perpvol_core.analytics import embed as embed_core
-
-    if not EMBED_TOKEN_RE.fullmatch(token):
-        return None
-
-    def load() -> dict[str, Any] | None:
-        store = ctx.store
-        return embed_core.embed_payload(store) if embed_core.lookup(store, token) is not None else None
-
-    try:
-        return await run_in_threadpool(load)
-    except Exception as exc:  # noqa: BLE001 - a broken database looks like any unknown token
-        log.warning("embed lookup failed: %s", redact(exc))
-        return None
-
-
-@embed.get("/{token}.json", response_model=EmbedPayload, responses={404: {"model": ErrorBody}})
-async def embed_json(ctx: Ctx, token: str) -> Response:
-    data = await _embed_data(ctx, token)
-    if data is None:
-        return _embed_not_found()
-    return JSONResponse(data, headers={**_EMBED_HEADERS, "Access-Control-Allow-Origin": "*"})
-
-
-@embed.get("/{token}", response_class=HTMLResponse, responses={404: {"model": ErrorBody}})
-async def embed_page(ctx: Ctx, token: str) -> Response:
-    data = await _embed_data(ctx, token)
-    if data is None:
-        return _embed_not_found()
-    return HTMLResponse(render_embed(data), headers={
-        **_EMBED_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
-
-
-@embed.get("/{rest:path}", include_in_schema=False)
-async def embed_other(rest: str) -> Response:
-    return _embed_not_found()
-
-
-def _usd(value: str) -> str:
-    """``1234567.891`` → ``$1,234,567.89`` from the decimal string (no float)."""
-    return f"${Decimal(value).quantize(Decimal('0.01')):,.2f}"
-
-
-def render_embed(data: dict[str, Any]) -> str:
-    """The widget HTML (gold on black) from an embed payload, through the autoescaping Jinja2 template."""
-    from perpvol_app.templates import render
-
-    totals = data.get("totals", {})
-    cells = [(k, _usd(totals[k])) for k in ("24h", "7d", "30d", "all") if k in totals]
-    rows = [(EXCHANGE_NAMES.get(ex, ex), _usd(vals.get("24h", "0")), _usd(vals.get("30d", "0")))
-            for ex, vals in sorted(data.get("by_exchange", {}).items())]  # fmt: skip
-    return render("embed.html", cells=cells, exchanges=rows, generated_at=str(data.get("generated_at", "")))
-
-
-# ---------------------------------------------------------------------------------------------
 # The app
 # ---------------------------------------------------------------------------------------------
 def include_api(app: FastAPI) -> None:
     """Add the API and embed routes and the JSON error handlers to ``app``."""
     app.include_router(router)
+    app.include_router(api_stream.router)
     app.include_router(secured)
-    app.include_router(embed)
+    app.include_router(api_embed.embed)
     install_error_handlers(app)
 
 

@@ -4,8 +4,8 @@
 ``PERPVOL_PASSWORD``, or a generated password printed once, checked exactly as typed) with uvicorn, bound
 to 127.0.0.1 unless told otherwise. Secrets come from the environment, never the command line.
 
-``demo`` starts both exchange simulators in-process (seeded two-year histories, live fills on), uses
-the one data home every command uses (``PERPVOL_HOME``, default ``~/.perpvol``) and says so, refusing a
+``demo`` starts one simulator per registered venue in-process (seeded two-year histories, live fills on),
+uses the one data home every command uses (``PERPVOL_HOME``, default ``~/.perpvol``) and says so, refusing a
 home that holds the user's own accounts (``demo_home.py``), adds
 the simulators' credentials through the one account path (tested, encrypted; idempotent), syncs with
 printed progress, and serves.
@@ -22,8 +22,12 @@ from perpvol_app import demo_home
 from perpvol_core import bounds
 from perpvol_core.config import Settings
 
-#: the labels of the demo's accounts (and their exchanges)
-DEMO_LABELS = (("demo-woox", "woox"), ("demo-paradex", "paradex"))
+
+def demo_label(venue_name: str) -> str:
+    """The label of the demo's account on venue ``venue_name``."""
+    return f"demo-{venue_name}"
+
+
 LIVE_INTERVAL_S = 4.0
 
 
@@ -74,19 +78,19 @@ def _print_api(address: str, port: int, token: str, generated: bool) -> None:
         print("API token: the value of PERPVOL_API_TOKEN", flush=True)
 
 
-def _serve(settings: Settings, args: Any) -> int:
+def _serve(settings: Settings, port: int, address: str, no_worker: bool) -> int:
     password, generated = dashboard_password(settings)
     token, token_generated = api_token(settings)
-    _print_login(args.address, args.port, password, generated)
-    _print_api(args.address, args.port, token, token_generated)
-    worker = not getattr(args, "no_worker", False)
-    return run_server(settings, args.port, args.address, password, worker=worker, token=token)
+    _print_login(address, port, password, generated)
+    _print_api(address, port, token, token_generated)
+    return run_server(settings, port, address, password, worker=not no_worker, token=token)
 
 
-def cmd_serve(args: Any) -> int:
+def cmd_serve(*, port: int = 5006, address: str = "127.0.0.1", no_worker: bool = False) -> int:
+    """``perpvol serve``: the dashboard and the API until Ctrl-C."""
     settings = Settings.from_env()
     settings.ensure_home()
-    return _serve(settings, args)
+    return _serve(settings, port, address, no_worker)
 
 
 # -- demo ---------------------------------------------------------------------------------------------
@@ -104,50 +108,62 @@ def demo_settings(env: dict[str, str] | None = None) -> Settings:
 DEMO_HISTORY_DAYS = 729
 
 
-class DemoExchanges:
-    """Both simulators in this process, live mode on, plus the credentials to reach them."""
+def simulator(name: str) -> Any:
+    """The simulator package of venue ``name`` (``perpvol_sim.<spec.simulator>``), imported by name: the demo
+    is the one surface that starts simulators, and it knows them only through the registry."""
+    import importlib
 
-    def __init__(self, seed: int, fills: int, now_ms: int, woox_port: int, paradex_port: int) -> None:
-        from perpvol_sim.history import History
-        from perpvol_sim.paradex import ParadexSim
-        from perpvol_sim.woox import WooxSim
+    return importlib.import_module(simulator_module(name))
 
-        self.woox_history = History("woox", seed, fills, now_ms=now_ms, days=DEMO_HISTORY_DAYS)
-        self.paradex_history = History("paradex", seed, fills, now_ms=now_ms, days=DEMO_HISTORY_DAYS)
-        self.woox = WooxSim(self.woox_history, port=woox_port)
-        self.paradex = ParadexSim(self.paradex_history, port=paradex_port)
+
+def simulator_module(name: str) -> str:
+    """The module of venue ``name``'s simulator: its spec's ``simulator``, a package under ``perpvol_sim``
+    (``"<package>"``, or written in full as ``"perpvol_sim.<package>"``)."""
+    from perpvol_core.exchanges import venue
+
+    package = venue(name).simulator
+    return package if package.startswith("perpvol_sim.") else f"perpvol_sim.{package}"
+
+
+class DemoVenues:
+    """One simulator per registered venue in this process (``demo_venue`` of each simulator package), live
+    mode on, plus the credentials to reach them. Ports: ``first_port``, ``first_port + 1``, … in the
+    registry's order (None: free ports)."""
+
+    def __init__(self, seed: int, fills: int, now_ms: int, first_port: int | None = None) -> None:
+        from perpvol_core.exchanges import VENUES
+
+        self.venues: dict[str, Any] = {
+            name: simulator(name).demo_venue(seed, fills, now_ms, DEMO_HISTORY_DAYS,
+                                             port=None if first_port is None else first_port + i)
+            for i, name in enumerate(VENUES)
+        }  # fmt: skip
 
     def start(self) -> None:
-        self.woox.start()
-        self.paradex.start()
+        for sim in self.venues.values():
+            sim.start()
 
     def start_live(self, interval_s: float = LIVE_INTERVAL_S) -> None:
-        self.woox_history.start_live(interval_s)
-        self.paradex_history.start_live(interval_s * 1.5)
+        for sim in self.venues.values():
+            sim.history.start_live(interval_s * sim.live_interval_factor)
 
     def stop(self) -> None:
-        for h in (self.woox_history, self.paradex_history):
-            h.stop_live()
-        self.woox.stop()
-        self.paradex.stop()
+        for sim in self.venues.values():
+            sim.history.stop_live()
+            sim.stop()
+
+    def describe(self) -> str:
+        """Each venue's display name and its simulator's base URL, comma-separated."""
+        from perpvol_core.exchanges import display_name
+
+        return ", ".join(f"{display_name(name)} {sim.base_url}" for name, sim in self.venues.items())
 
     def requests(self) -> list[Any]:
         """The account requests of the demo accounts (simulator credentials, never a real exchange's)."""
-        from perpvol_core.security.redaction import Secret
         from perpvol_core.services.accounts import AccountRequest
 
-        api_key, api_secret = woox_demo_key(self.woox)
-        token = self.paradex.mint_read_only_token("perpvol-demo")
-        return [
-            AccountRequest("woox", DEMO_LABELS[0][0], api_key=api_key, api_secret=Secret(api_secret),
-                           base_url=self.woox.base_url),
-            AccountRequest("paradex", DEMO_LABELS[1][0], token=Secret(token), base_url=self.paradex.api_url),
-        ]  # fmt: skip
-
-
-def woox_demo_key(sim: Any) -> tuple[str, str]:
-    """The API key and secret the WOO X simulator accepts (simulator demo credentials)."""
-    return str(sim.config.api_key), str(sim.config.api_secret)
+        return [AccountRequest(name, demo_label(name), credentials=sim.credentials(), base_url=sim.base_url)
+                for name, sim in self.venues.items()]  # fmt: skip
 
 
 def upsert_account(store: Any, vault: Any, req: Any) -> str:
@@ -190,7 +206,11 @@ def _progress_printer() -> Any:
     return show
 
 
-def cmd_demo(args: Any) -> int:
+def cmd_demo(
+    *, port: int = 5006, address: str = "127.0.0.1", no_worker: bool = False, fills: int = 20000, seed: int = 7
+) -> int:
+    """``perpvol demo``: one simulator per registered venue (ports after ``port``), their accounts, a first
+    sync with printed progress, then the dashboard with live fills."""
     from perpvol_core.security.vault import Vault
     from perpvol_core.services.sync import SyncEngine
     from perpvol_core.store import Store
@@ -198,7 +218,9 @@ def cmd_demo(args: Any) -> int:
     settings = demo_settings()
     settings.ensure_home()
     store = Store.open(settings)
-    refused = demo_home.refuse_mixing(store, settings, [r[0] for r in DEMO_LABELS])
+    from perpvol_core.exchanges import VENUES
+
+    refused = demo_home.refuse_mixing(store, settings, [demo_label(name) for name in VENUES])
     if refused:
         store.close()
         print(f"perpvol demo: {refused}", file=sys.stderr, flush=True)
@@ -207,9 +229,9 @@ def cmd_demo(args: Any) -> int:
     vault = Vault.open(settings, store)
     # One fixed "now" per demo home: a re-run regenerates the same histories (nothing duplicated).
     now_ms = int(store.set_meta_if_absent("demo_sim_now_ms", str(int(time.time() * 1000))))
-    sims = DemoExchanges(args.seed, args.fills, now_ms, woox_port=args.port + 1, paradex_port=args.port + 2)
+    sims = DemoVenues(seed, fills, now_ms, first_port=port + 1)
     sims.start()
-    print(f"simulators: WOO X {sims.woox.base_url}, Paradex {sims.paradex.base_url} ({args.fills} fills each)")
+    print(f"simulators: {sims.describe()} ({fills} fills each)", flush=True)
     try:
         for req in sims.requests():
             what = upsert_account(store, vault, req)
@@ -224,7 +246,7 @@ def cmd_demo(args: Any) -> int:
             print(f"  {r.label}: {'ok' if r.ok else 'error: ' + str(r.error)} · {r.coverage}", flush=True)
         store.close()
         sims.start_live()
-        return _serve(settings, args)
+        return _serve(settings, port, address, no_worker)
     finally:
         sims.stop()
         print(demo_home.where_text(settings, stopped=True), flush=True)

@@ -59,6 +59,7 @@ def accounts_payload(store: Any) -> list[dict[str, Any]]:
             "label": s.label, "exchange": s.exchange, "base_url": s.base_url, "hint": s.hint, "status": s.status,
             "last_error": s.last_error, "created_ms": s.created_ms, "display_name": s.display_name,
             "fills": s.fills, "coverage": s.coverage, "last_success_ms": s.last_success_ms, "identity": s.identity,
+            "complete_from": s.complete_from,
         }
         for s in account_statuses(store)
     ]  # fmt: skip
@@ -155,7 +156,7 @@ def sync_status_payload(ctx: Any) -> dict[str, Any]:
         }
         accounts.append({"label": view.label, "exchange": view.exchange, "status": view.status,
                          "last_error": view.last_error, "fills": view.fills, "coverage": view.coverage,
-                         "sync": state})  # fmt: skip
+                         "complete_from": view.complete_from, "sync": state})  # fmt: skip
     worker_status: Any = None
     worker = ctx.worker
     if worker is not None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import json
+import json as json_text
 import sys
 from typing import Any
 
@@ -18,10 +17,10 @@ def _open_store() -> Any:
     return Store.open(Settings.from_env())
 
 
-def cmd_embed_create(args: argparse.Namespace) -> int:
+def cmd_embed_create(*, name: str = "embed") -> int:
     """``perpvol embed create [--name N]``: print a new token once (only its hash is stored)."""
     store = _open_store()
-    name = (getattr(args, "name", None) or "embed").strip()[:100] or "embed"
+    name = (name or "embed").strip()[:100] or "embed"
     token = new_token()
     row = store.add_embed_token(name, hash_token(token))
     token_id = _field(row, "id") if row is not None and not isinstance(row, int) else row
@@ -33,11 +32,11 @@ def cmd_embed_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_embed_list(args: argparse.Namespace) -> int:
+def cmd_embed_list(*, json: bool = False) -> int:
     """``perpvol embed list``: id, name, created and revoked times (never a token or its hash)."""
     store = _open_store()
     rows = store.list_embed_tokens()
-    if getattr(args, "json", False):
+    if json:
         out = [
             {
                 "id": _field(r, "id"),
@@ -47,7 +46,7 @@ def cmd_embed_list(args: argparse.Namespace) -> int:
             }
             for r in rows
         ]
-        print(json.dumps(out))
+        print(json_text.dumps(out))
         return 0
     if not rows:
         print("no embed tokens")
@@ -61,19 +60,19 @@ def cmd_embed_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_embed_revoke(args: argparse.Namespace) -> int:
+def cmd_embed_revoke(*, token_id: str) -> int:
     """``perpvol embed revoke ID``: the token stops working at once. Exit 1 when the id is unknown."""
     try:
-        token_id = int(args.token_id)
+        number = int(token_id)
     except (TypeError, ValueError):
-        print(f"perpvol: error: not a token id: {args.token_id!r}", file=sys.stderr)
+        print(f"perpvol: error: not a token id: {token_id!r}", file=sys.stderr)
         return 2
     store = _open_store()
-    ok = store.revoke_embed_token(token_id)
+    ok = store.revoke_embed_token(number)
     if ok is False:
-        print(f"perpvol: error: no embed token with id {token_id}", file=sys.stderr)
+        print(f"perpvol: error: no embed token with id {number}", file=sys.stderr)
         return 1
-    print(f"embed token {token_id} revoked")
+    print(f"embed token {number} revoked")
     return 0
 
 

@@ -1,17 +1,18 @@
 """``perpvol keys add|list|test|remove|rotate-master``: credentials in, masked hints out.
 
-Secrets come only from stdin (``--api-secret-stdin``, ``--token-stdin``, ``--l2-key-stdin``) or a getpass
-prompt on a terminal; they go straight into a :class:`Secret` and through the vault, never to output.
+Secrets come only from stdin (``--<field>-stdin``, one per secret field of the venue's credential kinds) or
+a getpass prompt on a terminal; they go straight into a :class:`Secret` and through the vault, never to output.
 """
 
 from __future__ import annotations
 
-import argparse
 import getpass
-import json
+import json as json_text
 import sys
 from pathlib import Path
+from typing import Any
 
+from perpvol_cli import venues
 from perpvol_core.config import ConfigError, Settings
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.security.vault import Vault, VaultError, rotate_master_key
@@ -21,17 +22,9 @@ from perpvol_core.store.existing import no_data_text, open_existing
 
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
-#: the flag of each input of the account form (the service speaks in the form's words)
-_FLAGS = {
-    "label": "--label",
-    "api_key": "--api-key",
-    "api_secret": "--api-secret-stdin",
-    "token": "--token-stdin",
-    "account": "--account",
-    "l2_key": "--l2-key-stdin",
-    "base_url": "--base-url",
-    "exchange": "woox|paradex",
-}
+#: the option of each input of the account form that is not a credential field (the service speaks in the
+#: form's words; the CLI adds the option to type)
+_FLAGS = {"label": "--label", "base_url": "--base-url"}
 
 
 class UsageError(Exception):
@@ -43,65 +36,82 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _input_error(exc: AccountInputError) -> int:
-    flag = _FLAGS.get(exc.field or "")
+def _input_error(exc: AccountInputError, venue: str) -> int:
+    field = exc.field or ""
+    flags = {**{o.field: o.flag for o in venues.credential_options(venue)}, **_FLAGS,
+             "exchange": "|".join(venues.names())}  # fmt: skip
+    flag = flags.get(field)
     return _fail(f"{exc} ({flag})" if flag else str(exc), EXIT_USAGE)
 
 
-_SECRETS = {
-    "api_secret": ("WOO X API secret", "--api-secret-stdin"),
-    "token": ("Paradex read-only token", "--token-stdin"),
-    "l2_key": ("Paradex L2 private key", "--l2-key-stdin"),
-}
+def _kind(venue: str, given: set[str]) -> Any:
+    """The credential kind of ``venue`` the given options belong to (the venue's first kind when none is
+    given). Raises UsageError when they belong to no single kind."""
+    kinds = venues.kinds(venue)
+    fits = [m for m in kinds if given <= set(venues.input_fields(m))]
+    if fits:
+        return fits[0]
+    options = {o.field: o.flag for o in venues.credential_options(venue)}
+    raise UsageError(
+        f"{venues.display_name(venue)} takes {venues.kinds_text(venue)}; "
+        f"these options belong to different ones: {', '.join(options[f] for f in sorted(given))}"
+    )
 
 
-def _request_from_args(args: argparse.Namespace) -> AccountRequest:
-    """The account form filled from the flags; the secret read from stdin or a hidden prompt. Raises: UsageError."""
-    values: dict[str, Secret | None] = dict.fromkeys(_SECRETS)
-    flagged = [f for f in _SECRETS if getattr(args, f"{f}_stdin")]
+def _request(venue: str, label: str, fields: dict[str, Any], base_url: str | None) -> AccountRequest:
+    """The account form filled from the options; a secret read from stdin or a hidden prompt.
+
+    ``fields``: a credential field -> its option's value (a secret field: True when ``--<field>-stdin``).
+    Raises UsageError."""
+    given = {f for f, v in fields.items() if v not in (None, False, "")}
+    model = _kind(venue, given)
+    secrets = venues.secret_fields(model)
+    flagged = [f for f in venues.input_fields(model) if f in secrets and fields.get(f)]
+    titles = {f: model.field_title(f) for f in venues.input_fields(model)}
+    flag = {o.field: o.flag for o in venues.credential_options(venue)}
     if len(flagged) > 1:
-        raise UsageError("stdin carries one secret: give only one of " + ", ".join(_SECRETS[f][1] for f in flagged))
+        raise UsageError("stdin carries one secret: give only one of " + ", ".join(flag[f] for f in flagged))
+    values: dict[str, Any] = {f: fields[f] for f in given - secrets}
     if flagged:
         values[flagged[0]] = Secret(sys.stdin.read().strip())
-    else:
-        want = "api_secret" if args.exchange == "woox" else ("l2_key" if args.account else "token")
-        what, flag = _SECRETS[want]
-        if want == "api_secret" and not args.api_key:
-            pass  # the form says what is missing first (the API key)
-        elif sys.stdin.isatty():
-            values[want] = Secret(getpass.getpass(f"{what}: ").strip())
+    missing_plain = any(f not in values for f in venues.input_fields(model) if f not in secrets)
+    for field in venues.input_fields(model):
+        if field not in secrets or field in values or missing_plain:
+            continue  # with a plain field missing, the form says so first (before asking for a secret)
+        if sys.stdin.isatty():
+            values[field] = Secret(getpass.getpass(f"{titles[field]}: ").strip())
         else:
-            raise UsageError(f"no {what} given: pipe it on stdin with {flag}")
-    return AccountRequest(
-        exchange=args.exchange, label=args.label, api_key=args.api_key, account=args.account,
-        base_url=args.base_url, **values,
-    )  # fmt: skip
+            raise UsageError(f"no {titles[field]} given: pipe it on stdin with {flag[field]}")
+    return AccountRequest(venue, label, base_url=base_url, credentials={"kind": venues.kind_name(model), **values})
 
 
-def cmd_keys_add(args: argparse.Namespace) -> int:
-    """Validate, test against the exchange (unless --no-test), encrypt and save credentials."""
+def cmd_keys_add(
+    venue: str, *, label: str, fields: dict[str, Any], base_url: str | None = None, replace: bool = False,
+    no_test: bool = False,
+) -> int:  # fmt: skip
+    """Validate, test against the exchange (unless ``no_test``), encrypt and save credentials."""
     from perpvol_core.exchanges import ExchangeError
     from perpvol_core.services import accounts
 
     try:
-        accounts.validate_label(args.label)
-        accounts.validate_base_url(args.base_url)
-        req = _request_from_args(args)
+        accounts.validate_label(label)
+        accounts.validate_base_url(base_url)
+        req = _request(venue, label, fields, base_url)
         accounts.build_credentials(req)
     except AccountInputError as exc:
-        return _input_error(exc)
+        return _input_error(exc, venue)
     except UsageError as exc:
         return _fail(str(exc), EXIT_USAGE)
     settings = Settings.from_env()
     store = Store.open(settings)
     try:
         vault = Vault.open(settings, store)
-        replacing = args.replace and _exists(store, req.label.strip(" "))
-        account, report = accounts.add_account_report(store, vault, req, replace=args.replace, test=not args.no_test)
+        replacing = replace and _exists(store, req.label.strip(" "))
+        account, report = accounts.add_account_report(store, vault, req, replace=replace, test=not no_test)
     except DuplicateAccount as exc:
         return _fail(f"credentials not saved: {exc}")
     except AccountInputError as exc:
-        return _input_error(exc)
+        return _input_error(exc, venue)
     except AccountExists as exc:
         return _fail(f"{exc} (add --replace to replace its credentials)")
     except ExchangeError as exc:
@@ -124,7 +134,7 @@ def _exists(store: Store, label: str) -> bool:
     return True
 
 
-def cmd_keys_test(args: argparse.Namespace) -> int:
+def cmd_keys_test(*, label: str) -> int:
     """``perpvol keys test L``: decrypt the stored credentials and ask the exchange who they are."""
     from perpvol_core.exchanges import ExchangeError
     from perpvol_core.services import accounts
@@ -136,11 +146,11 @@ def cmd_keys_test(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     try:
         vault = Vault.open(settings, store)
-        result = accounts.test_account(store, vault, args.label)
+        result = accounts.test_account(store, vault, label)
     except AccountInputError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except ExchangeError as exc:
-        return _fail(f"{args.label}: credentials do not work: {exc}", EXIT_REJECTED)
+        return _fail(f"{label}: credentials do not work: {exc}", EXIT_REJECTED)
     except (AccountNotFound, StoreError, VaultError, ConfigError) as exc:
         return _fail(str(exc))
     finally:
@@ -154,24 +164,24 @@ def cmd_keys_test(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_keys_list(args: argparse.Namespace) -> int:
+def cmd_keys_list(*, json: bool = False) -> int:
     """List accounts with a masked hint only (``--json`` for scripts)."""
     from perpvol_core.services.status import account_statuses, iso_time
 
     settings = Settings.from_env()
     store = open_existing(settings)  # a read never creates a database
     if store is None:
-        print("[]" if args.json else no_data_text(settings))
+        print("[]" if json else no_data_text(settings))
         return 0
     try:
         statuses = account_statuses(store)
     finally:
         store.close()
-    if args.json:
-        print(redact(json.dumps([s.as_keys_json() for s in statuses])))
+    if json:
+        print(redact(json_text.dumps([s.as_keys_json() for s in statuses])))
         return 0
     if not statuses:
-        print("no accounts yet: add one with `perpvol keys add woox|paradex --label NAME …`")
+        print(f"no accounts yet: add one with `perpvol keys add {'|'.join(venues.names())} --label NAME …`")
         return 0
     header = ("LABEL", "EXCHANGE", "STATUS", "HINT", "LAST SYNC", "COVERAGE", "FILLS")
     table = [header]
@@ -190,37 +200,37 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_keys_remove(args: argparse.Namespace) -> int:
+def cmd_keys_remove(*, label: str) -> int:
     """Remove an account with its fills, rollups, sync state and encrypted credentials."""
     from perpvol_core.services import accounts
 
     settings = Settings.from_env()
     store = Store.open(settings)
     try:
-        accounts.remove_account(store, args.label)
+        accounts.remove_account(store, label)
     except AccountInputError as exc:
         return _fail(str(exc), EXIT_USAGE)
     except AccountNotFound as exc:
         return _fail(str(exc))
     finally:
         store.close()
-    print(f"removed account {args.label!r} with its fills and credentials")
+    print(f"removed account {label!r} with its fills and credentials")
     return 0
 
 
-def cmd_keys_rotate_master(args: argparse.Namespace) -> int:
+def cmd_keys_rotate_master(*, new_key_file: str | None = None) -> int:
     """Re-encrypt every credential under a fresh master key (crash-safe key file replacement)."""
     settings = Settings.from_env()
     store = Store.open(settings)
-    new_key_file = Path(args.new_key_file).expanduser() if args.new_key_file else None
+    new_path = Path(new_key_file).expanduser() if new_key_file else None
     try:
-        path, count = rotate_master_key(settings, store, new_key_file)
+        path, count = rotate_master_key(settings, store, new_path)
     except (VaultError, ConfigError) as exc:
         return _fail(str(exc))
     finally:
         store.close()
     print(f"re-encrypted {count} credential(s) under a new master key, stored in {path}")
-    if new_key_file is not None:
+    if new_path is not None:
         var = "PERPVOL_MASTER_KEY_FILE" if settings.master_key is None else "PERPVOL_MASTER_KEY(_FILE)"
         print(f"now set {var} to use {path} (the old key no longer opens this database)")
     return 0

@@ -6,7 +6,6 @@ is non-zero when an account failed.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 from typing import Any
@@ -61,14 +60,14 @@ class _Bars:
             bar.close()
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
+def cmd_sync(*, label: str | None = None, days: int = 730) -> int:
     """Backfill / incremental sync of every account (or ``--label``); summary per account."""
     from perpvol_core.security.vault import Vault, VaultError
     from perpvol_core.services.sync import SyncEngine
     from perpvol_core.store import AccountNotFound, StoreError
 
     try:  # checked before the database is opened: a refused value changes nothing
-        days = bounds.sync_days(getattr(args, "days", 730))
+        days = bounds.sync_days(days)
     except bounds.InputError as exc:
         return _fail(str(exc), 2)
     from perpvol_core.store.existing import no_data_text, open_existing
@@ -79,17 +78,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     except (StoreError, ConfigError) as exc:
         return _fail(str(exc))
     if store is None:  # an asked-for label cannot be there: that is a failure
-        if getattr(args, "label", None):
-            return _fail(f"no account labelled {args.label!r}: {no_data_text(settings)}")
+        if label:
+            return _fail(f"no account labelled {label!r}: {no_data_text(settings)}")
         print(no_data_text(settings), file=sys.stderr)
         return 0
     engine = None
     try:
         vault = Vault.open(settings, store)
-        labels = [args.label] if getattr(args, "label", None) else None
+        labels = [label] if label else None
         accounts = [store.get_account(lb) for lb in labels] if labels else store.list_accounts()
         if not accounts:
-            print("no accounts yet: add one with `perpvol keys add woox|paradex --label L …`", file=sys.stderr)
+            print("no accounts yet: add one with `perpvol keys add EXCHANGE --label L …`", file=sys.stderr)
             return 0
         bars = _Bars([a.label for a in accounts])
         engine = SyncEngine(store, vault)

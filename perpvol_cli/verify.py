@@ -7,7 +7,6 @@ account disagrees or could not be checked.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from perpvol_core.config import ConfigError, Settings
@@ -22,7 +21,7 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def cmd_verify(*, label: str | None = None) -> int:
     """Full check of ``--label`` or of every account; records each result on the account."""
     from perpvol_core.security.vault import Vault, VaultError
     from perpvol_core.services.verify import verify_account
@@ -35,17 +34,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except (StoreError, ConfigError) as exc:
         return _fail(str(exc))
     if store is None:  # an asked-for label cannot be there: that is a failure
-        if getattr(args, "label", None):
-            return _fail(f"no account labelled {args.label!r}: {no_data_text(settings)}")
+        if label:
+            return _fail(f"no account labelled {label!r}: {no_data_text(settings)}")
         print(no_data_text(settings), file=sys.stderr)
         return 0
     code = 0
     try:
         vault = Vault.open(settings, store)
-        label = getattr(args, "label", None)
         labels = [store.get_account(label).label] if label else [a.label for a in store.list_accounts()]
         if not labels:
-            print("no accounts yet: add one with `perpvol keys add woox|paradex --label L …`", file=sys.stderr)
+            print("no accounts yet: add one with `perpvol keys add EXCHANGE --label L …`", file=sys.stderr)
             return 0
         for name in labels:
             result = verify_account(store, vault, name, full=True)

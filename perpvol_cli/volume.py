@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
+import json as json_text
 import os
 import stat
 import sys
@@ -18,7 +17,6 @@ from perpvol_core import bounds, timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
 from perpvol_core.store import Store, canonical_decimal
 from perpvol_core.store.existing import no_data_text, open_existing
 
@@ -45,7 +43,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 def _print_human(report: dict, exchange: str | None) -> None:
     periods = volume.PERIODS
     rows: list[tuple[str, ...]] = [("perp volume (USD)", *periods)]
-    for exch in [exchange] if exchange else EXCHANGES:
+    for exch in [exchange] if exchange else list(report["by_exchange"]):
         rows.append((exch, *(_usd(report["by_exchange"][exch][p]) for p in periods)))
     if not exchange:
         rows.append(("total", *(_usd(report["totals"][p]) for p in periods)))
@@ -57,13 +55,18 @@ def _print_human(report: dict, exchange: str | None) -> None:
         if not report["daily"]:
             print("no fills in this range")
             return
-        daily: list[tuple[str, ...]] = [("date", "exchange", "volume", "maker", "taker", "fees", "fills")]
+        daily: list[tuple[str, ...]] = [("date", "exchange", "volume", "maker", "taker", "fees", "fills", "")]
         for d in report["daily"]:
+            # a day before the venue's complete_from: only what is stored, not the day's volume
+            note = "" if d.get("covered", True) else "not covered (stored part only)"
             daily.append(
                 (d["date"], d["exchange"], _usd(d["volume_usd"]), _usd(d["maker_usd"]), _usd(d["taker_usd"]),
-                 _usd(d["fees_usd"]), str(d["fills"]))
+                 _usd(d["fees_usd"]), str(d["fills"]), note)
             )  # fmt: skip
         _print_table(daily)
+        uncovered = sorted({d["exchange"] for d in report["daily"] if not d.get("covered", True)})
+        for exch in uncovered:
+            print(f"{display_name(exch)}: days before its complete history are not covered (see `perpvol keys list`)")
 
 
 def _range(store: Store, start: date | None, end: date | None, exchange: str | None) -> dict:
@@ -85,10 +88,13 @@ def _print_range(rng: dict) -> None:
     _print_table(rows)
 
 
-def cmd_volume(args: argparse.Namespace) -> int:
+def cmd_volume(
+    *, json: bool = False, daily: bool = False, date_from: str | None = None, date_to: str | None = None,
+    exchange: str | None = None,
+) -> int:
     """Print volume totals (and the daily series with --daily), as a table or the JSON contract."""
     try:
-        start, end = bounds.day_range(args.date_from, args.date_to, names=("--from", "--to"))
+        start, end = bounds.day_range(date_from, date_to, names=("--from", "--to"))
     except bounds.InputError as exc:
         print(f"perpvol: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -98,15 +104,15 @@ def cmd_volume(args: argparse.Namespace) -> int:
         print(f"perpvol: {no_data_text(settings)}", file=sys.stderr)
         store = Store("sqlite://")
     try:
-        report = volume.volume_report(store, daily=args.daily, start=start, end=end, exchange=args.exchange)
+        report = volume.volume_report(store, daily=daily, start=start, end=end, exchange=exchange)
         if start or end:
-            report["range"] = _range(store, start, end, args.exchange)
+            report["range"] = _range(store, start, end, exchange)
     finally:
         store.close()
-    if args.json:
-        print(json.dumps(report))
+    if json:
+        print(json_text.dumps(report))
     else:
-        _print_human(report, args.exchange)
+        _print_human(report, exchange)
     return 0
 
 
@@ -154,10 +160,10 @@ def export_target_problem(out: Path) -> str | None:
     return f"{out} is {kind}; --out takes a new file name or an existing regular file"
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(*, format: str, out: str) -> int:  # noqa: A002 - the documented option's name
     """Export every stored fill: CSV with exact decimal strings, or Parquet with Decimal columns."""
-    out = Path(args.out).expanduser()
-    problem = export_target_problem(out)
+    target = Path(out).expanduser()
+    problem = export_target_problem(target)
     if problem:
         print(f"perpvol: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -170,15 +176,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         frame = _export_frame(store)
     finally:
         store.close()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")  # no half-written export on a crash
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # no half-written export on a crash
     try:
-        if args.format == "csv":
+        if format == "csv":
             _write_csv(frame, tmp)
         else:
             frame.write_parquet(tmp)
-        os.replace(tmp, out)
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     generated = timeutil.iso_utc(timeutil.now_ms())
-    print(f"exported {frame.height} fills to {out} ({args.format}, {generated})")
+    print(f"exported {frame.height} fills to {target} ({format}, {generated})")
     return 0

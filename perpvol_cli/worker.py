@@ -11,12 +11,12 @@ from perpvol_core.config import Settings
 from perpvol_core.services.worker import HEARTBEAT_EVERY_S, get_worker, heartbeat_fresh
 
 
-def cmd_worker(args: Any) -> int:
+def cmd_worker(*, check: bool = False) -> int:
     """``perpvol worker``: periodic sync (and attached services) in the foreground until Ctrl-C / SIGTERM.
 
     ``perpvol worker --check``: exit 0 when a running worker's heartbeat is fresh, else 1 (health check).
     """
-    if getattr(args, "check", False):
+    if check:
         return 0 if heartbeat_fresh(Settings.from_env()) else 1
     worker = get_worker()
     stop = threading.Event()

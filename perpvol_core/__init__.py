@@ -12,8 +12,6 @@ from typing import Any
 
 _EXPORTS = {
     "Fill": "perpvol_core.fill",
-    "is_counted": "perpvol_core.fill",
-    "is_perp_market": "perpvol_core.fill",
     "Settings": "perpvol_core.config",
     "ConfigError": "perpvol_core.config",
     "Secret": "perpvol_core.security.redaction",
@@ -22,9 +20,13 @@ _EXPORTS = {
     "Account": "perpvol_core.store",
     "Vault": "perpvol_core.security.vault",
     "SyncEngine": "perpvol_core.services.sync",
+    "VENUES": "perpvol_core.exchanges",
     "EXCHANGES": "perpvol_core.exchanges",
+    "classify": "perpvol_core.exchanges",
+    "counts": "perpvol_core.exchanges",
+    "is_perp": "perpvol_core.exchanges",
     "display_name": "perpvol_core.exchanges",
-    }
+}
 
 __all__ = sorted(_EXPORTS)
 

@@ -1,29 +1,20 @@
-"""Domain types shared by every layer: one normalized fill, exchange names, what counts as volume.
+"""Domain types shared by every layer: one normalized fill and its bounds.
 
 A fill's identity is (exchange, account, fill_id, fill_type); money is ``Decimal`` and time is UTC
-epoch milliseconds (``int``) everywhere.
+epoch milliseconds (``int``) everywhere. What counts as volume is each venue's rule (its spec's ``is_perp``
+and ``counts``): ``perpvol_core.exchanges.classify`` sets ``is_perp`` and ``counted`` on a fill before it
+is stored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
 from perpvol_core.timeutil import MS_PER_DAY, day_floor_ms  # noqa: F401  (MS_PER_DAY re-exported: fills are bucketed by day)
 
-ExchangeName = Literal["woox", "paradex"]
-EXCHANGES: tuple[str, ...] = ("woox", "paradex")
-
 MAKER = "MAKER"
 TAKER = "TAKER"
-
-#: WOO X has a single kind of fill; we store it under this type so identities are uniform.
-WOOX_FILL_TYPE = "FILL"
-#: Paradex fill types counted as trading volume by default (design.md).
-PARADEX_COUNTED_FILL_TYPES = frozenset({"FILL", "LIQUIDATION", "RPI", "BLOCK_TRADE"})
-#: Stored and shown apart, never counted.
-PARADEX_UNCOUNTED_FILL_TYPES = frozenset({"SETTLE_MARKET", "UNWIND_TRANSFER", "TRANSFER"})
 
 
 MS_PER_HOUR = 3_600_000
@@ -38,41 +29,6 @@ MAX_TS_MS = 4_102_444_800_000  # 2100-01-01
 # exchange tick and leaves 14 integer digits for sums.
 MAX_MONEY = Decimal(10) ** 12
 MAX_DECIMAL_PLACES = 12
-
-
-def is_perp_market(exchange: str, market: str) -> bool:
-    """True when ``market`` is a perpetual on ``exchange`` (``PERP_*`` on WOO X, ``*-PERP`` on Paradex)."""
-    if exchange == "woox":
-        return market.startswith("PERP_")
-    if exchange == "paradex":
-        return market.endswith("-PERP")
-    return False
-
-
-def is_counted(exchange: str, market: str, fill_type: str) -> bool:
-    """True when a fill counts as perp volume (design.md, "What counts as volume")."""
-    if not is_perp_market(exchange, market):
-        return False
-    if exchange == "paradex":
-        return fill_type in PARADEX_COUNTED_FILL_TYPES
-    return True
-
-
-def why_not_counted(exchange: str, market: str, fill_type: str) -> str | None:
-    """Why a fill does not count as perp volume, in words (None when it counts): the first rule of
-    :func:`is_counted` it fails. The wording only names the market's kind from the symbol's common shape
-    (``SPOT`` in it; a strike and ``C``/``P`` at the end); the decision itself is :func:`is_counted`'s."""
-    if not is_perp_market(exchange, market):
-        parts = market.upper().replace("_", "-").split("-")
-        if "SPOT" in parts:
-            return "spot market"
-        if len(parts) > 2 and parts[-1] in ("C", "P") and parts[-2].replace(".", "").isdigit():
-            return "option"
-        return "not a perpetual market"
-    if not is_counted(exchange, market, fill_type):
-        kinds = [k for k in ("settlement", "unwind", "transfer") if k[:6].upper() in fill_type.upper()]
-        return f"{' / '.join(kinds) or fill_type}, not a trade"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +52,11 @@ class Fill:
     ts_ms: int
     #: a fee paid to a third party on top of ``fee`` (Hyperliquid builder codes), kept apart; None when none
     builder_fee: Decimal | None = None
+    #: the venue's classification (``perpvol_core.exchanges.classify``); None until classified. Not part of
+    #: a fill's value: the same fill classified or not is the same fill.
+    is_perp: bool | None = field(default=None, compare=False)
+    #: True when the fill counts as perp volume (design.md, "What counts as volume"); None until classified
+    counted: bool | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         """Raises ``ValueError``/``TypeError`` when a field is outside what the store keeps exactly."""
@@ -124,14 +85,6 @@ class Fill:
     def notional(self) -> Decimal:
         """USD notional: price × size (USDT counted 1:1)."""
         return self.price * self.size
-
-    @property
-    def is_perp(self) -> bool:
-        return is_perp_market(self.exchange, self.market)
-
-    @property
-    def counted(self) -> bool:
-        return is_counted(self.exchange, self.market, self.fill_type)
 
     @property
     def day_ms(self) -> int:

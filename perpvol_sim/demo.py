@@ -1,7 +1,7 @@
 """A demo store filled from the simulators' seeded histories, without any credentials.
 
-``seed_demo_store(url)`` creates (or reuses) one WOO X and one Paradex account and ingests the
-simulator histories straight through :meth:`Store.ingest_fills`: no exchange, no HTTP, no vault. The
+``seed_demo_store(url)`` creates (or reuses) one account per registered venue (``demo-<venue>``) and
+ingests its simulator's history straight through :meth:`Store.ingest_fills`: no exchange, no HTTP, no vault. The
 notebooks' tests, the Voila view's test and anyone who wants a populated database use it::
 
     from perpvol_sim.demo import seed_demo_store
@@ -21,22 +21,35 @@ from pathlib import Path
 from typing import Any
 
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import classify_all
 from perpvol_core.fill import Fill
 
 #: Placeholder stored instead of an encrypted credential blob for the demo accounts.
 DEMO_CREDENTIALS = b"perpvol-demo:no-credentials"
 #: Meta key holding the instant the demo histories end at (so re-seeding is idempotent).
 DEMO_NOW_META = "demo_now_ms"
-#: (label, exchange) of the demo accounts.
-DEMO_ACCOUNTS: tuple[tuple[str, str], ...] = (("demo-woox", "woox"), ("demo-paradex", "paradex"))
+#: days of the seeded histories (the simulators' default)
+DEMO_DAYS = 730
+
+
+def demo_accounts() -> tuple[tuple[str, str], ...]:
+    """(label, exchange) of the demo accounts: one per registered venue."""
+    from perpvol_core.exchanges import VENUES
+
+    return tuple((f"demo-{name}", name) for name in VENUES)
 
 
 def sim_fills(exchange: str, seed: int, n_fills: int, now_ms: int | None = None) -> list[Fill]:
-    """The simulator history of ``exchange`` as normalized :class:`Fill` objects."""
-    from perpvol_sim.history import History
+    """The simulator history of ``exchange`` (its ``demo_venue``'s, never started) as normalized fills."""
+    import importlib
 
-    history = History(exchange, seed, n_fills, now_ms=now_ms)
-    return [_to_fill(exchange, f) for f in history.fills]
+    from perpvol_core.exchanges import venue
+
+    package = venue(exchange).simulator  # a package under perpvol_sim, possibly written in full
+    simulator = importlib.import_module(package if package.startswith("perpvol_sim.") else f"perpvol_sim.{package}")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    history = simulator.demo_venue(seed, n_fills, now, DEMO_DAYS).history
+    return classify_all(_to_fill(exchange, f) for f in history.fills)
 
 
 def _to_fill(exchange: str, f: Any) -> Fill:
@@ -65,7 +78,7 @@ def _account(store: Any, label: str, exchange: str) -> Any:
 
 
 def _ingest(store: Any, account_id: int, fills: Iterable[Fill]) -> int:
-    fills = sorted(fills, key=lambda f: f.ts_ms)
+    fills = sorted(classify_all(fills), key=lambda f: f.ts_ms)
     update: dict[str, Any] | None = None
     if fills:
         update = {
@@ -88,7 +101,7 @@ def _ensure_sqlite_folder(url: str) -> None:
 def seed_demo_store(
     url: str, seed: int = 7, fills: int = 5000, now_ms: int | None = None, settings: Settings | None = None
 ) -> Any:
-    """Open the store at ``url`` and ingest one WOO X and one Paradex simulator history into it.
+    """Open the store at ``url`` and ingest each registered venue's simulator history into it.
 
     ``settings``: when given, the vault of these settings is opened BEFORE any account exists, so its
     master key (file) is set up for this database and the dashboard's Keys section can open it later.
@@ -109,7 +122,7 @@ def seed_demo_store(
         Vault.open(settings, store)
     if now_ms is None:
         now_ms = int(store.set_meta_if_absent(DEMO_NOW_META, str(int(time.time() * 1000))))
-    for label, exchange in DEMO_ACCOUNTS:
+    for label, exchange in demo_accounts():
         account = _account(store, label, exchange)
         # the same seed as ``perpvol sim EXCHANGE --seed N`` (the history generator keys it by exchange)
         _ingest(store, account.id, sim_fills(exchange, seed, fills, now_ms=now_ms))

@@ -1,7 +1,7 @@
 """Fault injection shared by the simulators: one :class:`Faults` object per run, changeable at runtime.
 
 Each simulator calls :meth:`Faults.pick` exactly once per HTTP request and acts on the answer in its
-own dialect (WOO X and Paradex differ in error bodies)::
+own dialect (the venues differ in error bodies)::
 
     fault = faults.pick(request.path)
     if fault == RATE_LIMIT: ...            # 429 with the exchange's rate-limit body

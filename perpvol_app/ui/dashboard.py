@@ -29,8 +29,12 @@ from perpvol_app.ui.components.history import HistoryChart, normalize_daily
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.exchanges import VENUES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,8 @@ FULL_RELOAD_MIN_S = 10.0
 EMPTY_HTML = """
 <div class="pv-empty" id="pv-empty">
   <h3 style="margin-top:0">Welcome to perpvol</h3>
-  <p>No exchange account yet. Add a <b>read-only</b> WOO X API key or a Paradex read-only token in
-  <b>Keys</b> below: it is tested against the exchange, encrypted, and two years of fills are synced.</p>
+  <p>No exchange account yet. Add <b>read-only</b> credentials of one of your exchanges in
+  <b>Keys</b> below: they are tested against the exchange, encrypted, and two years of fills are synced.</p>
   <p>Just looking? Run <code>make demo</code> for simulated exchanges and a full dashboard.</p>
 </div>
 """
@@ -260,9 +264,11 @@ class Dashboard(pn.viewable.Viewer):
     def _fetch(self) -> dict[str, Any]:
         """Everything from the store (shared reads: one query per data change for all sessions)."""
         from perpvol_app.ui.components import tiers
+        from perpvol_core.analytics import volume
 
         daily = self.history.fetch()
-        out = {"summary": with_all_time_of(self.context.summary(), daily), "daily": daily}
+        out = {"summary": with_all_time_of(self.context.summary(), daily), "daily": daily,
+               "coverage": volume.complete_from(self.context.store)}  # fmt: skip
         if self.breakdowns is not None:
             out["breakdowns"] = self.breakdowns.fetch()
             out["tiers"] = tiers.compute(self.context.store)
@@ -271,9 +277,13 @@ class Dashboard(pn.viewable.Viewer):
     def _apply_full(self, data: dict[str, Any]) -> None:
         self._last_full = time.monotonic()
         self.summary = data["summary"]
-        self.history.daily = data["daily"]
+        with param.parameterized.batch_call_watchers(self.history):
+            self.history.coverage = data.get("coverage") or {}
+            self.history.daily = data["daily"]
         if self.calendar is not None:
-            self.calendar.daily = data["daily"]
+            with param.parameterized.batch_call_watchers(self.calendar):
+                self.calendar.coverage = data.get("coverage") or {}
+                self.calendar.daily = data["daily"]
         if "breakdowns" in data and self.breakdowns is not None:
             self.breakdowns.apply(data["breakdowns"])
             self.tiers.progress = data["tiers"]

@@ -35,12 +35,16 @@ from perpvol_app.ui.theme import (
 from perpvol_core import timeutil
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.exchanges import VENUES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.store import Store
 
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
+
 PERIOD_LABELS = {"24h": "24 hours", "7d": "7 days", "30d": "30 days", "all": "All time"}
-#: As perpvol_core.exchanges.display_name (not imported here: it loads the connectors); a test keeps them equal.
-EXCHANGE_LABELS = {"woox": "WOO X", "paradex": "Paradex"}
+#: Each venue's display name, from the registry (connectors are not loaded by naming a venue).
+EXCHANGE_LABELS = {name: spec.display_name for name, spec in VENUES.items()}
 #: Days shown in the daily chart (two years, as the dashboard).
 HISTORY_DAYS = 730
 TOP_MARKETS = 12

@@ -16,14 +16,15 @@ import panel as pn
 from bokeh.themes import Theme as BokehTheme
 
 from perpvol_app.themes import panel_theme as _themes
+from perpvol_core.exchanges import VENUES
 
 GOLD = "#ffd230"
 GOLD_DIM = "#c9a626"
 GOLD_FAINT = "#4d3f0f"
 BLACK = "#000000"
 ERROR = "#ff8a7a"
-#: One gold shade per exchange, readable on black; the rolling line is a pale gold over both.
-EXCHANGE_COLORS = {"woox": GOLD, "paradex": "#a8841a"}
+#: Each venue's own colour (its spec's ``colour``, readable on black); the rolling line is a pale gold over all.
+EXCHANGE_COLORS = {name: spec.colour for name, spec in VENUES.items()}
 LINE_COLOR = "#fff3c4"
 
 THEMES_DIR = pathlib.Path(_themes.__file__).resolve().parent
@@ -80,7 +81,7 @@ def make_template(title: str = "perpvol") -> DashboardTemplate:
         header_color=GOLD,
         main_max_width="1400px",
         collapsed_sidebar=True,
-        meta_description="Your perpetual-futures volume on WOO X and Paradex",
+        meta_description="Your perpetual-futures volume on " + ", ".join(s.display_name for s in VENUES.values()),
         meta_viewport="width=device-width, initial-scale=1",
     )
 

@@ -1,12 +1,11 @@
 """Fee tiers and the exchange's own volume figure: where each account stands, and whether we agree.
 
-Paradex publishes its tier table (``GET /v1/system/volume-tiers``: thresholds over ``min_volume_duration``,
-14 days) and each account's own trailing volume (``GET /v1/account/info`` → ``volume_tiers[kind].volume``);
-the sync stores both as the account's ``exchange_report`` document. :func:`reconcile` compares the
-exchange's figure with ours over the same window and with the same counting rules (design.md: counted
-perp fills), and names the likely cause of a difference: the window boundary, fill types counted on one
-side only, or fills not yet synced. WOO X publishes neither a tier table nor an account-volume figure:
-its thresholds here are indicative and there is nothing to reconcile.
+Each venue's spec names its tier source (``tier_source``: plain data). A ``reported`` source is a venue that
+publishes its tier table and each account's own trailing volume, which the sync stores as the account's
+``exchange_report`` document: :func:`reconcile` compares the exchange's figure with ours over the same
+window and with the same counting rules (design.md: counted perp fills), and names the likely cause of a
+difference: the window boundary, fill types counted on one side only, or fills not yet synced. An
+``indicative`` source has thresholds only (the venue publishes no figure): nothing to reconcile.
 
 Public API: :class:`TierTable`, :class:`TierProgress`, :class:`Reconciliation`, :func:`table_from_report`,
 :func:`tier_progress`, :func:`reconcile`, :func:`compute`.
@@ -21,17 +20,20 @@ from decimal import Decimal
 from typing import Any
 
 from perpvol_core import timeutil
-from perpvol_core.fill import MS_PER_DAY, PARADEX_COUNTED_FILL_TYPES
+from perpvol_core.exchanges import VENUES, load
+from perpvol_core.fill import MS_PER_DAY
 
 PACE_DAYS = 7
-NAMES = {"woox": "WOO X", "paradex": "Paradex"}
-NO_FIGURE = {
-    "woox": (
-        "WOO X publishes no account-volume figure and no tier table through its API: perpvol's 30-day "
-        "volume cannot be checked against the exchange, and these thresholds are indicative (WOO X tiers "
-        "also depend on WOO holdings)."
-    ),
-}
+NAMES = {name: spec.display_name for name, spec in VENUES.items()}
+
+
+def tier_source(exchange: str) -> dict[str, Any] | None:
+    """The venue's tier source (its spec's ``tier_source``), or None when it has none."""
+    spec = VENUES.get(exchange)
+    if spec is None or spec.tier_source is None:
+        return None
+    source: dict[str, Any] = load(spec.tier_source)()
+    return source
 
 
 @dataclass(frozen=True)
@@ -57,18 +59,13 @@ class TierTable:
         return max(1, round(self.window_ms / MS_PER_DAY))
 
 
-#: WOO X has no tier API (exchange notes §0): indicative rungs, shown as such.
-WOOX_TABLE = TierTable(
-    "woox",
-    "vip",
-    30 * MS_PER_DAY,
-    tuple(
-        Tier(name, Decimal(v))
-        for name, v in [("VIP 0", 0), ("VIP 1", 1_000_000), ("VIP 2", 10_000_000), ("VIP 3", 50_000_000),
-                        ("VIP 4", 100_000_000), ("VIP 5", 500_000_000)]
-    ),
-    "indicative",
-)
+def indicative_table(exchange: str) -> TierTable | None:
+    """The venue's indicative thresholds (a venue that publishes no tier table), or None."""
+    source = tier_source(exchange)
+    if not source or source.get("source") != "indicative":
+        return None
+    tiers = tuple(Tier(str(name), Decimal(str(volume))) for name, volume in source["tiers"])
+    return TierTable(exchange, str(source["kind"]), int(source["window_days"]) * MS_PER_DAY, tiers, "indicative")
 
 
 def _dec(value: Any, default: str = "0") -> Decimal:
@@ -78,7 +75,7 @@ def _dec(value: Any, default: str = "0") -> Decimal:
         return Decimal(default)
 
 
-def table_from_report(report: dict[str, Any] | None, kind: str | None = None) -> TierTable | None:
+def table_from_report(report: dict[str, Any] | None, kind: str | None = None, exchange: str = "") -> TierTable | None:
     """The tier table of an ``exchange_report`` (for ``kind``, default: the account's reported kind, else
     ``retail``); None when the report has no tiers."""
     if not report or not report.get("tiers"):
@@ -102,7 +99,7 @@ def table_from_report(report: dict[str, Any] | None, kind: str | None = None) ->
         for r in rows
     )
     window = int(rows[0].get("duration_ms") or 14 * MS_PER_DAY)
-    return TierTable(str(report.get("exchange") or "paradex"), kind, window, tiers, "reported")
+    return TierTable(str(report.get("exchange") or exchange), kind, window, tiers, "reported")
 
 
 # --------------------------------------------------------------------------------------------- progress
@@ -227,21 +224,22 @@ def _utc(ms: int) -> str:
 def reconcile(store: Any, account: Any) -> Reconciliation | None:
     """Compare the account's ``exchange_report`` with our counted volume over the same window.
 
-    None for an exchange that publishes no such figure (WOO X). Never raises for a malformed report:
-    it is ``unavailable`` with the reason.
+    None for a venue that publishes no such figure. Never raises for a malformed report: it is
+    ``unavailable`` with the reason.
     """
-    if account.exchange != "paradex":
+    source = tier_source(account.exchange)
+    if not source or source.get("source") != "reported":
         return None
     report = account.exchange_report
     label = account.label
     if not report or not report.get("volume"):
-        why = (report or {}).get("error") or "Paradex's own figure has not been fetched yet (it comes with a sync)"
+        why = (report or {}).get("error") or source["not_fetched"]
         return Reconciliation(label, account.exchange, "", "unavailable", causes=(str(why),))
-    table = table_from_report(report)
+    table = table_from_report(report, exchange=account.exchange)
     kind = table.kind if table else next(iter(report["volume"]))
     entry = report["volume"].get(kind) or next(iter(report["volume"].values()))
     theirs = _dec(entry.get("volume"))
-    window = table.window_ms if table else 14 * MS_PER_DAY
+    window = table.window_ms if table else int(source["window_days"]) * MS_PER_DAY
     fetched_to = int(report.get("fetched_ms") or 0)
     fetched_from = int(report.get("fetched_from_ms") or fetched_to)
     end = fetched_to + 1
@@ -249,7 +247,7 @@ def reconcile(store: Any, account: Any) -> Reconciliation | None:
     # fills around both ends of the window are read, for the boundary readings below
     margin = MS_PER_DAY + (fetched_to - fetched_from)
     fills = _perp_fills(store, account.id, start - margin, end + margin)
-    counted = frozenset(PARADEX_COUNTED_FILL_TYPES)
+    counted = frozenset(source["counted_fill_types"])
     ours = _sum(fills, start, end, counted)
     base = dict(label=label, exchange=account.exchange, kind=kind, theirs=theirs, ours=ours, tier=str(
         entry.get("tier") or ""), start_ms=start, end_ms=end, fetched_ms=fetched_to)
@@ -258,7 +256,7 @@ def reconcile(store: Any, account: Any) -> Reconciliation | None:
     diff = theirs - ours
     causes: list[str] = []
     # 1. the window boundary: other readings of "the last 14 days" that give exactly their figure
-    day_start = end - 1 - (end - 1) % MS_PER_DAY - (table.window_days - 1 if table else 13) * MS_PER_DAY
+    day_start = end - 1 - (end - 1) % MS_PER_DAY - (window // MS_PER_DAY - 1) * MS_PER_DAY
     readings = {
         "the last whole UTC days (today included)": (day_start, end),
         "a window ending when the request was sent": (fetched_from + 1 - window, fetched_from + 1),
@@ -286,13 +284,9 @@ def reconcile(store: Any, account: Any) -> Reconciliation | None:
     if diff > 0:
         if state.covered_to_ms is None or state.covered_to_ms < fetched_from:
             causes.append(f"fills not yet synced: perpvol's data ends at {_utc(state.covered_to_ms or 0)}")
-        causes.append(
-            "fills not yet listed by /v1/fills: Paradex lists a fill only once it is sent to chain for settlement, "
-            "while its account figure may count it already — sync again later"
-        )
+        causes.extend(source.get("causes_when_more", ()))
         if uncounted:
             causes.append(f"fill types counted by the exchange only (present here: {', '.join(uncounted)})")
-        causes.append("Paradex counts the main account and all its subaccounts: add the subaccounts' keys too")
         causes.append("fills missing from perpvol: `perpvol verify` reads every window again")
     else:
         causes.append("perpvol counts fills the exchange does not (busted trades, other fill types?); "
@@ -304,30 +298,35 @@ def reconcile(store: Any, account: Any) -> Reconciliation | None:
 
 
 def compute(store: Any, now_ms: int | None = None) -> list[TierProgress]:
-    """Tier progress per exchange: Paradex against its reported table (newest report of any Paradex
-    account) with every account's reconciliation; WOO X against indicative rungs, saying it publishes
-    no figure."""
+    """Tier progress per venue with a tier source: a ``reported`` source against the newest table any of its
+    accounts reported, with every account's reconciliation; an ``indicative`` one against its thresholds,
+    saying the venue publishes no figure. Reported sources first, then the registry's order."""
     from perpvol_core.analytics import volume as vol
 
     now_ms = timeutil.now_ms() if now_ms is None else now_ms
     accounts = store.list_accounts()
-    paradex = [a for a in accounts if a.exchange == "paradex"]
-    reports = sorted(
-        (a.exchange_report for a in paradex if a.exchange_report and a.exchange_report.get("tiers")),
-        key=lambda r: int(r.get("fetched_ms") or 0),
-    )
-    paradex_table = table_from_report(reports[-1]) if reports else None
+    sources = {name: src for name in VENUES if (src := tier_source(name)) is not None}
+    order = sorted(sources, key=lambda name: sources[name].get("source") != "reported")
     out = []
-    for exchange, table in (("paradex", paradex_table), ("woox", WOOX_TABLE)):
-        window_ms = table.window_ms if table else 14 * MS_PER_DAY
+    for exchange in order:
+        source = sources[exchange]
+        mine = [a for a in accounts if a.exchange == exchange]
+        if source.get("source") == "reported":
+            reports = sorted(
+                (a.exchange_report for a in mine if a.exchange_report and a.exchange_report.get("tiers")),
+                key=lambda r: int(r.get("fetched_ms") or 0),
+            )
+            table = table_from_report(reports[-1], exchange=exchange) if reports else None
+        else:
+            table = indicative_table(exchange)
+        window_ms = table.window_ms if table else int(source.get("window_days") or 14) * MS_PER_DAY
         in_window = vol.window_volume(store, now_ms - window_ms, now_ms, exchange)
         recent = vol.window_volume(store, now_ms - PACE_DAYS * MS_PER_DAY, now_ms, exchange)
         p = tier_progress(exchange, Decimal(in_window), Decimal(recent) / PACE_DAYS, table)
-        if exchange == "paradex":
-            recs = tuple(r for r in (reconcile(store, a) for a in paradex) if r is not None)
-            note = "" if table else "Paradex's tier table comes with the first sync of a Paradex account."
-            p = replace(p, reported=recs, note=note)
+        if source.get("source") == "reported":
+            recs = tuple(r for r in (reconcile(store, a) for a in mine) if r is not None)
+            p = replace(p, reported=recs, note="" if table else str(source.get("missing_note") or ""))
         else:
-            p = replace(p, note=NO_FIGURE["woox"])
+            p = replace(p, note=str(source.get("note") or ""))
         out.append(p)
     return out

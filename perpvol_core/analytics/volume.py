@@ -1,7 +1,7 @@
 """Volume queries over the store: daily series, rolling windows, breakdowns, the JSON report of design.md.
 
 Everything is exact: rollups and fills hold ``Decimal`` money and the frames here use polars Decimal
-columns (never float). Only counted perp fills make up volume (``perpvol_core.fill.is_counted``);
+columns (never float). Only counted perp fills make up volume (each venue's rule, ``perpvol_core.exchanges.counts``);
 ``by_fill_type`` also shows the uncounted types, flagged. Fees in USD are fees paid in USDT/USDC/USD.
 
 Dates are UTC calendar days; ``start``/``end`` date filters are inclusive. Rolling windows (24h, 7d, 30d)
@@ -22,7 +22,8 @@ import polars as pl
 from cachetools import LRUCache, TTLCache, cached
 
 from perpvol_core import timeutil
-from perpvol_core.fill import EXCHANGES, MAKER, MS_PER_DAY, TAKER, why_not_counted
+from perpvol_core.exchanges import VENUES, why_not_counted
+from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER
 from perpvol_core.money import canonical_decimal
 from perpvol_core.store import Store
 from perpvol_core.timeutil import day_floor_ms, day_ms, iso_utc
@@ -85,6 +86,25 @@ def daily_volume(
     return _with_date(daily).select("date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
 
 
+def complete_from(store: Store) -> dict[str, date]:
+    """Per venue, the first UTC day from which every one of its accounts' stored history is complete (the
+    latest ``complete_from`` of its accounts); venues without one are absent. Days before it are not covered:
+    a surface shows them as such, never as zero volume."""
+    out: dict[str, date] = {}
+    for acc in store.list_accounts():
+        ms = store.get_sync_state(acc.id).complete_from_ms
+        if ms is not None:
+            day = timeutil.date_of_ms(ms)
+            out[acc.exchange] = max(out.get(acc.exchange, day), day)
+    return out
+
+
+def is_covered(coverage: dict[str, date], exchange: str, day: date) -> bool:
+    """False for a day before the venue's ``complete_from`` (see :func:`complete_from`)."""
+    first = coverage.get(exchange)
+    return first is None or day >= first
+
+
 def daily_rows(
     store: Store,
     start: date | None = None,
@@ -93,12 +113,14 @@ def daily_rows(
     market: str | None = None,
 ) -> list[dict[str, Any]]:
     """``daily_volume`` as the JSON rows of design.md: ``{"date": "YYYY-MM-DD", "exchange", "volume_usd",
-    "maker_usd", "taker_usd", "fees_usd"`` (decimal strings), ``"fills"`` (int)``}``.
+    "maker_usd", "taker_usd", "fees_usd"`` (decimal strings), ``"fills"`` (int), ``"covered"`` (False for a
+    day before the venue's ``complete_from``: its figures are what is stored, not the day's whole volume)``}``.
 
     Days depend only on the stored fills, so the rows are shared by every caller until the store's data
     version changes (the CLI, every API request, the report); each caller gets its own copy.
     """
-    shared = _shared_daily_rows(store, store.data_version(), start, end, exchange, market)
+    coverage = tuple(sorted(complete_from(store).items()))
+    shared = _shared_daily_rows(store, store.data_version(), coverage, start, end, exchange, market)
     return [dict(row) for row in shared]
 
 
@@ -108,14 +130,17 @@ _daily_rows_cache: LRUCache[Any, tuple[dict[str, Any], ...]] = LRUCache(maxsize=
 
 @cached(_daily_rows_cache, condition=threading.Condition())
 def _shared_daily_rows(
-    store: Store, data_version: str, start: date | None, end: date | None, exchange: str | None, market: str | None
+    store: Store, data_version: str, coverage: tuple[tuple[str, date], ...], start: date | None, end: date | None,
+    exchange: str | None, market: str | None,
 ) -> tuple[dict[str, Any], ...]:
+    first = dict(coverage)
     return tuple(
         {
             "date": row["date"].isoformat(),
             "exchange": row["exchange"],
             **{k: canonical_decimal(row[k]) for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")},
             "fills": int(row["fills"]),
+            "covered": is_covered(first, row["exchange"], row["date"]),
         }
         for row in daily_volume(store, start, end, exchange, market).iter_rows(named=True)
     )
@@ -163,7 +188,7 @@ def summary(store: Store, now_ms: int | None = None) -> dict[str, dict[str, Any]
     """Counted perp volume for "24h", "7d", "30d" (windows ending at ``now_ms``) and "all", as Decimal.
 
     Returns ``{"totals": {period: Decimal}, "by_exchange": {exchange: {period: Decimal}}}``; every
-    exchange of ``perpvol_core.fill.EXCHANGES`` is present (zeros when it has no fills).
+    venue of the registry (``perpvol_core.exchanges.VENUES``) is present (zeros when it has no fills).
     Without ``now_ms`` the answer is shared for up to ``SUMMARY_TTL_MS`` while the data is unchanged:
     many API clients and dashboard sessions ask at once, and the windows only slide in the meantime.
     """
@@ -188,7 +213,7 @@ def _shared_summary(store: Store, data_version: str) -> dict[str, dict[str, Any]
 
 def _summary_at(store: Store, now: int) -> dict[str, dict[str, Any]]:
     rollups = store.rollups_frame().filter(pl.col("counted"))
-    by_exchange: dict[str, dict[str, Decimal]] = {e: dict.fromkeys(PERIODS, _ZERO) for e in EXCHANGES}
+    by_exchange: dict[str, dict[str, Decimal]] = {e: dict.fromkeys(PERIODS, _ZERO) for e in VENUES}
     per_period: dict[str, dict[str, Decimal]] = {"all": _sum_by_exchange(rollups)}
     for period, days in WINDOWS.items():
         per_period[period] = _window_by_exchange(store, rollups, now + 1 - days * MS_PER_DAY, now + 1)
@@ -209,7 +234,7 @@ def volume_report(
 ) -> dict[str, Any]:
     """The JSON object of ``perpvol volume --json`` (design.md): decimal strings, ``generated_at`` in UTC.
 
-    ``totals`` follow ``exchange`` when given; ``by_exchange`` always lists woox and paradex; ``daily``
+    ``totals`` follow ``exchange`` when given; ``by_exchange`` always lists every venue; ``daily``
     (only when asked) is the daily series within ``start``..``end`` (inclusive dates).
     """
     now = timeutil.now_ms() if now_ms is None else now_ms
@@ -281,7 +306,9 @@ def by_fill_type(
 
 def not_counted(store: Store, start: date | None = None, end: date | None = None) -> pl.DataFrame:
     """Fills that are not perp volume per (exchange, market, fill_type), largest first, with the reason
-    (``fill.why_not_counted``). Columns: exchange, market, fill_type, reason, volume_usd (Decimal), fills."""
+    (``perpvol_core.exchanges.why_not_counted``).
+
+    Columns: exchange, market, fill_type, reason, volume_usd (Decimal), fills."""
     rollups = store.rollups_frame(start_day_ms=day_ms(start) if start else None,
                                   end_day_ms=day_ms(end) if end else None).filter(~pl.col("counted"))  # fmt: skip
     out = rollups.group_by("exchange", "market", "fill_type").agg(
@@ -324,16 +351,16 @@ def range_report(store: Store, start: date, end: date, exchange: str | None = No
 
     Returns ``{"from": date, "to": date, "days": int, "totals": {...}, "by_exchange": {exchange: {...}}}``
     where each ``{...}`` holds ``volume_usd``, ``maker_usd``, ``taker_usd``, ``fees_usd`` (exact Decimal) and
-    ``fills`` (int). ``by_exchange`` lists every exchange of ``EXCHANGES`` (only ``exchange`` when given),
+    ``fills`` (int). ``by_exchange`` lists every venue of ``VENUES`` (only ``exchange`` when given),
     zeros where nothing traded; ``totals`` is the sum of the listed exchanges. One rollup read.
 
     Raises: ValueError when ``start`` is after ``end`` or ``exchange`` is unknown.
     """
     if start > end:
         raise ValueError(f"the range starts ({start.isoformat()}) after it ends ({end.isoformat()})")
-    if exchange is not None and exchange not in EXCHANGES:
-        raise ValueError(f"unknown exchange {exchange!r}; one of {', '.join(EXCHANGES)}")
-    listed = (exchange,) if exchange else EXCHANGES
+    if exchange is not None and exchange not in VENUES:
+        raise ValueError(f"unknown exchange {exchange!r}; one of {', '.join(VENUES)}")
+    listed = (exchange,) if exchange else tuple(VENUES)
     by_exchange = {e: _range_cell() for e in listed}
     rows = (
         _counted_rollups(store, start, end, exchange)

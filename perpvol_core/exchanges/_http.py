@@ -235,8 +235,9 @@ class Connector(ABC):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.credentials = credentials
-        from perpvol_core.exchanges import DEFAULT_BASE_URLS
+        from perpvol_core.exchanges import DEFAULT_BASE_URLS, check_base_url
 
+        check_base_url(self.exchange, base_url)  # before anything is sent: a venue host or a loopback address
         self.base_url = (base_url or DEFAULT_BASE_URLS[self.exchange]).rstrip("/")
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
@@ -279,6 +280,11 @@ class Connector(ABC):
 
         Raises :class:`ExchangeError` (after retries) when the exchange cannot be read.
         """
+
+    @staticmethod
+    def describe_server_profile(profile: dict[str, Any] | None) -> str:
+        """One line saying what :meth:`probe_server_profile` observed (``keys test`` prints it)."""
+        return ""
 
     def probe_server_profile(self) -> dict[str, Any] | None:
         """Observe the server's behaviour with a few requests (``keys test``); None when there is nothing to
@@ -381,14 +387,18 @@ class Connector(ABC):
         if payload is not None:
             self.check_payload(response, payload)
         if status in (401, 403):
-            raise InvalidCredentials(f"{self.exchange} rejected the credentials (HTTP {status}): {_brief(response)}")
+            brief = self._brief(response)
+            raise InvalidCredentials(f"{self.exchange} rejected the credentials (HTTP {status}): {brief}")
         if status >= 500:
-            raise ExchangeUnavailable(f"{self.exchange} failed (HTTP {status}): {_brief(response)}")
+            raise ExchangeUnavailable(f"{self.exchange} failed (HTTP {status}): {self._brief(response)}")
         if status >= 400:
-            raise BadPayload(f"{self.exchange} refused the request (HTTP {status}): {_brief(response)}")
+            raise BadPayload(f"{self.exchange} refused the request (HTTP {status}): {self._brief(response)}")
         if payload is None:
-            raise BadPayload(f"{self.exchange} sent an unreadable response: {_brief(response)}", retryable=True)
+            raise BadPayload(f"{self.exchange} sent an unreadable response: {self._brief(response)}", retryable=True)
         return payload
+
+    def _brief(self, response: httpx.Response) -> str:
+        return _brief(response, self.exchange)
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
@@ -412,10 +422,16 @@ class Connector(ABC):
         return None
 
 
-def _brief(response: httpx.Response, limit: int = 200) -> str:
+def _brief(response: httpx.Response, exchange: str | None = None, limit: int = 120) -> str:
+    """A short, redacted excerpt of an error body, only from a documented host of the venue: any other server's
+    body (a simulator, or whatever a base URL pointed at) is described, never echoed."""
+    from perpvol_core.exchanges import is_venue_host
+
     text = response.text.strip().replace("\n", " ")
+    if not text:
+        return "an empty body"
     if text.lower().startswith("<"):
-        text = "an HTML page"
-    elif not text:
-        text = "an empty body"
+        return "an HTML page"
+    if not is_venue_host(exchange, response.request.url.host):
+        return f"a body of {len(response.content)} bytes, not shown"
     return redact(text[:limit] + ("…" if len(text) > limit else ""))

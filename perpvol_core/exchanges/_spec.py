@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from perpvol_core.fill import Fill
+from perpvol_core.security.credentials import CredentialModel
 
 
 def load(path: str) -> Any:
@@ -48,7 +49,7 @@ class VenueSpec:
     #: REST host -> its private WebSocket host (documented production and staging hosts)
     hosts: Mapping[str, str]
     #: the credential kinds (pydantic models with a ``kind`` literal and a ``hint`` property)
-    credential_kinds: tuple[type, ...]
+    credential_kinds: tuple[type[CredentialModel], ...]
     #: "module:Class" of the REST connector
     connector: str
     #: "module:Class" of the stream adapter
@@ -65,6 +66,8 @@ class VenueSpec:
     retention_limited: bool = False
     #: hosts that hold the same accounts as another host (legacy domains): host -> canonical host
     same_hosts: Mapping[str, str] = field(default_factory=dict)
+    #: said with every coverage statement (what the venue can never serve), or ""
+    history_note: str = ""
 
 
 @dataclass

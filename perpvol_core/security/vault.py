@@ -32,7 +32,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from perpvol_core.config import ConfigError, Settings
-from perpvol_core.security.credentials import Credentials, credentials_from_dict, credentials_to_dict
+from perpvol_core.exchanges import stored_credentials
+from perpvol_core.security.credentials import Credentials, credentials_to_dict
 from perpvol_core.store import Store
 
 log = logging.getLogger(__name__)
@@ -304,7 +305,7 @@ class Vault:
         """Decrypt a stored blob bound to ``binding``. Raises: TamperedCiphertext (never returns garbage)."""
         plaintext = _open(self._key, blob, binding.aad())
         try:
-            creds = credentials_from_dict(json.loads(plaintext))
+            creds = stored_credentials(json.loads(plaintext))
         except (ValueError, KeyError, TypeError) as exc:
             raise TamperedCiphertext("decrypted credentials are malformed") from exc
         if creds.exchange != binding.exchange:  # cannot happen without the key; checked anyway

@@ -2,31 +2,38 @@
 
 The CLI (``perpvol keys``), the API, the dashboard's key form and the demo all add, replace, test and
 remove accounts through these functions, so labels, URLs, hex addresses and secrets are checked the
-same way and give the same messages everywhere. Messages are in the words of a form ("the WOO X API
-key"), never a CLI flag: each surface adds its own hint (``AccountInputError.field`` says which input).
+same way and give the same messages everywhere. The credential fields are checked by the venue's credential
+models (``perpvol_core.exchanges.parse_credentials``). Messages are in the words of a form (naming the venue's
+own field, such as its API key), never a CLI flag: each surface adds its own hint
+(``AccountInputError.field`` says which input).
 
-One real account is stored once: the test step asks the exchange who the credentials belong to (WOO X
-``applicationId`` of ``GET /v3/account/info``; Paradex: the account address of ``GET /v1/account``; an L2
-subkey signs for its main account, so it resolves to the main address), at which server (production,
-staging and each simulator hold different accounts). That identity is stored with the account; a second
+One real account is stored once: the test step asks the venue who the credentials belong to (its spec's
+``identity``), at which server (production, staging and each simulator hold different accounts; a venue's
+legacy domains, its ``same_hosts``, hold the same ones). That identity is stored with the account; a second
 label for the same exchange account is refused with :class:`DuplicateAccount`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from perpvol_core.exchanges import EXCHANGES, BadPayload, display_name, make_connector
-from perpvol_core.security.credentials import (
-    Credentials,
-    ParadexL2Credentials,
-    ParadexTokenCredentials,
-    WooxCredentials,
+from perpvol_core.exchanges import (
+    VENUES,
+    BaseUrlRefused,
+    account_identity,
+    check_base_url,
+    display_name,
+    load,
+    make_connector,
+    parse_credentials,
+    venue_names,
 )
-from perpvol_core.security.redaction import Secret, redact
+from perpvol_core.security.credentials import Credentials, CredentialsInvalid
+from perpvol_core.security.redaction import redact
 from perpvol_core.store import Account, AccountExists, AccountNotFound, Store
 
 LABEL_MAX = 64
@@ -35,13 +42,10 @@ _MARKET_RE = re.compile(r"[A-Za-z0-9_\-]{1,80}")
 #: The same rules as anchored patterns, for schemas that document them (the API's OpenAPI document).
 LABEL_PATTERN = f"^{_LABEL_RE.pattern}$"
 MARKET_PATTERN = f"^{_MARKET_RE.pattern}$"
-_HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,64}")
 _HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.?)*|\[[0-9A-Fa-f:.]+\]")
 _URL_PATH_RE = re.compile(r"(?:/[A-Za-z0-9._~\-]*)*")
 _PRINTABLE_RE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what exchange keys, secrets and tokens are made of
 _URL_MAX = 2000
-_API_KEY_MAX = 200
-_SECRET_MAX = {"api_secret": 400, "token": 16384, "l2_key": 70}
 
 
 class AccountInputError(ValueError):
@@ -67,25 +71,40 @@ class DuplicateAccount(AccountInputError):
         self.existing_label = existing_label
 
 
-@dataclass(frozen=True)
 class AccountRequest:
-    """What a surface collected to add or replace an account (secrets already wrapped in :class:`Secret`)."""
+    """What a surface collected to add or replace an account: the label, the base URL (None: the venue's
+    default) and the credentials: a credential model (``credentials=``), a mapping of its fields (with
+    ``kind``, or without it: the kind of ``exchange`` whose fields are given), or those fields as keywords
+    (``AccountRequest("<venue>", "label", <field>=...)``). Fields left None or "" count as not given.
+    """
 
-    exchange: str
-    label: str
-    api_key: str | None = None
-    api_secret: Secret | None = None
-    token: Secret | None = None
-    account: str | None = None
-    l2_key: Secret | None = None
-    base_url: str | None = None
+    __slots__ = ("base_url", "credentials", "exchange", "label")
+
+    def __init__(
+        self,
+        exchange: str | None = None,
+        label: str = "",
+        *,
+        base_url: str | None = None,
+        credentials: Any = None,
+        **fields: Any,
+    ) -> None:
+        if credentials is not None and fields:
+            raise TypeError("give the credentials as a model or mapping, or as fields, not both")
+        self.exchange = getattr(credentials, "exchange", None) or exchange
+        self.label = label
+        self.base_url = base_url
+        self.credentials: Credentials | Mapping[str, Any] = credentials if credentials is not None else fields
+
+    def __repr__(self) -> str:  # secrets are Secret (masked) or a model (masked hint)
+        return f"AccountRequest({self.exchange!r}, {self.label!r}, base_url={self.base_url!r})"
 
 
 @dataclass(frozen=True)
 class AccountTest:
     """What the exchange said about the credentials.
 
-    ``text`` is a short redacted description ("WOO X account … (application 251bf5c4…)"); ``identity`` the
+    ``text`` is a short redacted description (what the venue said of the account); ``identity`` the
     exchange's own id of the account (None when it could not be read); ``duplicate_of`` the other label
     that holds the same identity (an account stored twice before this check existed).
     """
@@ -95,7 +114,7 @@ class AccountTest:
     text: str
     identity: str | None
     duplicate_of: str | None = None
-    #: The reading of the exchange's unconfirmed behaviour the server follows (WOO X), when observed.
+    #: What the server was seen to do (a reading of the venue's unconfirmed behaviour), when observed.
     server_profile: str | None = None
 
     def __str__(self) -> str:
@@ -118,11 +137,30 @@ def validate_label(label: str) -> str:
     return label
 
 
-def validate_base_url(url: str | None) -> str | None:
-    """An http(s) base URL without credentials, query or fragment (trailing '/' dropped); None/"" -> None.
+_ANY = object()
+
+
+def validate_base_url(exchange: Any, url: Any = _ANY) -> str | None:
+    """The base URL of an account of ``exchange`` (trailing '/' dropped; None/"" -> None, the venue's default).
+
+    It is https on one of the venue's hosts or http(s) on a loopback address (a simulator), without
+    credentials, query or fragment: anything else is refused before any request is sent. Called with the URL
+    alone (``validate_base_url(url)``, earlier versions), the hosts of every venue are allowed.
 
     Raises AccountInputError("base_url").
     """
+    if url is _ANY:
+        exchange, url = None, exchange
+    url = _url_shape(url)
+    if url is not None:
+        try:
+            check_base_url(exchange if exchange in VENUES else None, url)
+        except BaseUrlRefused as exc:
+            raise AccountInputError("base_url", f"The base URL is refused: {exc}") from None
+    return url
+
+
+def _url_shape(url: Any) -> str | None:
     if url is None:
         return None
     if not isinstance(url, str):
@@ -132,7 +170,7 @@ def validate_base_url(url: str | None) -> str | None:
         return None
     bad = AccountInputError(
         "base_url",
-        "The base URL must be an http(s) URL such as https://api.staging.woox.io "
+        "The base URL must be an http(s) URL such as https://<host>[:port][/path] "
         "(no user name, password, query or fragment).",
     )
     if len(url) > _URL_MAX or not _PRINTABLE_RE.fullmatch(url):
@@ -166,112 +204,29 @@ def validate_market(market: str) -> str:
     return market
 
 
-def validate_exchange(exchange: str) -> str:
+def validate_exchange(exchange: Any) -> str:
     """Raises AccountInputError("exchange") for an exchange perpvol does not read."""
-    if not isinstance(exchange, str) or exchange not in EXCHANGES:
-        names = ", ".join(f"{info.display_name} ({name})" for name, info in EXCHANGES.items())
-        raise AccountInputError("exchange", f"The exchange must be one of {names}.")
+    if not isinstance(exchange, str) or exchange not in VENUES:
+        raise AccountInputError("exchange", f"The exchange must be one of {venue_names()}.")
     return exchange
 
 
-def _secret(value: Secret | None, field: str, what: str, missing: str) -> Secret:
-    if value is None or not value.reveal():
-        raise AccountInputError(field, missing if value is None else f"The {what} is empty.")
-    text = value.reveal()
-    if len(text) > _SECRET_MAX[field]:
-        raise AccountInputError(field, f"The {what} is too long to be one; paste only the value.")
-    if any(ch.isspace() for ch in text):
-        raise AccountInputError(field, f"The {what} contains whitespace; paste only the value.")
-    if not _PRINTABLE_RE.fullmatch(text):
-        raise AccountInputError(field, f"The {what} contains characters no {what} has; paste only the value.")
-    return value
-
-
-def _not_given(req: AccountRequest, fields: tuple[str, ...]) -> bool:
-    return all(getattr(req, f) in (None, "") for f in fields)
-
-
 def build_credentials(req: AccountRequest) -> Credentials:
-    """Typed credentials from the request, every shape checked. Raises AccountInputError."""
-    exchange = validate_exchange(req.exchange)
-    if exchange == "woox":
-        if not _not_given(req, ("token", "account", "l2_key")):
-            raise AccountInputError(None, "A WOO X account takes an API key and its secret only.")
-        api_key = (req.api_key or "").strip(" ")
-        if not api_key:
-            raise AccountInputError("api_key", "WOO X needs the API key (the public part) and its secret.")
-        if any(ch.isspace() for ch in api_key):
-            raise AccountInputError("api_key", "The WOO X API key contains whitespace; paste only the value.")
-        if len(api_key) > _API_KEY_MAX or not _PRINTABLE_RE.fullmatch(api_key):
-            raise AccountInputError("api_key", "The WOO X API key is not a key; paste only the value.")
-        secret = _secret(req.api_secret, "api_secret", "WOO X API secret", "WOO X needs the API secret.")
-        return WooxCredentials(api_key=api_key, api_secret=secret)
-    if not _not_given(req, ("api_key", "api_secret")):
-        raise AccountInputError(None, "A Paradex account takes a read-only token, or an account address and an L2 key.")
-    l2_given = not _not_given(req, ("account", "l2_key"))
-    if req.token is not None and l2_given:
-        raise AccountInputError(
-            None, "Give either a Paradex read-only token, or an account address with an L2 key, not both."
-        )
-    if l2_given:
-        account = (req.account or "").strip(" ")
-        if not _HEX_RE.fullmatch(account):
-            raise AccountInputError("account", "The Paradex account address must be 0x-hex (e.g. 0x1a2b…).")
-        l2_key = _secret(req.l2_key, "l2_key", "Paradex L2 private key", "Paradex needs the L2 private key.")
-        if not _HEX_RE.fullmatch(l2_key.reveal()):
-            raise AccountInputError("l2_key", "The Paradex L2 private key must be 0x-hex.")
-        return ParadexL2Credentials(account=account.lower(), l2_key=l2_key)
-    token = _secret(
-        req.token, "token", "Paradex read-only token",
-        "Paradex needs a read-only token, or an account address and an L2 key.",
-    )  # fmt: skip
-    return ParadexTokenCredentials(token=token)
-
-
-# -- the exchange's own identity ------------------------------------------------------------------------
-
-
-def _address(value: Any) -> str | None:
-    """A Starknet address in one spelling (lower-case hex, no leading zeros), or None."""
+    """Typed credentials from the request, every shape checked (by the credential models). Raises AccountInputError."""
+    given_kind = isinstance(req.credentials, Mapping) and req.credentials.get("kind") is not None
+    exchange = None if req.exchange is None and given_kind else validate_exchange(req.exchange)
     try:
-        return hex(int(str(value), 16))
-    except (TypeError, ValueError):
-        return None
-
-
-def _identity(connector: Any, creds: Credentials) -> str | None:
-    """The exchange's id of the account behind ``creds`` (one more request). Raises ExchangeError."""
-    if isinstance(creds, WooxCredentials):
-        payload = connector.request("GET", "/v3/account/info", endpoint="/v3/account/info")
-        data = payload.get("data") if isinstance(payload, dict) else None
-        app = data.get("applicationId") if isinstance(data, dict) else None
-        return str(app).strip().lower() or None if app is not None else None
-    try:
-        payload = connector.request("GET", "/v1/account", endpoint="private")
-        address = _address(payload.get("account")) if isinstance(payload, dict) else None
-    except BadPayload:  # an endpoint this key may not read: fall back to what the credentials name
-        address = None
-    if address is None and isinstance(creds, ParadexL2Credentials):
-        address = _address(creds.account)  # a subkey is used with its MAIN account address
-    if address is None and isinstance(creds, ParadexTokenCredentials):
-        from perpvol_core.exchanges.paradex.rest import jwt_claims
-
-        address = _address(jwt_claims(creds.token.reveal()).get("sub"))
-    return address
-
-
-#: hosts that serve the same accounts (WOO X's legacy domains)
-_SAME_HOST = {
-    "api.woo.org": "api.woox.io",
-    "api.woo.network": "api.woox.io",
-    "api.staging.woo.org": "api.staging.woox.io",
-}
+        return parse_credentials(req.credentials, exchange=exchange)
+    except CredentialsInvalid as exc:
+        raise AccountInputError(exc.field, str(exc)) from None
 
 
 def _server(exchange: str, base_url: str | None) -> str:
-    """The server an account lives on: production and staging (or two simulators) hold different accounts."""
-    host = urlsplit(base_url or EXCHANGES[exchange].default_base_url).netloc.lower()
-    return _SAME_HOST.get(host, host)
+    """The server an account lives on: production and staging (or two simulators) hold different accounts;
+    a venue's legacy domains (``same_hosts``) hold the same accounts as the host they stand for."""
+    spec = VENUES[exchange]
+    host = urlsplit(base_url or spec.default_base_url).netloc.lower()
+    return spec.same_hosts.get(host, host)
 
 
 def probe(creds: Credentials, base_url: str | None, **connector_options: Any) -> tuple[str, str | None]:
@@ -284,7 +239,7 @@ def probe(creds: Credentials, base_url: str | None, **connector_options: Any) ->
     connector = make_connector(creds, base_url, **connector_options)
     try:
         text = redact(connector.validate() or "ok")
-        account_id = _identity(connector, creds)
+        account_id = account_identity(connector, creds)
     finally:
         connector.close()
     return text, (f"{account_id}@{_server(creds.exchange, base_url)}" if account_id else None)
@@ -332,8 +287,8 @@ def add_account_report(
         VaultError, StoreError: the vault or the database failed (nothing saved).
     """
     label = validate_label(req.label)
-    base_url = validate_base_url(req.base_url)
     creds = build_credentials(req)
+    base_url = validate_base_url(creds.exchange, req.base_url)
     existing = _existing(store, label)
     if existing is not None and not replace:
         raise AccountExists(f"an account labelled {label!r} already exists")
@@ -411,9 +366,7 @@ def _record_server_profile(store: Store, account: Account, creds: Any, **connect
     if profile is None:
         return None
     store.set_account_doc(account.label, "server_profile", profile)
-    from perpvol_core.exchanges.woox.profile import describe_server_profile
-
-    return f"transactionHistory: {describe_server_profile(profile)}"
+    return str(load(VENUES[account.exchange].connector).describe_server_profile(profile))
 
 
 test_account.__test__ = False  # type: ignore[attr-defined]  # a service, not a pytest test

@@ -1,18 +1,11 @@
 """The live feed: private fill streams of every account, ingested as they happen, and live volume totals.
 
 One :class:`LiveFeed` per deployment runs inside the background worker (``worker.add_service``). For each
-stored account it keeps a private WebSocket open:
+stored account it keeps a private WebSocket open. The wire is the venue's :class:`StreamAdapter` (its spec's
+``stream``: where to connect, the handshake, what a pushed message means, its heartbeat); the feed owns the
+socket (the ``websockets`` reconnecting client), the backoff, the states, the heartbeats and the ingest.
 
-* WOO X v3 private stream ``/v3/private?key=<listenKey>`` (key from ``POST /v3/account/listenKey``, 24 h,
-  replaced ``listen_key_renew_s`` before it expires), ``SUBSCRIBE`` ``executionreport`` and
-  ``algoexecutionreportv2``; the v2 stream ``/v2/ws/private/stream/{application_id}`` (``auth`` event,
-  ``sign`` = HMAC-SHA256(secret, ``"|" + ts``)) when the host has no v3 stream. Pings are answered;
-  pushes with ``tradeId`` ≠ 0 are fills (algo/stop-order fills included). The WebSocket host follows the
-  account's REST host.
-* Paradex JSON-RPC ``/v1``: ``auth`` with a bearer JWT (read-only token, or a JWT from a signed
-  ``POST /v1/auth`` for an L2 key), ``subscribe`` ``fills.ALL``; ``subscription`` notifications carry fills.
-
-Pushed fills are parsed with the connectors' parsers and ingested through the same idempotent
+Pushed fills are classified by the venue's rules and ingested through the same idempotent
 ``store.ingest_fills`` as REST sync, so a fill seen live and later in REST counts once. A dropped stream
 reconnects with exponential backoff; after every (re)connect one incremental REST sync of that account
 closes the gap, and while a stream is down (or the credential cannot open one) the feed asks for
@@ -31,7 +24,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -40,20 +33,9 @@ from websockets.asyncio.client import process_exception
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from perpvol_core import timeutil
-from perpvol_core.exchanges._errors import BadPayload, ExchangeError, StreamAuthRefused, StreamProtocolError
-from perpvol_core.exchanges._stream import ws_url
-from perpvol_core.exchanges.paradex.stream import bearer_jwt as paradex_jwt
-from perpvol_core.exchanges.paradex.stream import parse_push as parse_paradex_push
-from perpvol_core.exchanges.woox.stream import FILL_TOPICS as WOOX_FILL_TOPICS
-from perpvol_core.exchanges.woox.stream import application_id as woox_application_id
-from perpvol_core.exchanges.woox.stream import auth_message as woox_auth_message
-from perpvol_core.exchanges.woox.stream import new_listen_key as woox_new_listen_key
-from perpvol_core.exchanges.woox.stream import parse_fills as parse_woox_fills
-from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push  # noqa: F401 - re-exported
-from perpvol_core.exchanges.woox.stream import pong_for as woox_pong_for
-from perpvol_core.exchanges.woox.stream import v2_url as woox_v2_url
-from perpvol_core.exchanges.woox.stream import v3_subscribe_message as woox_v3_subscribe_message
-from perpvol_core.exchanges.woox.stream import v3_url as woox_v3_url
+from perpvol_core.exchanges import ExchangeError, StreamAdapter, classify, make_stream
+from perpvol_core.exchanges._errors import StreamAuthRefused, StreamProtocolError
+from perpvol_core.exchanges._spec import StreamTarget
 from perpvol_core.fill import Fill
 from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
@@ -114,13 +96,27 @@ def volume_event(store: Any, now_ms: int | None = None) -> dict[str, Any]:
     }
 
 
-@dataclass
-class _Target:
-    """Where one account's stream connects and how it shakes hands (``kind``: woox-v3 | woox-v2 | paradex)."""
+class _Connection:
+    """The open socket as an adapter sees it (:class:`~perpvol_core.exchanges._spec.StreamConnection`)."""
 
-    url: str = field(repr=False)  # a v3 URL holds the listenKey
-    kind: str
-    renew_at: float | None = None  # time.monotonic() at which to reconnect with a new listenKey
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.last_sent = time.monotonic()
+
+    async def send_json(self, message: Any) -> None:
+        await self.ws.send(json.dumps(message, default=str))
+        self.last_sent = time.monotonic()
+
+    async def recv_message(self, timeout: float) -> Any:
+        return _decode(await asyncio.wait_for(self.ws.recv(), timeout=timeout))
+
+
+def _decode(raw: Any) -> Any:
+    """Parsed JSON (non-integers as ``Decimal``: exact prices and sizes, never float), else the raw text."""
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except ValueError:
+        return raw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,8 +145,7 @@ class LiveFeed:
         backoff_max_s: float = 30.0,
         auth_retry_s: float = 300.0,
         handshake_timeout_s: float = 10.0,
-        woox_application_id: str | None = None,
-        listen_key_renew_s: float = 3600.0,
+        **stream_options: Any,
     ) -> None:
         self.store = store
         self.vault = vault
@@ -163,10 +158,9 @@ class LiveFeed:
         self.backoff_max_s = backoff_max_s
         self.auth_retry_s = auth_retry_s
         self.handshake_timeout_s = handshake_timeout_s
-        self.woox_application_id = woox_application_id
-        #: a WOO X listenKey is replaced this long before it expires (24 h validity, §6.2)
-        self.listen_key_renew_s = listen_key_renew_s
-        self._woox_v2_until: dict[str, float] = {}
+        #: passed to every stream adapter (each reads the options it knows, e.g. a key renewal lead)
+        self.stream_options = stream_options
+        self._adapters: dict[str, StreamAdapter] = {}
         self._statuses: dict[str, StreamStatus] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -178,7 +172,6 @@ class LiveFeed:
         self._unsubscribe: Callable[[], None] | None = None
         self._last_totals: Any = None
         self._sync_requests: dict[str, float] = {}
-        self._app_ids: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     @property
@@ -304,6 +297,7 @@ class LiveFeed:
                     if label not in current or task.done():
                         task.cancel()
                         self._tasks.pop(label, None)
+                        self._adapters.pop(label, None)
                         with self._lock:
                             self._statuses.pop(label, None)
                 for label, acc in current.items():
@@ -346,14 +340,25 @@ class LiveFeed:
                 if time.monotonic() - last >= self.fallback_interval_s * 0.9:
                     await self._request_sync(label, "stream not live")
 
+    def _adapter(self, account: Any, creds: Any) -> StreamAdapter:
+        """The account's stream adapter, kept between passes (it remembers e.g. a protocol fallback)."""
+        adapter = self._adapters.get(account.label)
+        if adapter is None or adapter.credentials != creds or adapter.base_url != account.base_url:
+            adapter = make_stream(
+                creds, account.base_url, auth_retry_s=self.auth_retry_s, handshake_timeout_s=self.handshake_timeout_s,
+                **self.stream_options,
+            )  # fmt: skip
+            self._adapters[account.label] = adapter
+        return adapter
+
     async def _stream_loop(self, account: Any) -> None:
         """One account's stream for as long as the feed runs.
 
-        Each pass picks a target (URL + handshake: WOO X v3 with a fresh listenKey, or the v2 fallback;
-        Paradex) and lets the ``websockets`` client's own reconnecting iterator (``async for ws in
-        connect(...)``) reconnect it: transient connect failures are retried with the library's backoff,
-        a connection dropped after the handshake with ours (from ``backoff_initial_s`` again after a live
-        period). A target that cannot work (refused handshake, a listenKey to renew) ends the pass.
+        Each pass asks the adapter for a target (URL, maybe a renewal time) and lets the ``websockets``
+        client's own reconnecting iterator (``async for ws in connect(...)``) reconnect it: transient connect
+        failures are retried with the library's backoff, a connection dropped after the handshake with ours
+        (from ``backoff_initial_s`` again after a live period). A target that cannot work (a refused
+        handshake, a refused connection the adapter wants another target for, a renewal due) ends the pass.
         """
         st = self._statuses[account.label]
         backoff = self.backoff_initial_s
@@ -362,9 +367,10 @@ class LiveFeed:
             connects_before = st.connects
             try:
                 creds = await asyncio.to_thread(self.vault.decrypt_account, account)
-                target = await self._target(account, creds)
-                error = await self._run_target(account, creds, st, target)
-                if error is None:  # the target asked to be replaced (listenKey renewal): at once
+                adapter = self._adapter(account, creds)
+                target = await adapter.target()
+                error = await self._run_target(account, adapter, st, target)
+                if error is None:  # the target asked to be replaced (a key renewal): at once
                     continue
             except asyncio.CancelledError:
                 raise
@@ -384,44 +390,17 @@ class LiveFeed:
             backoff = min(backoff * 2, self.backoff_max_s)
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))  # noqa: S311 - jitter
 
-    async def _target(self, account: Any, creds: Any) -> _Target:
-        """Where and how to connect now. WOO X: v3 with a new listenKey unless this account fell back to v2.
-
-        Raises StreamAuthRefused, ExchangeError subclasses.
-        """
-        exchange = account.exchange
-        if exchange != "woox":
-            return _Target(ws_url(exchange, account.base_url), "paradex")
-        if self._woox_v2_until.get(account.label, 0.0) <= time.monotonic():
-            try:
-                key, expiry_ms = await asyncio.to_thread(woox_new_listen_key, creds, account.base_url)
-            except BadPayload as exc:  # no listenKey endpoint (or no key in the answer): the v2 stream
-                self._fall_back_to_v2(account.label, f"listenKey: {exc}")
-            else:
-                lead = min(self.listen_key_renew_s, max(1.0, (expiry_ms - timeutil.now_ms()) / 2000))
-                renew_at = time.monotonic() + max(1.0, (expiry_ms - timeutil.now_ms()) / 1000 - lead)
-                return _Target(woox_v3_url(account.base_url, key), "woox-v3", renew_at=renew_at)
-        app_id = self.woox_application_id or self._app_ids.get(account.label)
-        if app_id is None:
-            app_id = await asyncio.to_thread(woox_application_id, creds, account.base_url)
-            self._app_ids[account.label] = app_id
-        return _Target(woox_v2_url(account.base_url, app_id), "woox-v2")
-
-    def _fall_back_to_v2(self, label: str, why: str) -> None:
-        log.info("WOO X stream of %s: using the v2 private stream (%s)", label, redact(why))
-        self._woox_v2_until[label] = time.monotonic() + self.auth_retry_s
-
-    async def _run_target(self, account: Any, creds: Any, st: StreamStatus, target: _Target) -> str | None:
+    async def _run_target(
+        self, account: Any, adapter: StreamAdapter, st: StreamStatus, target: StreamTarget
+    ) -> str | None:
         """Stream ``target`` through the reconnecting iterator; returns None when the target must be replaced
-        (listenKey renewal), else the reason it stopped. Raises StreamAuthRefused, StreamProtocolError, …"""
+        (renewal due), else the reason it stopped. Raises StreamAuthRefused, StreamProtocolError, …"""
         backoff = self.backoff_initial_s
 
         def retryable(exc: Exception) -> Exception | None:
             self._set_state(st, DOWN, f"{type(exc).__name__}: {exc}")
-            if target.kind == "woox-v3" and isinstance(exc, InvalidStatus):
-                if exc.response.status_code == 404:  # no v3 private stream on this host
-                    self._fall_back_to_v2(account.label, "v3 private stream not found")
-                return exc  # 401: the key was refused or expired; a new one is fetched
+            if isinstance(exc, InvalidStatus) and adapter.connect_failed(exc.response.status_code):
+                return exc  # the adapter wants another target (another protocol version, a new key)
             return process_exception(exc)
 
         connections = websockets.connect(
@@ -439,17 +418,9 @@ class LiveFeed:
         async with contextlib.aclosing(connections):
             async for ws in connections:
                 went_live = False
+                conn = _Connection(ws)
                 try:
-                    if target.kind == "woox-v3":
-                        try:
-                            await self._woox_v3_handshake(ws)
-                        except StreamProtocolError as exc:  # v3 topics refused: the documented v2 stream instead
-                            self._fall_back_to_v2(account.label, str(exc))
-                            return f"v3 subscribe refused: {exc}"
-                    elif target.kind == "woox-v2":
-                        await self._woox_handshake(ws, creds)
-                    else:
-                        await self._paradex_handshake(ws, creds, account.base_url)
+                    await adapter.handshake(conn)
                     went_live = True
                     with self._lock:
                         st.connects += 1
@@ -457,7 +428,7 @@ class LiveFeed:
                     self._set_state(st, LIVE)
                     # fills made while the stream was down are only in REST: one incremental sync closes the gap
                     asyncio.get_running_loop().create_task(self._request_sync(account.label, "stream (re)connected"))
-                    if await self._consume(ws, account, st, target):
+                    if await self._consume(conn, account, adapter, st, target):
                         return None  # renewal due
                 except ConnectionClosed as exc:
                     self._set_state(st, DOWN, f"stream closed: {exc}")
@@ -470,107 +441,53 @@ class LiveFeed:
                     continue  # the iterator reconnects
         return "stream closed"  # pragma: no cover - the iterator only ends by an exception
 
-    async def _consume(self, ws: Any, account: Any, st: StreamStatus, target: _Target) -> bool:
-        """Ingest pushes until the connection drops (raises ConnectionClosed) or ``target.renew_at`` (True)."""
-        exchange = account.exchange
+    def _wait_s(self, conn: _Connection, adapter: StreamAdapter, target: StreamTarget) -> float | None:
+        """Seconds until the next thing to do without a message (a heartbeat, a renewal); None: none."""
+        waits = []
+        if target.renew_at is not None:
+            waits.append(target.renew_at - time.monotonic())
+        if adapter.heartbeat_s is not None:
+            waits.append(conn.last_sent + adapter.heartbeat_s - time.monotonic())
+        return max(0.0, min(waits)) if waits else None
+
+    async def _consume(
+        self, conn: _Connection, account: Any, adapter: StreamAdapter, st: StreamStatus, target: StreamTarget
+    ) -> bool:
+        """Ingest pushes until the connection drops (raises ConnectionClosed) or ``target.renew_at`` (True);
+        sends the adapter's heartbeat after ``heartbeat_s`` without an outgoing message."""
         while True:
-            if target.renew_at is not None:
-                left = target.renew_at - time.monotonic()
-                if left <= 0:
-                    return True
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=left)
-                except TimeoutError:
-                    return True
-            else:
-                raw = await ws.recv()
+            if target.renew_at is not None and target.renew_at <= time.monotonic():
+                return True
+            if adapter.heartbeat_s is not None and time.monotonic() - conn.last_sent >= adapter.heartbeat_s:
+                beat = adapter.heartbeat()
+                if beat is not None:
+                    await conn.send_json(beat)
+                else:
+                    conn.last_sent = time.monotonic()
+            wait = self._wait_s(conn, adapter, target)
+            try:
+                raw = await (conn.ws.recv() if wait is None else asyncio.wait_for(conn.ws.recv(), timeout=wait))
+            except TimeoutError:
+                continue  # a heartbeat or a renewal is due
             st.last_message_ms = timeutil.now_ms()
             try:
-                msg = json.loads(raw, parse_float=Decimal)  # exact prices and sizes, never float
-            except ValueError:
-                continue
-            if not isinstance(msg, dict):
-                continue
-            if exchange == "woox":
-                pong = woox_pong_for(msg)
-                if pong is not None:
-                    await ws.send(json.dumps(pong))
-                    continue
-            try:
-                fills = parse_woox_fills(msg) if exchange == "woox" else [f for f in [parse_paradex_push(msg)] if f]
-            except (KeyError, ValueError, TypeError) as exc:
+                reply = adapter.on_message(_decode(raw))
+            except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
                 log.warning("unreadable fill push on %s: %s", account.label, redact(exc))
                 continue
-            for fill in fills:
+            for answer in reply.replies:
+                await conn.send_json(answer)
+            for fill in reply.fills:
                 await self._ingest(account, st, fill)
 
     async def _ingest(self, account: Any, st: StreamStatus, fill: Fill) -> None:
-        new = await asyncio.to_thread(self.store.ingest_fills, account.id, [fill])
+        new = await asyncio.to_thread(self.store.ingest_fills, account.id, [classify(fill)])
         with self._lock:
             st.fills_received += 1
             st.fills_new += int(new or 0)
             st.last_fill_ms = fill.ts_ms
         if new:
             self._dirty_event().set()
-
-    # -- handshakes ----------------------------------------------------------------------------
-    async def _recv_json(self, ws: Any) -> dict[str, Any]:
-        raw = await asyncio.wait_for(ws.recv(), timeout=self.handshake_timeout_s)
-        try:
-            msg = json.loads(raw)
-        except ValueError as exc:
-            raise StreamProtocolError("the stream sent text that is not JSON") from exc
-        if not isinstance(msg, dict):
-            raise StreamProtocolError("the stream sent a non-object message")
-        return msg
-
-    async def _await_reply(self, ws: Any, match: Callable[[dict[str, Any]], bool], pong: bool) -> dict[str, Any]:
-        while True:
-            msg = await self._recv_json(ws)
-            answer = woox_pong_for(msg) if pong else None
-            if answer is not None:
-                await ws.send(json.dumps(answer))
-                continue
-            if match(msg):
-                return msg
-
-    async def _woox_handshake(self, ws: Any, creds: Any) -> None:
-        ts = timeutil.now_ms()
-        await ws.send(json.dumps(woox_auth_message(creds.api_key, creds.api_secret.reveal(), ts, "pv-auth")))
-        reply = await self._await_reply(ws, lambda m: m.get("event") == "auth", pong=True)
-        if not reply.get("success"):
-            raise StreamAuthRefused(redact(reply.get("errorMsg") or "auth failed"))
-        for topic in WOOX_FILL_TOPICS:  # fills of ordinary orders and of algo/stop orders (as ccxt pro)
-            await ws.send(json.dumps({"id": f"pv-sub-{topic}", "topic": topic, "event": "subscribe"}))
-            reply = await self._await_reply(ws, lambda m: m.get("event") == "subscribe", pong=True)
-            if not reply.get("success"):
-                raise StreamProtocolError(f"subscribe refused: {redact(reply.get('errorMsg') or reply)}")
-
-    async def _woox_v3_handshake(self, ws: Any) -> None:
-        """v3: the listenKey in the URL authenticates; subscribe the fill topics (§6.2 command shape)."""
-        await ws.send(json.dumps(woox_v3_subscribe_message("pv-sub")))
-        reply = await self._await_reply(
-            ws, lambda m: m.get("id") == "pv-sub" or str(m.get("cmd", "")).upper() == "SUBSCRIBE", pong=True
-        )
-        if not reply.get("success"):
-            raise StreamProtocolError(f"subscribe refused: {redact(reply.get('errorMsg') or reply)}")
-
-    async def _paradex_handshake(self, ws: Any, creds: Any, base_url: str | None) -> None:
-        jwt = await asyncio.to_thread(paradex_jwt, creds, base_url)
-        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "auth", "params": {"bearer": jwt}, "id": 0}))
-        reply = await self._await_reply(ws, lambda m: m.get("id") == 0, pong=False)
-        if "error" in reply:
-            err = reply.get("error") or {}
-            code = err.get("code") if isinstance(err, dict) else None
-            text = redact(err.get("message") if isinstance(err, dict) else err)
-            if code in (40110, 40111, 40112):
-                raise StreamAuthRefused(f"{code} {text}")
-            raise StreamProtocolError(f"auth failed: {code} {text}")
-        subscribe = {"jsonrpc": "2.0", "method": "subscribe", "params": {"channel": "fills.ALL"}, "id": 1}
-        await ws.send(json.dumps(subscribe))
-        reply = await self._await_reply(ws, lambda m: m.get("id") == 1, pong=False)
-        if "error" in reply:
-            raise StreamProtocolError(f"subscribe refused: {redact(reply['error'])}")
 
 
 def attach_live_feed(worker: Any, **options: Any) -> LiveFeed:

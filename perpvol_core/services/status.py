@@ -37,11 +37,18 @@ class AccountStatus:
     progress: float
     eta_s: float | None
     created_ms: int | None
-    #: What the server was seen to do (WOO X transactionHistory reading), when observed.
+    #: What the server was seen to do (a reading of the venue's unconfirmed behaviour), when observed.
     server_profile: dict[str, Any] | None = None
+    #: UTC midnight from which the stored history is complete (days before it are not covered), or None
+    complete_from_ms: int | None = None
+
+    @property
+    def complete_from(self) -> str | None:
+        """``YYYY-MM-DD``: the first UTC day from which the stored history is complete (None: not synced)."""
+        return iso_day(self.complete_from_ms)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "complete_from": self.complete_from}
 
     def as_keys_json(self) -> dict[str, Any]:
         """The ``perpvol keys list --json`` row (its documented keys first, then the view's own)."""
@@ -54,6 +61,7 @@ class AccountStatus:
             "last_sync": iso_time(self.last_success_ms),
             "covered_from": iso_day(self.covered_from_ms),
             "covered_to": iso_day(self.covered_to_ms),
+            "complete_from": self.complete_from,
             "fills": self.fills,
             "last_error": self.last_error,
             "display_name": self.display_name,
@@ -121,6 +129,7 @@ def account_statuses(store: Any, worker_status: dict[str, Any] | None = None) ->
                 eta_s=live.get("eta_s", state.eta_s),
                 created_ms=acc.created_ms,
                 server_profile=acc.server_profile,
+                complete_from_ms=state.complete_from_ms,
             )
         )
     return rows

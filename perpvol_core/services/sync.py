@@ -23,11 +23,13 @@ from typing import Any
 
 from perpvol_core import bounds, timeutil
 from perpvol_core.exchanges import (
+    VENUES,
     Connector,
     ExchangeError,
     ExchangeUnavailable,
     InvalidCredentials,
     RateLimited,
+    classify_all,
     make_connector,
 )
 from perpvol_core.fill import MS_PER_DAY
@@ -67,19 +69,38 @@ def coverage_text(
         text = "nothing synced yet"
     else:
         text = f"complete from {display_utc(covered_from_ms)} to {display_utc(covered_to_ms)}"
-    if exchange == "woox":  # always said: a trader must know nothing older can be fetched
-        from perpvol_core.exchanges.woox.rest import WooxConnector
-
-        text += ". " + WooxConnector.history_note
+    spec = VENUES.get(exchange)
+    if spec is not None and spec.history_note:  # always said: a trader must know nothing older can be fetched
+        text += ". " + spec.history_note
     for note in (server_profile or {}).get("notes") or []:
         text += f" Note: {note}."
     return text
 
 
+def complete_from_after(
+    complete_from_ms: int | None, covered_from_ms: int | None, history_starts_ms: int | None, *, gap: bool = False
+) -> int | None:
+    """The first UTC midnight from which an account's stored history is complete, after one more page.
+
+    Without a retention cap it is the covered range's start, rounded up to a day; with one
+    (``history_starts_ms``: the venue serves nothing older) the first day at or after the cap. It only moves
+    earlier: fills once stored are kept, so a cap that moves on later leaves the history complete as it was.
+    ``gap``: the venue could not serve the start of a forward run (fills were lost between two syncs), so the
+    history is complete only from the cap on.
+    """
+    if covered_from_ms is None:
+        return complete_from_ms
+    start = covered_from_ms if history_starts_ms is None else max(covered_from_ms, history_starts_ms)
+    candidate = -(-start // MS_PER_DAY) * MS_PER_DAY
+    if gap and history_starts_ms is not None:
+        return max(candidate, complete_from_ms or candidate)
+    return candidate if complete_from_ms is None else min(complete_from_ms, candidate)
+
+
 def probe_server_profile(
     credentials: Any, base_url: str | None = None, profile: dict[str, Any] | None = None, **options: Any
 ) -> dict[str, Any] | None:
-    """Observe what the exchange does (WOO X: the transactionHistory reading) with a few requests, starting from
+    """Observe what the exchange does (a reading of its unconfirmed behaviour) with a few requests, starting from
     the stored ``profile``; ``keys test`` stores and prints the result. None for exchanges with nothing to
     observe. Raises :class:`ExchangeError` subclasses."""
     connector = make_connector(credentials, base_url, **options)
@@ -154,7 +175,7 @@ class SyncEngine:
     """Backfill and incremental sync of the stored accounts.
 
     ``connector_options`` maps an exchange name to keyword options of its connector (tests and the
-    benchmark shrink rate limits and timeouts with it). Connectors are kept between syncs (a Paradex
+    benchmark shrink rate limits and timeouts with it). Connectors are kept between syncs (a
     JWT or chain id is not fetched again), so an incremental sync with nothing new costs one request.
     """
 
@@ -301,6 +322,8 @@ class SyncEngine:
             if any(r.kind == "back" for r in runs):
                 verify.mark_pending(store, label, self.clock())
             covered_from, covered_to = state.covered_from_ms, state.covered_to_ms
+            complete_from = state.complete_from_ms
+            capped = False  # a page of this sync reported the venue's retention cap
             while runs:
                 total_span = sum(r.span for r in runs)
                 done_span = 0
@@ -315,6 +338,11 @@ class SyncEngine:
                         result.skipped.extend(page.skipped)
                         run.position = page.position
                         run_done = page.position is None
+                        if page.history_starts_ms is not None and run_done and run.kind == "back":
+                            # nothing older than history_starts_ms is served: the run's range is as complete
+                            # as it will ever be, and is not planned again
+                            covered_from = run.start if covered_from is None else min(covered_from, run.start)
+                            covered_to = run.end if covered_to is None else covered_to
                         if page.window_done_ms is not None and run.kind == "back":
                             covered_from = page.window_done_ms if covered_from is None else min(
                                 covered_from, page.window_done_ms
@@ -331,15 +359,25 @@ class SyncEngine:
                         gained = overall - progress_at_start
                         eta = elapsed * (1 - overall) / gained if gained > 0 else None
                         rest = runs[1:] if run_done else runs
+                        if page.history_starts_ms is not None:  # the venue's retention cap, as it stands now
+                            capped = True
+                            gap = run.kind == "fwd" and page.history_starts_ms > run.start
+                            complete_from = complete_from_after(complete_from, covered_from, page.history_starts_ms,
+                                                                gap=gap)  # fmt: skip
+                        elif not capped and covered_from is not None and (
+                            complete_from is None or (run.kind == "back" and page.window_done_ms is not None)
+                        ):  # the covered range grew back in time (or was recorded before complete_from existed)
+                            complete_from = complete_from_after(complete_from, covered_from, None)
                         update: dict[str, Any] = {
                             "cursor": {"runs": [r.as_dict() for r in rest], "days": days} if rest else None,
+                            "complete_from_ms": complete_from,
                             "covered_from_ms": covered_from,
                             "covered_to_ms": covered_to,
                             "progress": overall,
                             "eta_s": eta,
                             "fills_seen": state.fills_seen + fills_seen,
                         }
-                        result.new_fills += store.ingest_fills(account.id, page.fills, sync_update=update)
+                        result.new_fills += store.ingest_fills(account.id, classify_all(page.fills), sync_update=update)
                         saved_profile = self._save_profile(label, connector, saved_profile)
                         self._publish(
                             {

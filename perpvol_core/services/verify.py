@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perpvol_core import timeutil
-from perpvol_core.exchanges import Connector, ExchangeError, make_connector
+from perpvol_core.exchanges import Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 from perpvol_core.services.verify_advice import advice
@@ -254,12 +254,17 @@ def _stored(store: Any, account_id: int, start_ms: int, end_ms: int) -> dict[Key
 def check_window(store: Any, account_id: int, connector: Connector, start_ms: int, end_ms: int) -> WindowCheck:
     """Read ``[start_ms, end_ms)`` again from the exchange and compare it with the store. Raises ExchangeError."""
     listed: dict[Key, tuple[int, Any, Any]] = {}
+    served_from: int | None = None  # a venue's retention cap: it lists nothing older, we keep what we saw
     # connectors take inclusive ranges; rows outside [start, end) (other bound readings) are left out
     for page in connector.iter_fill_pages(start_ms, end_ms - 1):
+        if page.history_starts_ms is not None:
+            served_from = max(served_from or page.history_starts_ms, page.history_starts_ms)
         for f in page.fills:
             if start_ms <= f.ts_ms < end_ms:
                 listed[(f.fill_id, f.fill_type)] = (f.ts_ms, f.price, f.size)
     stored = _stored(store, account_id, start_ms, end_ms)
+    if served_from is not None:  # fills older than what the venue still serves cannot be listed again
+        stored = {key: row for key, row in stored.items() if row[0] >= served_from}
     check = WindowCheck(start_ms, end_ms, exchange_fills=len(listed), stored_fills=len(stored))
     days: set[str] = set()
     for key, (ts, price, size) in listed.items():
@@ -435,7 +440,7 @@ def repair(store: Any, account: Any, connector: Connector, doc: dict[str, Any]) 
     added = 0
     for ws, we in _doc_windows(doc):
         for page in connector.iter_fill_pages(ws, we - 1):
-            added += store.ingest_fills(account.id, [f for f in page.fills if ws <= f.ts_ms < we])
+            added += store.ingest_fills(account.id, classify_all(f for f in page.fills if ws <= f.ts_ms < we))
     if added:
         log.info("%s: %d fill(s) missing before were read again and stored", account.label, added)
     return added

@@ -68,7 +68,7 @@ accounts = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
-    # The exchange's own identity of the account (WOO X account/application id, Paradex main address).
+    # The exchange's own identity of the account (its spec's ``identity``, e.g. a main address).
     sa.Column("identity", sa.String(200), nullable=True),
     # JSON documents, each owned by one service: what the server was seen to do (paging, page size,
     # order, symbol needed), the last self-check of the stored fills, and the exchange's own figures.
@@ -97,6 +97,8 @@ fills = sa.Table(
     sa.Column("ts_ms", sa.BigInteger, nullable=False),
     sa.Column("is_perp", sa.Boolean, nullable=False),
     sa.Column("counted", sa.Boolean, nullable=False),
+    # a fee paid to a third party on top of ``fee`` (a builder or front end), kept apart; None when none
+    sa.Column("builder_fee", Money, nullable=True),
     sa.UniqueConstraint("account_id", "exchange", "fill_id", "fill_type", name="uq_fills_identity"),
     sa.Index("ix_fills_ts_ms", "ts_ms"),
     sa.Index("ix_fills_account_ts", "account_id", "ts_ms"),
@@ -131,6 +133,8 @@ sync_state = sa.Table(
     sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("covered_from_ms", sa.BigInteger, nullable=True),
     sa.Column("covered_to_ms", sa.BigInteger, nullable=True),
+    # UTC midnight from which the account's stored history is complete (never later once older fills are kept)
+    sa.Column("complete_from_ms", sa.BigInteger, nullable=True),
     sa.Column("cursor", sa.Text, nullable=True),
     sa.Column("progress", sa.Float, nullable=True),
     sa.Column("eta_s", sa.Float, nullable=True),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from perpvol_core import timeutil
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES, MAKER, TAKER, Fill
+from perpvol_core.fill import MAKER, TAKER, Fill
 from perpvol_core.security.redaction import redact
 from perpvol_core.store import conflicts
 from perpvol_core.store import models as m
@@ -49,6 +50,8 @@ SQLITE_BUSY_TIMEOUT_S = 60
 _MIGRATION_LOCK_ID = 0x70657270766F6C  # "perpvol"; PostgreSQL advisory lock serializing migrations
 _PG_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 _PG_RETRIES = 5
+#: the shape of a venue's name (``accounts.exchange`` is 20 characters wide)
+_VENUE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,19}")
 _FILL_KEY = ("exchange", "fill_id", "fill_type")
 _KEEP = object()
 
@@ -153,6 +156,9 @@ def _fill_row(account_id: int, fill: Fill) -> dict[str, Any]:
         raise TypeError(f"fill {fill.fill_id}: ts_ms must be int epoch milliseconds")
     if fill.liquidity not in (MAKER, TAKER):
         raise ValueError(f"fill {fill.fill_id}: liquidity must be MAKER or TAKER, got {fill.liquidity!r}")
+    if not isinstance(fill.is_perp, bool) or not isinstance(fill.counted, bool):
+        # the venue's rules live in its spec; the services classify (perpvol_core.exchanges.classify)
+        raise ValueError(f"fill {fill.fill_id}: not classified (is_perp and counted are the venue's to set)")
     with localcontext() as ctx:
         ctx.prec = 80  # price × size stays exact for any realistic digits
         notional = fill.price * fill.size
@@ -172,6 +178,7 @@ def _fill_row(account_id: int, fill: Fill) -> dict[str, Any]:
         "ts_ms": fill.ts_ms,
         "is_perp": fill.is_perp,
         "counted": fill.counted,
+        "builder_fee": fill.builder_fee,
     }
 
 
@@ -308,13 +315,14 @@ class Store:
         """Create an account with status ``new``.
 
         Raises:
-            AccountExists: the label is taken.  ValueError: empty label or unknown exchange.
+            AccountExists: the label is taken.  ValueError: empty label, or an exchange that is not a venue's name
+            (the services check it is one of the registry's; the store knows no venue).
         """
         label = label.strip()
         if not label:
             raise ValueError("label must not be empty")
-        if exchange not in EXCHANGES:
-            raise ValueError(f"unknown exchange {exchange!r} (expected one of {', '.join(EXCHANGES)})")
+        if not isinstance(exchange, str) or not _VENUE_NAME_RE.fullmatch(exchange):
+            raise ValueError(f"{exchange!r} is not a venue's name (lower-case letters and digits, at most 20)")
         try:
             with self._write() as conn:
                 if conn.execute(sa.select(m.accounts.c.id).where(m.accounts.c.label == label)).first():

@@ -19,6 +19,7 @@ from perpvol_core.security.redaction import redact
 
 FIELDS = (
     "covered_from_ms",
+    "complete_from_ms",
     "covered_to_ms",
     "cursor",
     "progress",
@@ -33,8 +34,8 @@ MAX_CURSOR_CHARS = 64_000
 MAX_ERROR_CHARS = 2_000
 #: the values that start an account's sync over (nothing covered, nothing to resume)
 EMPTY = {
-    "covered_from_ms": None, "covered_to_ms": None, "cursor": None, "progress": 0.0, "eta_s": None,
-    "fills_seen": 0, "last_success_ms": None,
+    "covered_from_ms": None, "complete_from_ms": None, "covered_to_ms": None, "cursor": None, "progress": 0.0,
+    "eta_s": None, "fills_seen": 0, "last_success_ms": None,
 }  # fmt: skip
 
 
@@ -48,6 +49,8 @@ class SyncState:
     account_id: int
     covered_from_ms: int | None = None
     covered_to_ms: int | None = None
+    #: UTC midnight from which the stored history is complete (the venue may serve less than the synced window)
+    complete_from_ms: int | None = None
     cursor: dict[str, Any] | None = None
     progress: float = 0.0
     eta_s: float | None = None
@@ -116,6 +119,7 @@ def checked_values(fields: dict[str, Any]) -> dict[str, Any]:
     checks = {
         "covered_from_ms": lambda v: _optional_ms(v, "covered_from_ms"),
         "covered_to_ms": lambda v: _optional_ms(v, "covered_to_ms"),
+        "complete_from_ms": lambda v: _optional_ms(v, "complete_from_ms"),
         "last_success_ms": lambda v: _optional_ms(v, "last_success_ms"),
         "cursor": _cursor_text,
         "progress": lambda v: bounds.fraction(v, name="progress"),
@@ -141,6 +145,7 @@ def read_state(account_id: int, row: Any | None) -> SyncState:
             account_id=account_id,
             covered_from_ms=_optional_ms(row.covered_from_ms, "covered_from_ms"),
             covered_to_ms=_optional_ms(row.covered_to_ms, "covered_to_ms"),
+            complete_from_ms=_optional_ms(row.complete_from_ms, "complete_from_ms"),
             cursor=check_cursor(cursor),
             progress=0.0 if row.progress is None else bounds.fraction(row.progress, name="progress"),
             eta_s=None if row.eta_s is None else bounds.seconds(row.eta_s, name="eta_s"),

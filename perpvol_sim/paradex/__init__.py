@@ -33,7 +33,8 @@ import tornado.websocket
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from perpvol_core.exchanges.paradex import starknet as sa
-from perpvol_core.fill import MS_PER_DAY, PARADEX_COUNTED_FILL_TYPES
+from perpvol_core.exchanges.paradex.spec import COUNTED_FILL_TYPES as PARADEX_COUNTED_FILL_TYPES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.money import plain_decimal
 from perpvol_sim.faults import HTML_ERROR, RATE_LIMIT, SERVER_ERROR, STALL, TRUNCATE, Faults
 from perpvol_sim.history import History, SimFill

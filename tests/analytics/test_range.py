@@ -11,6 +11,7 @@ import pytest
 
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import VENUES
 from perpvol_core.fill import Fill
 from perpvol_core.store import Store
 from tests.analytics.test_volume import _day, loaded  # noqa: F401 - the shared fixture
@@ -46,10 +47,10 @@ def test_range_report_equals_fills(loaded: tuple[Store, list[Fill]]) -> None:  #
     ranges = [(first, last), (first + timedelta(days=3), first + timedelta(days=9)), (last, last),
               (first - timedelta(days=30), first - timedelta(days=1))]  # fmt: skip
     for start, end in ranges:
-        for exchange in (None, "woox", "paradex"):
+        for exchange in (None, *VENUES):
             got = volume.range_report(store, start, end, exchange)
             want = expected_range(fills, start, end, exchange)
-            listed = [exchange] if exchange else ["woox", "paradex"]
+            listed = [exchange] if exchange else list(VENUES)
             assert list(got["by_exchange"]) == listed
             assert got["days"] == (end - start).days + 1
             for e in listed:

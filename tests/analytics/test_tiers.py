@@ -12,10 +12,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from perpvol_core.analytics.tiers import WOOX_TABLE, compute, reconcile, table_from_report, tier_progress
+from perpvol_core.analytics.tiers import compute, indicative_table, reconcile, table_from_report, tier_progress
 from perpvol_core.exchanges import RateLimit
-from perpvol_core.fill import MS_PER_DAY, PARADEX_COUNTED_FILL_TYPES
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.paradex.spec import COUNTED_FILL_TYPES as PARADEX_COUNTED_FILL_TYPES
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
@@ -49,7 +51,7 @@ REPORT = {
 def _sync(settings, sim: ParadexSim, history: History):
     store = Store(settings.database_url)
     vault = Vault.open(settings, store)
-    creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+    creds = ParadexTokenCredentials(token=Secret(sim.mint_read_only_token()))
     store.add_account("px", "paradex", sim.api_url, vault.encrypt(creds, label="px", base_url=sim.api_url), creds.hint)
     engine = SyncEngine(store, vault, EventBus(), connector_options=OPTIONS, clock=lambda: history.now_ms)
     [res] = engine.sync()
@@ -158,7 +160,7 @@ def test_woox_has_nothing_to_reconcile_and_says_so(settings) -> None:
     try:
         store = Store(settings.database_url)
         vault = Vault.open(settings, store)
-        creds = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
+        creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
         store.add_account("wx", "woox", sim.base_url, vault.encrypt(creds, label="wx", base_url=sim.base_url),
                           creds.hint)
         engine = SyncEngine(store, vault, EventBus(), connector_options=OPTIONS, clock=lambda: history.now_ms)
@@ -168,6 +170,6 @@ def test_woox_has_nothing_to_reconcile_and_says_so(settings) -> None:
         account = store.get_account("wx")
         assert account.exchange_report is None and reconcile(store, account) is None
         woox = next(p for p in compute(store, NOW_MS) if p.exchange == "woox")
-        assert woox.source == WOOX_TABLE.source == "indicative" and "publishes no" in woox.note
+        assert woox.source == indicative_table("woox").source == "indicative" and "publishes no" in woox.note
     finally:
         sim.stop()

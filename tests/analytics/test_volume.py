@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from perpvol_core.analytics import volume
+from perpvol_core.exchanges import VENUES
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.store import Store
 from tests.conftest import pinned_midday_ms
@@ -81,7 +82,7 @@ def test_summary_rolling_windows_exact(loaded: tuple[Store, list[Fill]]) -> None
     for period, days in volume.WINDOWS.items():
         start = now + 1 - days * MS_PER_DAY
         assert data["totals"][period] == expected_window(fills, start, now + 1)
-        for exch in ("woox", "paradex"):
+        for exch in VENUES:
             assert data["by_exchange"][exch][period] == expected_window(fills, start, now + 1, exch)
     assert data["totals"]["all"] == expected_window(fills, 0, 2**62)
     assert volume.window_volume(store, T0 + 1234, T0 + 9 * MS_PER_DAY + 77, "woox") == expected_window(
@@ -95,7 +96,7 @@ def test_report_contract(loaded: tuple[Store, list[Fill]]) -> None:
     report = volume.volume_report(store, daily=True, exchange="woox", now_ms=now)
     assert report["generated_at"] == datetime.fromtimestamp(now // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert set(report) == {"generated_at", "totals", "by_exchange", "daily"}
-    assert set(report["by_exchange"]) == {"woox", "paradex"}
+    assert set(report["by_exchange"]) == set(VENUES)
     assert Decimal(report["totals"]["30d"]) == expected_window(fills, now + 1 - 30 * MS_PER_DAY, now + 1, "woox")
     want = {k: v for k, v in expected_daily(fills).items() if k[1] == "woox"}
     assert len(report["daily"]) == len(want)
@@ -110,7 +111,7 @@ def test_empty_store_report(db_url: str) -> None:
     store = Store(db_url)
     report = volume.volume_report(store, daily=True)
     zeros = dict.fromkeys(("24h", "7d", "30d", "all"), "0")
-    assert report["totals"] == zeros and report["by_exchange"] == {"woox": zeros, "paradex": zeros}
+    assert report["totals"] == zeros and report["by_exchange"] == dict.fromkeys(VENUES, zeros)
     assert report["daily"] == [] and report["generated_at"].endswith("Z")
     assert volume.daily_volume(store).height == 0 and volume.by_market(store).height == 0
     store.close()
@@ -187,7 +188,7 @@ def test_shared_summary_one_computation_per_data_version(db_url: str, monkeypatc
     assert len(results) == callers and len(calls) == 1
     assert all(r == results[0] for r in results)
     assert results[0]["totals"]["24h"] == want_24h
-    for exch in ("woox", "paradex"):
+    for exch in VENUES:
         assert results[0]["by_exchange"][exch]["24h"] == expected_window(fills, now + 1 - MS_PER_DAY, now + 1, exch)
     assert results[0]["totals"]["all"] == expected_window(fills, 0, 2**62)
     results[0]["totals"]["24h"] = Decimal(-1)  # callers get copies: mutating one leaves the shared answer intact

@@ -19,8 +19,9 @@ from perpvol_app import api
 from perpvol_app.server import BackgroundApp
 from perpvol_cli.main import main as cli_main
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import classify_all
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY, Fill
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 
 API_SECRET = "EMBEDTESTSECRET" + secrets.token_hex(8)
@@ -65,7 +66,7 @@ def embed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Embed
              Decimal("1.5"), Decimal("0.01"), "USDT", now - i * MS_PER_DAY // 3)
         for i in range(60)
     ]
-    store.ingest_fills(acc.id, fills)
+    store.ingest_fills(acc.id, classify_all(fills))
     # The serving side gets a WRONG master key: if the embed path touched the vault, it would fail.
     wrong = Settings(home=home, database_url=db_url, master_key=Secret(encode_key(generate_key())),
                      api_token=Secret(secrets.token_urlsafe(24)))

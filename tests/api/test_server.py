@@ -33,8 +33,9 @@ from perpvol_app.login import COOKIE, FREE_TRIES, LoginGuard
 from perpvol_app.openapi import openapi_document
 from perpvol_app.server import BackgroundApp, ServerConfig, create_app
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import classify_all
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import Fill
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 
 PASSWORD = "Tr4d3r-Passw0rd.!X"  # mixed case and punctuation: must work exactly as typed, and only so
@@ -89,8 +90,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Srv]:
     creds = WooxCredentials(api_key="key-public", api_secret=Secret("SERVERTESTSECRET" * 2))
     acc = store.add_account("main", "woox", None, vault.encrypt(creds, label="main", base_url=None), creds.hint)
     now = int(time.time() * 1000)
-    store.ingest_fills(acc.id, [Fill("woox", f"t{i}", "FILL", "PERP_BTC_USDT", "BUY", "TAKER", Decimal("100.5"),
-                                     Decimal("2"), Decimal("0.01"), "USDT", now - i * 60_000) for i in range(30)])
+    fills = [Fill("woox", f"t{i}", "FILL", "PERP_BTC_USDT", "BUY", "TAKER", Decimal("100.5"), Decimal("2"),
+                  Decimal("0.01"), "USDT", now - i * 60_000) for i in range(30)]  # fmt: skip
+    store.ingest_fills(acc.id, classify_all(fills))
     embed_token = embed_core.new_token()
     store.add_embed_token("site", embed_core.hash_token(embed_token))
     clock = Clock()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import VENUES
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.vault import Vault
 from perpvol_core.store import Store
@@ -114,7 +115,7 @@ def test_volume_json_daily_on_empty_store(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     zeros = {"24h": "0", "7d": "0", "30d": "0", "all": "0"}
-    assert report["totals"] == zeros and report["by_exchange"] == {"woox": zeros, "paradex": zeros}
+    assert report["totals"] == zeros and report["by_exchange"] == dict.fromkeys(VENUES, zeros)
     assert report["daily"] == [] and datetime.strptime(report["generated_at"], "%Y-%m-%dT%H:%M:%SZ")
 
 

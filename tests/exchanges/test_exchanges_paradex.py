@@ -9,8 +9,8 @@ import pytest
 
 from perpvol_core.exchanges import BadPayload, ExchangeUnavailable, InvalidCredentials, make_connector
 from perpvol_core.exchanges.paradex import starknet as sa
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.exchanges.paradex.rest import parse_fill
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import History
@@ -33,9 +33,9 @@ def px():
 
 def _creds(px, kind: str):
     if kind == "token":
-        return ParadexTokenCredentials(Secret(px.sim.mint_read_only_token()))
+        return ParadexTokenCredentials(token=Secret(px.sim.mint_read_only_token()))
     key = DEMO_L2_PRIVATE_KEY if kind == "main" else px.subkey
-    return ParadexL2Credentials(hex(px.sim.account), Secret(hex(key)))
+    return ParadexL2Credentials(account=hex(px.sim.account), l2_key=Secret(hex(key)))
 
 
 def _read_all(conn, history) -> dict[tuple[str, str], object]:
@@ -84,11 +84,11 @@ def test_jwt_expiring_mid_backfill_is_refreshed_and_the_same_cursor_retried(px):
 def test_revoked_token_and_wrong_key_are_invalid_credentials(px):
     token = px.sim.mint_read_only_token("soon-revoked")
     px.sim.revoke_token(token)
-    conn = make_connector(ParadexTokenCredentials(Secret(token)), px.sim.api_url, **FAST)
+    conn = make_connector(ParadexTokenCredentials(token=Secret(token)), px.sim.api_url, **FAST)
     with pytest.raises(InvalidCredentials) as err:
         conn.validate()
     assert token not in str(err.value)
-    wrong = ParadexL2Credentials(hex(px.sim.account), Secret(hex(demo_subkey_private_key(99))))
+    wrong = ParadexL2Credentials(account=hex(px.sim.account), l2_key=Secret(hex(demo_subkey_private_key(99))))
     conn = make_connector(wrong, px.sim.api_url, **FAST)
     with pytest.raises(InvalidCredentials):
         list(conn.iter_fill_pages(px.history.start_ms, px.history.now_ms))
@@ -128,6 +128,6 @@ def test_parse_fill_tolerates_both_readings():
 
 
 def test_unreachable_exchange_is_unavailable():
-    conn = make_connector(ParadexTokenCredentials(Secret("x" * 40)), "http://127.0.0.1:9", **FAST)
+    conn = make_connector(ParadexTokenCredentials(token=Secret("x" * 40)), "http://127.0.0.1:9", **FAST)
     with pytest.raises((ExchangeUnavailable, BadPayload)):
         conn.validate()

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from perpvol_core.exchanges import ExchangeUnavailable, InvalidCredentials, RateLimit, make_connector
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.exchanges.woox.rest import WooxAuth, parse_fill, sign, v1_string_to_sign, v3_string_to_sign
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import History
@@ -99,7 +99,7 @@ FAST = {"max_attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, "timeout": 
 
 
 def _creds(secret: str = DEMO_API_SECRET) -> WooxCredentials:
-    return WooxCredentials(DEMO_API_KEY, Secret(secret))
+    return WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(secret))
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from decimal import Decimal
 import pytest
 
 from perpvol_core.exchanges import make_connector
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
 from perpvol_core.exchanges.paradex.rest import duration_ms, parse_account_info
 from perpvol_core.fill import MS_PER_DAY
-from perpvol_core.security.credentials import ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_sim.history import History
 from perpvol_sim.paradex import ParadexSim
@@ -36,7 +36,7 @@ def history():
 
 
 def _connector(sim: ParadexSim, page_size: int):
-    return make_connector(ParadexTokenCredentials(Secret(sim.mint_read_only_token())), sim.api_url,
+    return make_connector(ParadexTokenCredentials(token=Secret(sim.mint_read_only_token())), sim.api_url,
                           page_size=page_size, **FAST)
 
 

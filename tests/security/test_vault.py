@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from perpvol_core.config import ConfigError, Settings
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import (
     CHECK_META_KEY,

@@ -47,9 +47,14 @@ def test_bad_base_urls_are_refused(url: str) -> None:
 
 
 def test_good_base_urls_pass() -> None:
-    assert accounts.validate_base_url("https://api.staging.woox.io/") == "https://api.staging.woox.io"
-    assert accounts.validate_base_url("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
-    assert accounts.validate_base_url(None) is None and accounts.validate_base_url("") is None
+    assert accounts.validate_base_url("woox", "https://api.staging.woox.io/") == "https://api.staging.woox.io"
+    assert accounts.validate_base_url("paradex", "http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
+    assert accounts.validate_base_url("woox", None) is None and accounts.validate_base_url("woox", "") is None
+    assert accounts.validate_base_url("https://api.woo.org") == "https://api.woo.org"  # the URL alone: any venue's
+    for exchange, url in (("paradex", "https://api.woox.io"), ("woox", "https://example.com")):
+        with pytest.raises(AccountInputError) as err:  # another venue's host, or no venue's: refused
+            accounts.validate_base_url(exchange, url)
+        assert err.value.field == "base_url"
 
 
 @pytest.mark.parametrize("market", ["PERP_BTC_USDT\n", "BTC/USD", "", "x" * 81, "BTC USD"])
@@ -148,8 +153,8 @@ def test_the_same_account_under_two_labels_is_refused(settings: Settings, woox_s
 
 
 def test_a_subkey_is_its_main_account_and_servers_hold_different_accounts(settings: Settings, paradex_sim) -> None:
+    from perpvol_core.exchanges.paradex import credentials
     from perpvol_core.exchanges.paradex import starknet as stark
-    from perpvol_core.security import credentials
     from perpvol_sim.paradex import demo_subkey_private_key
 
     subkey = demo_subkey_private_key(3)

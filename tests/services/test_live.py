@@ -27,11 +27,16 @@ from websockets.sync.client import connect as ws_connect
 from perpvol_app import api
 from perpvol_app.server import BackgroundApp
 from perpvol_core.config import Settings
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
+from perpvol_core.exchanges.paradex.stream import parse_push as parse_paradex_push
+from perpvol_core.exchanges.paradex.stream import stream_url as paradex_stream_url
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
+from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push
+from perpvol_core.exchanges.woox.stream import v2_url as woox_v2_url
 from perpvol_core.fill import MS_PER_DAY
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.services.events import EventBus
-from perpvol_core.services.live import LIVE, REST_ONLY, LiveFeed, parse_paradex_push, parse_woox_push, ws_url
+from perpvol_core.services.live import LIVE, REST_ONLY, LiveFeed
 from perpvol_sim.faults import WS_DROP, Faults
 from perpvol_sim.history import History
 from perpvol_sim.server import free_port
@@ -283,11 +288,11 @@ def test_push_parsers_and_urls() -> None:
     assert woox.price == Decimal("23534.06") and woox.ts_ms == 1675406261689
     assert parse_woox_push({"topic": "executionreport", "data": {"tradeId": 0, "symbol": "PERP_BTC_USDT"}}) is None
     assert parse_paradex_push({"jsonrpc": "2.0", "id": 1, "result": {}}) is None
-    assert ws_url("woox", "https://api.woox.io", "app") == "wss://wss.woox.io/v2/ws/private/stream/app"
-    assert ws_url("paradex", None) == "wss://ws.api.prod.paradex.trade/v1"
-    assert ws_url("paradex", "http://127.0.0.1:9999") == "ws://127.0.0.1:9999/v1"
-    assert ws_url("paradex", "http://127.0.0.1:9999/v1") == "ws://127.0.0.1:9999/v1"  # the documented REST form
-    assert ws_url("paradex", "https://api.prod.paradex.trade/v1") == "wss://ws.api.prod.paradex.trade/v1"
+    assert woox_v2_url("https://api.woox.io", "app") == "wss://wss.woox.io/v2/ws/private/stream/app"
+    assert paradex_stream_url(None) == "wss://ws.api.prod.paradex.trade/v1"
+    assert paradex_stream_url("http://127.0.0.1:9999") == "ws://127.0.0.1:9999/v1"
+    assert paradex_stream_url("http://127.0.0.1:9999/v1") == "ws://127.0.0.1:9999/v1"  # the documented REST form
+    assert paradex_stream_url("https://api.prod.paradex.trade/v1") == "wss://ws.api.prod.paradex.trade/v1"
 
 
 # ------------------------------------------------------------------------------------------ Redis

@@ -21,7 +21,8 @@ import pytest
 from perpvol_core.analytics.volume import daily_volume
 from perpvol_core.exchanges import RateLimit
 from perpvol_core.exchanges.paradex import starknet as sa
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
@@ -97,15 +98,17 @@ def paradex_sim():
 
 def _paradex_creds(px, kind):
     if kind == "token":
-        return ParadexTokenCredentials(Secret(px.sim.mint_read_only_token()))
-    return ParadexL2Credentials(hex(px.sim.account), Secret(hex(DEMO_L2_PRIVATE_KEY if kind == "main" else px.subkey)))
+        return ParadexTokenCredentials(token=Secret(px.sim.mint_read_only_token()))
+    key = DEMO_L2_PRIVATE_KEY if kind == "main" else px.subkey
+    return ParadexL2Credentials(account=hex(px.sim.account), l2_key=Secret(hex(key)))
 
 
 @pytest.mark.parametrize("fmt", ["doc", "live"])
 def test_woox_backfill_equals_truth_then_incremental_costs_one_request(settings, woox_sim, fmt):
     woox_sim.sim.config.response_format = fmt
     env = Env(settings, woox_sim.history)
-    acc = env.add("woox-main", "woox", woox_sim.url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+    creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
+    acc = env.add("woox-main", "woox", woox_sim.url, creds)
     [res] = env.engine.sync()
     assert res.ok, res.error
     assert res.new_fills == len(woox_sim.history.fills) and res.rate_limited == 0
@@ -139,7 +142,7 @@ def test_paradex_backfill_equals_truth_then_incremental_costs_one_request(settin
 
 def test_two_exchanges_concurrently_and_jwt_expiring_mid_backfill(settings, woox_sim, paradex_sim):
     env = Env(settings, paradex_sim.history)
-    env.add("w", "woox", woox_sim.url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+    env.add("w", "woox", woox_sim.url, WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET)))
     env.add("p", "paradex", paradex_sim.url, _paradex_creds(paradex_sim, "main"))
     advanced = []
 
@@ -157,7 +160,7 @@ def test_two_exchanges_concurrently_and_jwt_expiring_mid_backfill(settings, woox
 
 def test_error_storm_mid_sync_is_a_clear_error_and_rerun_is_exact(settings, woox_sim):
     env = Env(settings, woox_sim.history, {**OPTIONS, "woox": {**OPTIONS["woox"], "page_limit": 200}})
-    acc = env.add("w", "woox", woox_sim.url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+    acc = env.add("w", "woox", woox_sim.url, WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET)))
     stormed = []
 
     def on_progress(event):
@@ -200,8 +203,8 @@ def test_revoked_credentials_give_a_clear_status(settings, paradex_sim, woox_sim
     env = Env(settings, paradex_sim.history)
     token = paradex_sim.sim.mint_read_only_token("revoked")
     paradex_sim.sim.revoke_token(token)
-    env.add("p", "paradex", paradex_sim.url, ParadexTokenCredentials(Secret(token)))
-    env.add("w", "woox", woox_sim.url, WooxCredentials(DEMO_API_KEY, Secret("W" * 28)))
+    env.add("p", "paradex", paradex_sim.url, ParadexTokenCredentials(token=Secret(token)))
+    env.add("w", "woox", woox_sim.url, WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret("W" * 28)))
     results = env.engine.sync()
     for r in results:
         assert not r.ok and r.error.startswith("invalid or revoked credentials"), r.error
@@ -230,7 +233,7 @@ _CHILD = textwrap.dedent(
 
 def test_kill_9_mid_backfill_then_rerun_is_exact(settings, woox_sim):
     env = Env(settings, woox_sim.history)
-    acc = env.add("w", "woox", woox_sim.url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+    acc = env.add("w", "woox", woox_sim.url, WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET)))
     target = random.randint(2, 8) * 100
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(settings.home), settings.database_url, str(woox_sim.history.now_ms)],

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from perpvol_core.security.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
@@ -25,7 +25,7 @@ def test_backfill_at_the_page_bound_with_coverage_advancing(settings) -> None:
     with ParadexSim(history) as sim:
         store = Store(settings.database_url)
         vault = Vault.open(settings, store)
-        creds = ParadexTokenCredentials(Secret(sim.mint_read_only_token()))
+        creds = ParadexTokenCredentials(token=Secret(sim.mint_read_only_token()))
         blob = vault.encrypt(creds, label="px", base_url=sim.api_url)
         acc = store.add_account("px", "paradex", sim.api_url, blob, creds.hint)
         bus = EventBus()

@@ -19,8 +19,8 @@ import pytest
 
 from perpvol_core.analytics.volume import daily_volume
 from perpvol_core.exchanges import RateLimit
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.exchanges.woox.profile import describe_server_profile
-from perpvol_core.security.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
@@ -34,7 +34,7 @@ FAST = [RateLimit(400, 1.0)]
 OPTIONS = {"woox": {"max_attempts": 3, "backoff_s": 0.01, "max_backoff_s": 0.05, "timeout": 5.0,
                     "rate_limits": {"/v3/trade/transactionHistory": FAST, "/v3/public": FAST,
                                     "/v3/account/info": FAST}}}
-CREDS = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
+CREDS = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
 #: (page mode, what a larger limit gets, page cap)
 CAPS = [("clamp", 100), ("reject-1004", 100), ("reject-1005", 50)]
 READINGS = list(itertools.product(["honoured", "ignored", "rejected"], CAPS, [True, False], [False, True],

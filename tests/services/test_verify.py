@@ -14,8 +14,9 @@ import pytest
 
 from perpvol_core.analytics.volume import daily_volume
 from perpvol_core.exchanges import RateLimit
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
@@ -80,7 +81,7 @@ def paradex():
     sim = ParadexSim(history, faults=faults)
     sim.start()
     yield SimpleNamespace(sim=sim, history=history, faults=faults, url=sim.api_url,
-                          creds=lambda: ParadexTokenCredentials(Secret(sim.mint_read_only_token())))
+                          creds=lambda: ParadexTokenCredentials(token=Secret(sim.mint_read_only_token())))
     sim.stop()
 
 
@@ -92,7 +93,7 @@ def woox():
                   rate_limits={"transactionHistory": (50, 1.0), "account_info": (10, 1.0)})
     sim.start()
     yield SimpleNamespace(sim=sim, history=history, faults=faults, url=sim.base_url,
-                          creds=lambda: WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET)))
+                          creds=lambda: WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET)))
     sim.stop()
 
 

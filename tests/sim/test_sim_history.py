@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from perpvol_core.fill import MS_PER_DAY, is_counted
+from perpvol_core.exchanges import counts as is_counted
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_sim.history import History, SimFill
 
 NOW_MS = 1_780_012_345_678  # fixed "now" (not on a day boundary) so histories are reproducible
@@ -27,7 +28,7 @@ def paradex() -> History:
 
 
 def _recompute_daily(exchange: str, fills: list[SimFill]) -> dict[str, dict[str, Decimal | int]]:
-    """The test's own recomputation, through the production definition of "counted" (types.is_counted)."""
+    """The test's own recomputation, through the production definition of "counted" (the venue's spec)."""
     out: dict[str, dict[str, Decimal | int]] = defaultdict(
         lambda: {
             "volume_usd": Decimal(0),

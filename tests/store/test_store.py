@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import random
@@ -16,6 +17,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from perpvol_core.config import Settings
+from perpvol_core.exchanges import VENUES, classify, classify_all
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.redaction import Secret
 from perpvol_core.store import AccountExists, AccountNotFound, Store
@@ -33,6 +35,8 @@ _MARKETS = {
         ("BTC-USD-100000-C", "FILL"),
     ],
 }
+#: markets of a venue without its own rows above (the registry's venues are all drawn)
+_ANY_VENUE = [("BTC", "FILL"), ("ETH-PERP", "FILL"), ("SOL/USDC", "FILL"), ("BTC-PERP", "LIQUIDATION")]
 
 
 def _decimal(rng: random.Random, max_int: int, max_scale: int) -> Decimal:
@@ -41,13 +45,13 @@ def _decimal(rng: random.Random, max_int: int, max_scale: int) -> Decimal:
 
 
 def make_fills(seed: int, n: int, days: int = 40, start_ms: int = T0, prefix: str = "") -> list[Fill]:
-    """Seeded fills over both exchanges: perps, spot/options, uncounted types, odd scales, non-USD fees,
-    fills exactly at UTC midnight."""
+    """Seeded fills over every venue of the registry: perps, spot/options, uncounted types, odd scales, non-USD
+    fees, fills exactly at UTC midnight; classified by each venue's rules (``is_perp``, ``counted``)."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        exchange = rng.choice(("woox", "paradex"))
-        market, fill_type = rng.choice(_MARKETS[exchange])
+        exchange = rng.choice(list(VENUES))
+        market, fill_type = rng.choice(_MARKETS.get(exchange, _ANY_VENUE))
         ts = start_ms + rng.randrange(days * MS_PER_DAY)
         if i % 17 == 0:
             ts -= ts % MS_PER_DAY  # exactly midnight
@@ -67,7 +71,7 @@ def make_fills(seed: int, n: int, days: int = 40, start_ms: int = T0, prefix: st
                 ts_ms=ts,
             )
         )
-    return out
+    return classify_all(out)
 
 
 def expected_rollups(fills: list[Fill]) -> dict[tuple, tuple[Decimal, Decimal, int]]:
@@ -120,8 +124,9 @@ def test_accounts_crud_and_errors(store: Store) -> None:
         store.add_account("main", "paradex", None, b"x", "h")
     with pytest.raises(AccountNotFound):
         store.get_account("nope")
-    with pytest.raises(ValueError):
-        store.add_account("bad", "binance", None, b"x", "h")
+    for exchange in ("", "Not a venue", "x" * 21, "woox\n"):  # the store keeps names, the registry knows venues
+        with pytest.raises(ValueError):
+            store.add_account("bad", exchange, None, b"x", "h")
     store.replace_credentials("main", b"new-blob", "key ••••wxyz")
     got = store.get_account("main")
     assert got.credentials == b"new-blob" and got.hint == "key ••••wxyz" and got.base_url == "http://127.0.0.1:1"
@@ -149,7 +154,7 @@ def test_exact_money_round_trip(store: Store) -> None:
     price = Decimal("98765.123456789012")
     size = Decimal("0.000000000001")
     fee = Decimal("-0.000000123401")
-    fill = Fill("woox", "1", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", price, size, fee, "USDT", T0 + 5)
+    fill = classify(Fill("woox", "1", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", price, size, fee, "USDT", T0 + 5))
     assert store.ingest_fills(account_id, [fill]) == 1
     row = store.fills_frame().row(0, named=True)
     assert (row["price"], row["size"], row["fee"], row["notional"]) == (price, size, fee, price * size)
@@ -157,7 +162,7 @@ def test_exact_money_round_trip(store: Store) -> None:
     assert roll == (price * size, fee, 1)
     with pytest.raises(TypeError):
         store.ingest_fills(account_id, [Fill("woox", "2", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", 1.5, size, fee,
-                                             "USDT", T0)])  # type: ignore[arg-type]  # fmt: skip
+                                             "USDT", T0, is_perp=True, counted=True)])  # type: ignore[arg-type]  # fmt: skip
     with pytest.raises(ValueError):  # beyond what the frames can hold exactly: refused, never rounded
         Fill("woox", "3", "FILL", "PERP_BTC_USDT", "BUY", "MAKER", price, Decimal("1e-13"), fee, "USDT", T0)
 
@@ -176,7 +181,7 @@ def test_ingest_same_batch_twice_and_overlap(store: Store) -> None:
 def test_same_fill_id_different_type_or_account_is_distinct(store: Store) -> None:
     a, b = _account(store, "a"), _account(store, "b")
     base = make_fills(2, 1)[0]
-    settle = Fill(**{**{k: getattr(base, k) for k in base.__dataclass_fields__}, "fill_type": "SETTLE_MARKET"})
+    settle = classify(dataclasses.replace(base, fill_type="SETTLE_MARKET"))
     assert store.ingest_fills(a, [base, settle]) == 2
     assert store.ingest_fills(b, [base]) == 1
     assert store.fill_count() == 3
@@ -271,12 +276,12 @@ def test_two_processes_ingest_at_once(db_url: str) -> None:
 
 
 _fill_strategy = st.builds(
-    lambda i, ex, liq, ftype, price, size, fee, day, ms: Fill(
+    lambda i, ex, liq, ftype, price, size, fee, day, ms: classify(Fill(
         ex, f"f{i}", ftype, "PERP_BTC_USDT" if ex == "woox" else "BTC-USD-PERP", "BUY", liq, price, size, fee,
         "USDT" if ex == "woox" else "USDC", T0 + day * MS_PER_DAY + ms,
-    ),
+    )),
     st.integers(0, 30),
-    st.sampled_from(["woox", "paradex"]),
+    st.sampled_from(list(VENUES)),
     st.sampled_from(["MAKER", "TAKER"]),
     st.sampled_from(["FILL", "SETTLE_MARKET"]),
     st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("100000"), places=8),

@@ -1,7 +1,7 @@
 """Bad input: the exchange payload parsers, a page with poisonous rows, the key CLI and the API schema.
 
 * Hypothesis over the parsers (``perpvol_core.exchanges.woox.rest.parse_fill`` for transactionHistory rows in
-  the doc and live formats and for v1 hist_trades rows, ``perpvol_core.services.live.parse_woox_push`` for the
+  the doc and live formats and for v1 hist_trades rows, ``perpvol_core.exchanges.woox.stream.parse_push`` for the
   WebSocket ``executionreport``, ``perpvol_core.exchanges.paradex.rest.parse_fill`` and ``parse_paradex_push``):
   the simulators' own encoders make the good rows (bytes on the wire → ``parse_json`` → parser), which
   must parse exactly, including prices like 1e-18 and 1e12; mutated rows (missing fields, wrong types,
@@ -33,9 +33,10 @@ from hypothesis import strategies as st
 from perpvol_app.server import BackgroundApp
 from perpvol_core.exchanges._http import parse_json
 from perpvol_core.exchanges.paradex import rest as px
+from perpvol_core.exchanges.paradex.stream import parse_push as parse_paradex_push
 from perpvol_core.exchanges.woox import rest as wx
+from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push
 from perpvol_core.fill import Fill
-from perpvol_core.services.live import parse_paradex_push, parse_woox_push
 from perpvol_sim.history import SimFill
 from perpvol_sim.paradex import ParadexSimConfig, fill_to_json
 from perpvol_sim.server import BackgroundServer, free_port
@@ -336,7 +337,8 @@ def page_server(exchange: str, rows: list[dict[str, Any]]) -> Iterator[str]:
 
 def _sync_rows(db_url: str, tmp_path: Path, exchange: str, rows: list[dict[str, Any]]) -> tuple[Any, Any, Any]:
     from perpvol_core.config import Settings
-    from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+    from perpvol_core.exchanges.woox.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import Vault
     from perpvol_core.services.events import EventBus

@@ -122,7 +122,8 @@ class CrashEnv:
 def crash_env(tmp_path: Path, db_url: str, n_fills: int, history_days: int = 700, seed: int = 5) -> Iterator[CrashEnv]:
     """Start both simulators (rate limits off: speed only) and add one account per exchange."""
     from perpvol_core.config import Settings
-    from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+    from perpvol_core.exchanges.woox.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import Vault
     from perpvol_core.store import Store

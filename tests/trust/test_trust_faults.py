@@ -78,7 +78,8 @@ def _connector_options() -> dict[str, dict[str, Any]]:
 def fault_env(tmp_path: Path, exchange: str, kind: str, seed: int = 3, **sim_options: Any) -> Iterator[FaultEnv]:
     """A simulator with a ``Faults`` object (rate limits off: speed only), a store and one account."""
     from perpvol_core.config import Settings
-    from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
+    from perpvol_core.exchanges.woox.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import Vault
     from perpvol_core.services.events import EventBus
@@ -194,7 +195,7 @@ def _revoke(env: FaultEnv) -> None:
 
 
 def _short_token(env: FaultEnv) -> None:
-    from perpvol_core.security.credentials import ParadexTokenCredentials
+    from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
     from perpvol_core.security.redaction import Secret
 
     env.replace_credentials(ParadexTokenCredentials(token=Secret(env.sim.mint_read_only_token("short", ttl_s=86_400))))
@@ -204,7 +205,7 @@ def _restore(env: FaultEnv) -> None:
     """Clear the fault (and give fresh credentials where the old ones are gone for good)."""
     env.faults.reset()
     if env.exchange == "paradex" and env.kind == "token":
-        from perpvol_core.security.credentials import ParadexTokenCredentials
+        from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
         from perpvol_core.security.redaction import Secret
 
         env.replace_credentials(ParadexTokenCredentials(token=Secret(env.sim.mint_read_only_token("fresh"))))

@@ -306,7 +306,8 @@ def test_a_database_edit_of_base_url_cannot_exfiltrate_a_credential(tmp_path: Pa
 
     from perpvol_app import api
     from perpvol_core.config import Settings
-    from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+    from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+    from perpvol_core.exchanges.woox.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import Vault
     from perpvol_core.services.sync import SyncEngine
@@ -378,7 +379,7 @@ def test_changing_an_accounts_url_re_encrypts_it(tmp_path: Path) -> None:
     import dataclasses
 
     from perpvol_core.config import Settings
-    from perpvol_core.security.credentials import WooxCredentials
+    from perpvol_core.exchanges.woox.credentials import WooxCredentials
     from perpvol_core.security.redaction import Secret
     from perpvol_core.security.vault import CredentialsMismatch, Vault
     from perpvol_core.services import accounts

@@ -25,8 +25,17 @@ from perpvol_app.ui.components.tiers import FeeTiers
 from perpvol_app.ui.dashboard import Dashboard
 from perpvol_core.analytics import volume
 from perpvol_core.config import Settings
-from perpvol_core.fill import EXCHANGES
-from perpvol_sim.history import History
+from perpvol_core.exchanges import VENUES
+
+#: the registered venues (each breakdown lists every one)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
+
+
+def _history(exchange: str, seed: int, n_fills: int, now_ms: int):  # noqa: ANN202
+    """The venue's demo simulator's history (as ``seed_demo_store`` seeds it: 730 days)."""
+    from perpvol_app.serve import simulator
+
+    return simulator(exchange).demo_venue(seed, n_fills, now_ms, 730).history
 
 SEED = 11
 N_FILLS = 1200
@@ -39,7 +48,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory):
 
     home = tmp_path_factory.mktemp("seeded")
     store = seed_demo_store(f"sqlite:///{home / 'perpvol.db'}", seed=SEED, fills=N_FILLS, now_ms=NOW_MS)
-    expected = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).expected_daily() for e in EXCHANGES}
+    expected = {e: _history(e, SEED, N_FILLS, NOW_MS).expected_daily() for e in EXCHANGES}
     yield store, expected
     store.close()
 
@@ -205,10 +214,11 @@ def test_shared_reads_share_one_computation() -> None:
 
 def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from perpvol_core import timeutil
-    from perpvol_core.fill import MS_PER_DAY, is_counted
+    from perpvol_core.exchanges import counts as is_counted
+    from perpvol_core.fill import MS_PER_DAY
 
     store, _ = seeded
-    fills = {e: History(e, SEED, N_FILLS, now_ms=NOW_MS).snapshot() for e in EXCHANGES}
+    fills = {e: _history(e, SEED, N_FILLS, NOW_MS).snapshot() for e in EXCHANGES}
     counted = [(e, f) for e, fs in fills.items() for f in fs if is_counted(e, f.market, f.fill_type)]
     # the clock stands just after the newest counted fill: the last 24 hours hold fills of the history
     now = max(f.ts_ms for _, f in counted) + 1_000
@@ -251,13 +261,13 @@ def test_key_is_tested_before_saving_and_listed_masked(key_context) -> None:
     ctx, sim = key_context
     km = KeyManager(context=ctx)
     token = sim.mint_read_only_token("test")
-    km.token.value = token
     km.kind.value = "paradex_token"
+    km.input("paradex_token", "token").value = token
     km.label.value = "px"
     km.base_url.value = sim.api_url
     asyncio.run(km._on_add())
     assert km.message_kind == "ok", km.message
-    assert km.token.value == ""  # cleared on submit
+    assert km.input("paradex_token", "token").value == ""  # cleared on submit
     acc = ctx.store.get_account("px")
     assert token not in acc.hint and token[-4:] in acc.hint
     assert token.encode() not in acc.credentials  # encrypted by the vault

@@ -33,25 +33,28 @@ if not Path(CHROMIUM).exists():  # pragma: no cover
     pytest.skip("Debian chromium is not installed (make chromium)", allow_module_level=True)
 
 
-def _three_free_ports() -> int:
+def _demo_ports() -> int:
+    """A free port followed by one free port per registered venue (the demo's simulators)."""
     import socket
+
+    from perpvol_core.exchanges import VENUES
 
     for _ in range(50):
         port = free_port()
         try:
-            for p in (port + 1, port + 2):
+            for p in range(port + 1, port + 1 + len(VENUES)):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", p))
             return port
         except OSError:
             continue
-    raise RuntimeError("no three consecutive free ports")
+    raise RuntimeError("no consecutive free ports for the demo")
 
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     home = tmp_path_factory.mktemp("demo-home")
-    port = _three_free_ports()
+    port = _demo_ports()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
     env.update(PERPVOL_HOME=str(home), PERPVOL_PASSWORD=PASSWORD)
     log = (home / "server.log").open("w")
@@ -86,16 +89,17 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 def _expected_days(home: Path) -> int:
     """Days from the first simulated fill day (the History generator's own figures) to today."""
+    from perpvol_app.serve import simulator
+    from perpvol_core.exchanges import VENUES
     from perpvol_core.store import Store
-    from perpvol_sim.history import History
 
     store = Store(f"sqlite:///{home / 'perpvol.db'}")
     try:
         now_ms = int(store.get_meta("demo_sim_now_ms"))
     finally:
         store.close()
-    days = [d for e in ("woox", "paradex")
-            for d in History(e, SEED, FILLS, now_ms=now_ms, days=DEMO_HISTORY_DAYS).expected_daily()]
+    days = [d for e in VENUES
+            for d in simulator(e).demo_venue(SEED, FILLS, now_ms, DEMO_HISTORY_DAYS).history.expected_daily()]
     first = dt.date.fromisoformat(min(days))
     return (dt.datetime.now(dt.UTC).date() - first).days + 1
 
@@ -129,6 +133,8 @@ _COLORS = """() => {
 def test_dashboard_in_chromium(demo_server: dict) -> None:
     from playwright.sync_api import sync_playwright
 
+    from perpvol_app.ui.components.keys import kind_label
+    from perpvol_core.exchanges import KINDS, VENUES
     from perpvol_sim.paradex import ParadexSim
 
     sim = ParadexSim(seed=21, n_fills=150)
@@ -157,13 +163,16 @@ def test_dashboard_in_chromium(demo_server: dict) -> None:
             colors = page.evaluate(_COLORS)
             assert colors == {"bg": "rgb(0, 0, 0)", "color": "rgb(255, 210, 48)", "figure": "rgb(255, 210, 48)"}
 
-            # add a Paradex read-only token through the form, against the running simulator
-            kind = page.locator("select").filter(has=page.locator("option", has_text="Paradex read-only token"))
-            kind.select_option(label="Paradex read-only token")
-            page.locator("input[placeholder='e.g. main-woox']").fill("px-browser")
-            page.locator("input[placeholder='e.g. main-woox']").press("Tab")
+            # add a Paradex read-only token through the form (its kind and fields come from the registry's
+            # credential model), against the running simulator
+            model = KINDS["paradex_token"]
+            kind = page.locator("select").filter(has=page.locator("option", has_text=kind_label(model)))
+            kind.select_option(label=kind_label(model))
+            label_input = page.locator(f"input[placeholder='e.g. main-{next(iter(VENUES))}']")
+            label_input.fill("px-browser")
+            label_input.press("Tab")
             # the token field appears after the server handles the kind change (a round trip)
-            secret_input = page.locator("input[placeholder='read-only token (shown once by Paradex)']")
+            secret_input = page.locator(f"input[placeholder='{model.model_fields['token'].description}']")
             secret_input.wait_for(state="visible", timeout=30_000)
             secret_input.fill(token)
             secret_input.press("Tab")

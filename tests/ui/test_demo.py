@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from perpvol_sim.history import History
+from perpvol_app.serve import simulator
+from perpvol_core.exchanges import VENUES
 
 NOW_MS = 1_790_000_000_000
 
 
 def test_live_fills_add_up_to_a_typical_day_in_24h() -> None:
     interval_s = 4.0
-    for exchange in ("woox", "paradex"):
-        history = History(exchange, 7, 20_000, now_ms=NOW_MS)
+    for exchange in VENUES:  # each registered venue's demo simulator (never started here)
+        history = simulator(exchange).demo_venue(7, 20_000, NOW_MS, 730).history
         typical = history.typical_day_usd()
         days = sorted(Decimal(r["volume_usd"]) for r in history.expected_daily().values())
         assert typical == days[len(days) // 2] and typical > 0

@@ -23,9 +23,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from perpvol_core.fill import EXCHANGES
-from perpvol_sim.history import History
+from perpvol_core.exchanges import VENUES
 from perpvol_sim.server import free_port
+
+#: the registered venues (each breakdown lists every one)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
+
+
+def _history(exchange: str, seed: int, n_fills: int, now_ms: int):  # noqa: ANN202
+    """The venue's demo simulator's history (as ``seed_demo_store`` seeds it: 730 days)."""
+    from perpvol_app.serve import simulator
+
+    return simulator(exchange).demo_venue(seed, n_fills, now_ms, 730).history
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +81,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             if time.monotonic() > deadline:
                 pytest.fail("panel serve did not start")
             time.sleep(0.5)
-        expected = {e: History(e, SEED, FILLS, now_ms=now_ms).expected_daily() for e in EXCHANGES}
+        expected = {e: _history(e, SEED, FILLS, now_ms).expected_daily() for e in EXCHANGES}
         yield {"url": url, "home": home, "expected": expected}
     finally:
         proc.terminate()

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import nbformat
 import pytest
 
-from perpvol_sim.demo import DEMO_ACCOUNTS, seed_demo_store
+from perpvol_sim.demo import demo_accounts, seed_demo_store
 from perpvol_sim.server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("demo-db")
     url = f"sqlite:///{folder / 'perpvol.db'}"
     store = seed_demo_store(url, seed=7, fills=DEMO_FILLS)
-    assert store.fill_count() == DEMO_FILLS * len(DEMO_ACCOUNTS)
+    assert store.fill_count() == DEMO_FILLS * len(demo_accounts())
     store.close()
     return url
 

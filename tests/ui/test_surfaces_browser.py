@@ -56,9 +56,9 @@ sys.exit(run_server(Settings.from_env(), int(sys.argv[1]), "127.0.0.1", sys.argv
 def _report_account(store) -> tuple[str, str]:  # noqa: ANN001
     """(label, exchange) of the seeded account whose venue publishes its own 14-day figure."""
     from perpvol_core.analytics.tiers import reconcile
-    from perpvol_sim.demo import DEMO_ACCOUNTS
+    from perpvol_sim.demo import demo_accounts
 
-    for label, exchange in DEMO_ACCOUNTS:
+    for label, exchange in demo_accounts():
         store.set_account_doc(label, "exchange_report", {"exchange": exchange, "volume": {}})
         if reconcile(store, store.get_account(label)) is not None:
             return label, exchange
@@ -336,11 +336,11 @@ def test_first_load_shows_one_total_while_fills_arrive(served: dict) -> None:
     figure as "All time" and as the history's total (one read of the data, not two at different moments)."""
     from playwright.sync_api import sync_playwright
 
-    from perpvol_sim.demo import DEMO_ACCOUNTS, sim_fills
+    from perpvol_sim.demo import demo_accounts, sim_fills
 
     store = served["store"]
     template = [f for f in sim_fills(EXCHANGES[0], SEED + 1, 400) if f.counted]
-    account = store.get_account(next(label for label, e in DEMO_ACCOUNTS if e == EXCHANGES[0]))
+    account = store.get_account(next(label for label, e in demo_accounts() if e == EXCHANGES[0]))
     stop = threading.Event()
     written: list[int] = []
 

@@ -19,8 +19,10 @@ from bokeh.models import AdaptiveTicker, CustomJSTickFormatter
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.theme import EXCHANGE_COLORS, chart_opts, gold_toolbar_hook
-from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES, display_name
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
 #: value-axis ticks of the top-markets chart: few and short ($1.2M), readable at 390 px beside long market names
@@ -203,7 +205,7 @@ class Breakdowns(pn.viewable.Viewer):
                      _m(r["volume_usd"]), f"{r['fills']:,}"] for r in items]  # fmt: skip
 
         out = _table(["Exchange", "Counted type", "Notional", "Fills"], rows(counted), table_id="pv-types-counted")
-        if apart:  # each with its market and the counting rule's reason (perpvol_core.fill.why_not_counted)
+        if apart:  # each with its market and the counting rule's reason (perpvol_core.exchanges.why_not_counted)
             rows_apart: list[list[str | _Money]] = [
                 [NAMES.get(r["exchange"], r["exchange"]), r["market"], r["fill_type"], r["reason"],
                  _m(r["volume_usd"]), f"{r['fills']:,}"] for r in apart

@@ -24,8 +24,10 @@ from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
 from perpvol_app.ui.components.history import normalize_daily
 from perpvol_app.ui.theme import BLACK, GOLD, GOLD_DIM, chart_stylesheet, tooltip_html
-from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES, display_name
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 ROW_PX = 13
 #: rows of one year band: seven weekdays and a gap (the gap above a band carries its year and month labels)
@@ -38,6 +40,9 @@ WEEKDAY_LABELS = {0: "Mon", 2: "Wed", 4: "Fri"}
 MONTH_GAP_COLS = 3
 LABEL_FONT = "9px"
 EMPTY_COLOR = "#141004"
+#: a day no venue's stored history covers (before every venue's ``complete_from``): not zero, unknown
+NOT_COVERED_COLOR = "#262626"
+NOT_COVERED = "not covered"
 _LOW = (0x3a, 0x2e, 0x08)  # a faint gold
 _HIGH = (0xff, 0xd2, 0x30)  # the gold
 
@@ -47,9 +52,13 @@ def _shade(fraction: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def calendar_days(daily: pl.DataFrame, end: dt.date | None = None) -> list[dict[str, Any]]:
+def calendar_days(
+    daily: pl.DataFrame, end: dt.date | None = None, coverage: dict[str, dt.date] | None = None
+) -> list[dict[str, Any]]:
     """One dict per UTC day from the first day with volume to ``end`` (default: the last such day):
-    ``date``, ``total`` and per exchange ``volume``/``fills`` (exact Decimal / int); empty days are zero."""
+    ``date``, ``total`` and per exchange ``volume``/``fills`` (exact Decimal / int) and ``<exchange>_covered``
+    (False before the venue's ``complete_from`` in ``coverage``); empty covered days are zero."""
+    coverage = coverage or {}
     daily = normalize_daily(daily)
     if daily.is_empty():
         return []
@@ -66,15 +75,20 @@ def calendar_days(daily: pl.DataFrame, end: dt.date | None = None) -> list[dict[
         entry: dict[str, Any] = {"date": day}
         for exch in EXCHANGES:
             entry[exch], entry[f"{exch}_fills"] = cell.get(exch, (Decimal(0), 0))
+            entry[f"{exch}_covered"] = exch not in coverage or day >= coverage[exch]
         entry["total"] = sum((entry[e] for e in EXCHANGES), Decimal(0))
         entry["fills"] = sum(entry[f"{e}_fills"] for e in EXCHANGES)
         out.append(entry)
     return out
 
 
-def calendar_columns(daily: pl.DataFrame, end: dt.date | None = None) -> dict[str, list[Any]]:
-    """The calendar's cell source: x (week of the year), y (band and weekday), colour and text fields."""
-    days = calendar_days(daily, end)
+def calendar_columns(
+    daily: pl.DataFrame, end: dt.date | None = None, coverage: dict[str, dt.date] | None = None
+) -> dict[str, list[Any]]:
+    """The calendar's cell source: x (week of the year), y (band and weekday), colour and text fields. A
+    venue's day before its ``complete_from`` (``coverage``) reads "not covered", never $0; a day no venue
+    covers has its own colour."""
+    days = calendar_days(daily, end, coverage)
     cols: dict[str, list[Any]] = {k: [] for k in ("x", "y", "color", "label", "date", "total_s", "total_fmt",
                                                   "fills", *(f"{e}_fmt" for e in EXCHANGES))}  # fmt: skip
     if not days:
@@ -88,14 +102,19 @@ def calendar_columns(daily: pl.DataFrame, end: dt.date | None = None) -> dict[st
         cols["y"].append((last_year - day.year) * BAND + day.weekday())
         total: Decimal = d["total"]
         # square-root scale: a burst day does not wash out every ordinary one
-        cols["color"].append(_shade(math.sqrt(float(total) / top)) if total > 0 else EMPTY_COLOR)
+        covered = [e for e in EXCHANGES if d[f"{e}_covered"]]
+        empty = NOT_COVERED_COLOR if not covered else EMPTY_COLOR
+        cols["color"].append(_shade(math.sqrt(float(total) / top)) if total > 0 else empty)
         cols["label"].append(f"{day:%a %Y-%m-%d}")
         cols["date"].append(day.isoformat())
         cols["total_s"].append(exact(total))
-        cols["total_fmt"].append(money(total))
+        cols["total_fmt"].append(money(total) if len(covered) == len(EXCHANGES) else f"{money(total)} ({NOT_COVERED} "
+                                 "for some exchanges)")
         cols["fills"].append(f"{d['fills']:,}")
         for e in EXCHANGES:
-            cols[f"{e}_fmt"].append(money(d[e]))
+            stored = f"{NOT_COVERED} ({money(d[e])} stored)" if d[e] else NOT_COVERED
+            shown = money(d[e]) if d[f"{e}_covered"] else stored
+            cols[f"{e}_fmt"].append(shown)
     return cols
 
 
@@ -183,6 +202,7 @@ class Calendar(pn.viewable.Viewer):
     """Daily volume as a calendar (a band per year). A click sets ``day``."""
 
     daily = param.Parameter(default=None, doc="volume.daily_volume() frame")
+    coverage = param.Dict(default={}, doc="volume.complete_from(): per venue, the first covered UTC day")
     day = param.CalendarDate(default=None, allow_None=True, doc="the clicked day")
 
     def __init__(self, **params: Any) -> None:
@@ -221,10 +241,10 @@ class Calendar(pn.viewable.Viewer):
                      text_font_size=LABEL_FONT, text_color=GOLD_DIM, name=name)  # fmt: skip
         return fig
 
-    @param.depends("daily", watch=True)
+    @param.depends("daily", "coverage", watch=True)
     def _redraw(self) -> None:
         daily = self.daily if self.daily is not None else pl.DataFrame()
-        cols = calendar_columns(daily, end=dt.datetime.now(dt.UTC).date())
+        cols = calendar_columns(daily, end=dt.datetime.now(dt.UTC).date(), coverage=self.coverage)
         self._source.data = cols
         years = sorted({int(d[:4]) for d in cols["date"]}, reverse=True)
         if cols["date"]:

@@ -9,8 +9,10 @@ import param
 
 from perpvol_app.templates import render
 from perpvol_app.ui.components.context import exact, money
-from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES, display_name
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 WINDOWS = (("24h", "Last 24h"), ("7d", "7 days"), ("30d", "30 days"), ("all", "All time"))
 EXCHANGE_NAMES = {e: display_name(e) for e in EXCHANGES}  # one naming: perpvol_core.exchanges

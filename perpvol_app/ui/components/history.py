@@ -35,8 +35,10 @@ from perpvol_app.ui.theme import (
     widget_stylesheet,
 )
 from perpvol_core import bounds
-from perpvol_core.exchanges import display_name
-from perpvol_core.fill import EXCHANGES
+from perpvol_core.exchanges import VENUES, display_name
+
+#: the registered venues, in the registry's order (every breakdown lists each)
+EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 ROLLING_DAYS = 30
 #: the day view opens on the last year; the range selector below the chart moves or widens it.
@@ -112,9 +114,19 @@ def rolling_average(series: pl.DataFrame, days: int = ROLLING_DAYS) -> pl.DataFr
     return pl.DataFrame({"date": series["date"], "avg": avgs})
 
 
-def chart_columns(series: pl.DataFrame, aggregation: str = "day", cumulative: bool = False) -> dict[str, list[Any]]:
+NOT_COVERED = "not covered"
+
+
+def chart_columns(
+    series: pl.DataFrame, aggregation: str = "day", cumulative: bool = False,
+    coverage: dict[str, dt.date] | None = None,
+) -> dict[str, list[Any]]:  # fmt: skip
     """The bar source: period (ms, UTC midnight), one float height and one money text per exchange and
-    the total (``<exchange>_fmt``: ``$1,234.56``; ``<exchange>_s``: the exact decimal string)."""
+    the total (``<exchange>_fmt``: ``$1,234.56``; ``<exchange>_s``: the exact decimal string).
+
+    ``coverage`` (``volume.complete_from``): a venue's period that starts before its first complete day reads
+    "not covered" (with what is stored, if anything), never as a plain figure or $0."""
+    coverage = coverage or {}
     agg = aggregate(series, aggregation, cumulative)
     dates = agg["date"].to_list() if not agg.is_empty() else []
     cols: dict[str, list[Any]] = {
@@ -124,9 +136,15 @@ def chart_columns(series: pl.DataFrame, aggregation: str = "day", cumulative: bo
     for c in (*EXCHANGES, "total"):
         values = [Decimal(v) for v in agg[c].to_list()] if dates else []
         cols[c] = [float(v) for v in values]
-        cols[f"{c}_fmt"] = [money(v) for v in values]
+        cols[f"{c}_fmt"] = [_shown(v, d, coverage.get(c)) for v, d in zip(values, dates, strict=True)]
         cols[f"{c}_s"] = [_exact_text(v) for v in values]
     return cols
+
+
+def _shown(value: Decimal, period_start: dt.date, first_complete: dt.date | None) -> str:
+    if first_complete is None or period_start >= first_complete:
+        return money(value)
+    return f"{NOT_COVERED} ({money(value)} stored)" if value else NOT_COVERED
 
 
 def rolling_columns(series: pl.DataFrame, days: int = ROLLING_DAYS) -> dict[str, list[Any]]:
@@ -185,6 +203,7 @@ class HistoryChart(pn.viewable.Viewer):
     cumulative = param.Boolean(default=False)
     show_rolling = param.Boolean(default=True, doc="30-day rolling average line (day view)")
     daily = param.Parameter(default=None, doc="volume.daily_volume() frame")
+    coverage = param.Dict(default={}, doc="volume.complete_from(): per venue, the first covered UTC day")
     store = param.Parameter(default=None, precedence=-1)
     date_range = param.Tuple(default=None, length=2, allow_None=True, doc="(from, to) dates of the pickers")
 
@@ -341,17 +360,18 @@ class HistoryChart(pn.viewable.Viewer):
 
     def _columns(self, series: pl.DataFrame) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
         """The sources' columns, shared by every session until the data changes."""
+        coverage = dict(self.coverage or {})
         key = ("history_columns", self.aggregation, self.cumulative, series.height,
-               series["date"].max() if series.height else None)  # fmt: skip
+               series["date"].max() if series.height else None, tuple(sorted(coverage.items())))  # fmt: skip
 
         def compute() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-            return chart_columns(series, self.aggregation, self.cumulative), rolling_columns(series)
+            return chart_columns(series, self.aggregation, self.cumulative, coverage), rolling_columns(series)
 
         if self.store is None:
             return compute()
         return memo(self.store, key, compute)
 
-    @param.depends("daily", "aggregation", "cumulative", "show_rolling", watch=True)
+    @param.depends("daily", "coverage", "aggregation", "cumulative", "show_rolling", watch=True)
     def _redraw(self) -> None:
         series = self.series()
         n_days = series.height

@@ -16,39 +16,41 @@ from typing import Any
 import panel as pn
 import param
 
+from perpvol_app.api_models import input_fields, secret_fields
 from perpvol_app.templates import render
 from perpvol_app.ui.components.accounts import render_accounts
+from perpvol_core.exchanges import KINDS, VENUES
 from perpvol_core.security.redaction import Secret, redact
 from perpvol_core.services.accounts import AccountInputError, AccountRequest, build_credentials, validate_base_url
 
 log = logging.getLogger(__name__)
 
-KINDS = {
-    "WOO X API key": "woox",
-    "Paradex read-only token": "paradex_token",
-    "Paradex L2 key / subkey": "paradex_l2",
-}
 #: what the Replace checkbox says (the form's own words in its messages)
 REPLACE_LABEL = "Replace the credentials of this label"
 
 
-def form_request(
-    kind: str, label: str, base_url: str | None, api_key: str, api_secret: str, token: str, account: str, l2_key: str
-) -> AccountRequest:
-    """The account request of the form: only the inputs of the chosen kind are sent (secrets as Secret)."""
-    def secret(value: str) -> Secret | None:
-        return Secret(value.strip()) if value.strip() else None
+def kind_label(model: Any) -> str:
+    """How the kind selector names a credential kind: its summary ("A … API key and its secret")."""
+    summary = str(model.summary)
+    return summary[:1].upper() + summary[1:]
 
-    url = base_url or None
-    if kind == "woox":
-        return AccountRequest("woox", label, api_key=api_key or None, api_secret=secret(api_secret) or Secret(""),
-                              base_url=url)  # fmt: skip
-    if kind == "paradex_token":
-        return AccountRequest("paradex", label, token=secret(token) or Secret(""), base_url=url)
-    if kind == "paradex_l2":
-        return AccountRequest("paradex", label, account=account or "", l2_key=secret(l2_key) or Secret(""),
-                              base_url=url)  # fmt: skip
-    raise AccountInputError(None, f"Choose what to add: {', '.join(KINDS)}.")
+
+def kind_options() -> dict[str, str]:
+    """The kind selector's options, label -> kind, over every registered venue (from the registry)."""
+    return {kind_label(model): kind for kind, model in KINDS.items()}
+
+
+def form_request(kind: str, label: str, base_url: str | None, **fields: str) -> AccountRequest:
+    """The account request of the form: only the inputs of the chosen kind are sent (secrets as Secret)."""
+    model = KINDS.get(kind)
+    if model is None:
+        raise AccountInputError(None, f"Choose what to add: {', '.join(kind_options())}.")
+    secrets = secret_fields(model)
+    values: dict[str, Any] = {"kind": kind}
+    for name in input_fields(model):
+        value = (fields.get(name) or "").strip() if name in secrets else fields.get(name) or ""
+        values[name] = Secret(value) if name in secrets else value
+    return AccountRequest(model.exchange, label, base_url=base_url or None, credentials=values)
 
 
 class KeyManager(pn.viewable.Viewer):
@@ -67,21 +69,25 @@ class KeyManager(pn.viewable.Viewer):
         super().__init__(**params)
         self.context = context
         w = pn.widgets
-        self.kind = w.Select(label="Credential", options=KINDS, value="woox", sizing_mode="stretch_width")
-        self.label = w.TextInput(label="Label", placeholder="e.g. main-woox", sizing_mode="stretch_width")
+        options = kind_options()
+        first = next(iter(options.values()))
+        self.kind = w.Select(label="Credential", options=options, value=first, sizing_mode="stretch_width")
+        self.label = w.TextInput(label="Label", placeholder=f"e.g. main-{next(iter(VENUES))}",
+                                 sizing_mode="stretch_width")  # fmt: skip
         self.base_url = w.TextInput(
             label="Base URL (optional)", placeholder="exchange default", sizing_mode="stretch_width"
         )
-        self.api_key = w.TextInput(label="WOO X API key", sizing_mode="stretch_width")
-        self.api_secret = w.PasswordInput(label="WOO X API secret", sizing_mode="stretch_width")
-        self.token = w.PasswordInput(
-            label="Paradex read-only token", placeholder="read-only token (shown once by Paradex)",
-            sizing_mode="stretch_width", visible=False,
-        )
-        self.account = w.TextInput(
-            label="Paradex account address", placeholder="0x…", sizing_mode="stretch_width", visible=False
-        )
-        self.l2_key = w.PasswordInput(label="Paradex L2 private key", sizing_mode="stretch_width", visible=False)
+        #: (kind, field) -> its input: one per field of every credential kind, shown for the chosen kind
+        self.inputs: dict[tuple[str, str], Any] = {}
+        for kind, model in KINDS.items():
+            secrets = secret_fields(model)
+            for name in input_fields(model):
+                info = model.model_fields[name]
+                widget = w.PasswordInput if name in secrets else w.TextInput
+                self.inputs[(kind, name)] = widget(
+                    label=model.field_title(name), placeholder=info.description or "", visible=kind == first,
+                    sizing_mode="stretch_width",
+                )  # fmt: skip
         self.replace = w.Checkbox(label=REPLACE_LABEL)
         self.add_button = w.Button(label="Test and save", color="primary")
         self.add_button.on_click(self._on_add)
@@ -102,8 +108,7 @@ class KeyManager(pn.viewable.Viewer):
         self.kind.param.watch(self._on_kind, "value")
         form = pn.Column(
             "#### Add or replace a key",
-            self.kind, self.label, self.api_key, self.api_secret, self.token, self.account, self.l2_key,
-            self.base_url, self.replace, self.add_button, self._message,
+            self.kind, self.label, *self.inputs.values(), self.base_url, self.replace, self.add_button, self._message,
             sizing_mode="stretch_width", styles={"flex": "1 1 320px", "min-width": "260px"},
         )  # fmt: skip
         manage = pn.Column(
@@ -144,11 +149,13 @@ class KeyManager(pn.viewable.Viewer):
         self.add_button.disabled = self.busy
         self.add_button.label = "Testing…" if self.busy else "Test and save"
 
+    def input(self, kind: str, field: str) -> Any:
+        """The input of ``field`` of credential kind ``kind``."""
+        return self.inputs[(kind, field)]
+
     def _on_kind(self, event: Any) -> None:
-        kind = event.new
-        self.api_key.visible = self.api_secret.visible = kind == "woox"
-        self.token.visible = kind == "paradex_token"
-        self.account.visible = self.l2_key.visible = kind == "paradex_l2"
+        for (kind, _field), widget in self.inputs.items():
+            widget.visible = kind == event.new
 
     def _say(self, text: str, kind: str = "info", area: str = "accounts") -> None:
         with param.parameterized.batch_call_watchers(self):
@@ -164,27 +171,25 @@ class KeyManager(pn.viewable.Viewer):
 
     # -- actions -----------------------------------------------------------------------------------
 
-    def _take_secrets(self) -> tuple[str, str, str]:
-        """Read and clear the password inputs at once (their values are never sent back)."""
-        values = (self.api_secret.value or "", self.token.value or "", self.l2_key.value or "")
-        for wdg in (self.api_secret, self.token, self.l2_key):
-            wdg.value = ""
-            if hasattr(wdg, "value_input"):
-                wdg.value_input = ""
+    def _take_fields(self, kind: str) -> dict[str, str]:
+        """The chosen kind's inputs; every password input is cleared at once (its value is never sent back)."""
+        values = {field: self.inputs[(k, field)].value or "" for k, field in self.inputs if k == kind}
+        for (k, field), wdg in self.inputs.items():
+            if field in secret_fields(KINDS[k]):
+                wdg.value = ""
+                if hasattr(wdg, "value_input"):
+                    wdg.value_input = ""
         return values
 
     async def _on_add(self, _event: Any = None) -> None:
-        api_secret, token, l2_key = self._take_secrets()
-        await self.add(
-            kind=self.kind.value, label=self.label.value or "", base_url=self.base_url.value or None,
-            api_key=self.api_key.value or "", api_secret=api_secret, token=token,
-            account=self.account.value or "", l2_key=l2_key, replace=self.replace.value,
-        )  # fmt: skip
+        kind = self.kind.value
+        fields = self._take_fields(kind)
+        await self.add(kind=kind, label=self.label.value or "", base_url=self.base_url.value or None,
+                       replace=self.replace.value, **fields)  # fmt: skip
 
     async def add(
-        self, kind: str, label: str, base_url: str | None = None, api_key: str = "", api_secret: str = "",
-        token: str = "", account: str = "", l2_key: str = "", replace: bool = False,
-    ) -> bool:  # fmt: skip
+        self, kind: str, label: str, base_url: str | None = None, replace: bool = False, **fields: str
+    ) -> bool:
         """Validate, test against the exchange, encrypt and save (the one account path); True when saved.
 
         The message under the form says why not, in the form's words.
@@ -197,7 +202,7 @@ class KeyManager(pn.viewable.Viewer):
             self._say(text, kind, area="form")
 
         try:
-            req = form_request(kind, label, base_url, api_key, api_secret, token, account, l2_key)
+            req = form_request(kind, label, base_url, **fields)
             accounts.validate_label(req.label)
             validate_base_url(req.base_url)
             creds = build_credentials(req)
@@ -227,8 +232,8 @@ class KeyManager(pn.viewable.Viewer):
         finally:
             self.busy = False
         self.label.value = ""
-        self.api_key.value = ""
-        self.account.value = ""
+        for widget in self.inputs.values():
+            widget.value = ""
         self.context.invalidate()
         self._start_sync([label])
         say(f"Saved {label} ({creds.hint}); {report or 'not tested'}. Syncing…", "ok")

@@ -1,5 +1,5 @@
-"""Fee-tier panel: Paradex 14-day volume against Paradex's own tier table, with Paradex's reported figure
-beside ours per account; WOO X 30-day volume against indicative rungs (WOO X publishes neither).
+"""Fee-tier panel: each venue's volume over its tier window against its tier table (the venue's own, or
+indicative rungs where it publishes none), and the venue's reported figure beside ours per account.
 
 The figures and the reconciliation come from ``perpvol_core.analytics.tiers``; this module only draws.
 """

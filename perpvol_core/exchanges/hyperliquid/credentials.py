@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import Field, field_validator
+
+from perpvol_core.security.credentials import CredentialModel
 
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 ADDRESS_RULE = (
@@ -30,15 +32,17 @@ def normalize_address(value: Any) -> str:
     return text.lower()
 
 
-class HyperliquidAddress(BaseModel):
+class HyperliquidAddress(CredentialModel):
     """A Hyperliquid master or sub-account address (public: there is no secret to keep)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     exchange: ClassVar[str] = "hyperliquid"
+    summary: ClassVar[str] = "a Hyperliquid account address (master or sub-account; no key needed)"
 
     kind: Literal["hyperliquid_address"] = "hyperliquid_address"
-    address: str
+    address: str = Field(
+        title="Hyperliquid address",
+        description="0x + 40 hex digits: the master or sub-account that trades, not an API wallet",
+    )
 
     @field_validator("address", mode="before")
     @classmethod

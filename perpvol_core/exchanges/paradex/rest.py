@@ -37,8 +37,8 @@ from perpvol_core.exchanges._http import (
     to_text,
 )
 from perpvol_core.exchanges.paradex import starknet as starknet_auth
+from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.fill import MAKER, TAKER, Fill
-from perpvol_core.security.credentials import ParadexL2Credentials, ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret, redact, register_secret
 
 log = logging.getLogger(__name__)

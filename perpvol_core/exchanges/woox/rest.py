@@ -33,9 +33,12 @@ from perpvol_core.exchanges._http import (
     to_ms,
     to_text,
 )
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.exchanges.woox.paging import HistoryWalk, ParamRejected
-from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER, WOOX_FILL_TYPE, Fill
-from perpvol_core.security.credentials import WooxCredentials
+from perpvol_core.exchanges.woox.profile import describe_server_profile
+from perpvol_core.exchanges.woox.spec import FILL_TYPE as WOOX_FILL_TYPE
+from perpvol_core.exchanges.woox.spec import SPEC
+from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER, Fill
 from perpvol_core.security.redaction import Secret, redact
 
 log = logging.getLogger(__name__)
@@ -251,10 +254,7 @@ class WooxConnector(Connector):
     }
     max_history_ms = TWO_YEARS_MS
     incremental_overlap_ms = 120_000
-    history_note = (
-        "WOO X serves only the past two years of fills through /v3/trade/transactionHistory; "
-        "older fills are not available through this endpoint."
-    )
+    history_note = SPEC.history_note
 
     def __init__(self, credentials: WooxCredentials, base_url: str | None = None, **options: Any) -> None:
         self.page_limit = int(options.pop("page_limit", PAGE_LIMIT))
@@ -381,6 +381,10 @@ class WooxConnector(Connector):
                 raise ParamRejected(code, str(exc)) from exc
             raise
         return parse_history(payload)
+
+    @staticmethod
+    def describe_server_profile(profile: dict[str, Any] | None) -> str:
+        return f"transactionHistory: {describe_server_profile(profile)}"
 
     def probe_server_profile(self, max_requests: int = 4) -> dict[str, Any] | None:
         """Read the newest few pages of the two-year range to observe the reading (paging, page size, order,

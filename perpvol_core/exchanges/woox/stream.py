@@ -7,12 +7,16 @@ are parsed whichever shape they take.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from typing import Any
 
 from perpvol_core import timeutil
-from perpvol_core.exchanges._errors import BadPayload, InvalidCredentials, StreamAuthRefused
-from perpvol_core.exchanges._stream import ws_url
+from perpvol_core.exchanges._errors import BadPayload, InvalidCredentials, StreamAuthRefused, StreamProtocolError
+from perpvol_core.exchanges._spec import StreamAdapter, StreamConnection, StreamReply, StreamTarget
+from perpvol_core.exchanges._stream import await_reply, ws_url
 from perpvol_core.exchanges.woox.rest import (
     ACCOUNT_INFO,
     LISTEN_KEY,
@@ -21,21 +25,26 @@ from perpvol_core.exchanges.woox.rest import (
     sign,
     v1_string_to_sign,
 )
+from perpvol_core.exchanges.woox.spec import SPEC
 from perpvol_core.fill import Fill
-from perpvol_core.security.redaction import register_secret
+from perpvol_core.security.redaction import redact, register_secret
+
+log = logging.getLogger(__name__)
 
 FILL_TOPICS = ("executionreport", "algoexecutionreportv2")
 LISTEN_KEY_TTL_MS = 24 * 3_600_000
 V3_PRIVATE_PATH = "/v3/private"
+V2_PRIVATE_PATH = "/v2/ws/private/stream/{application_id}"
 
 
 def v3_url(base_url: str | None, listen_key: str) -> str:
     """``wss://<ws host of the REST host>/v3/private?key=<listenKey>`` (legacy ``api.woo.org`` included)."""
-    return ws_url("woox", base_url, path=V3_PRIVATE_PATH) + f"?key={listen_key}"
+    return ws_url(SPEC, base_url, V3_PRIVATE_PATH) + f"?key={listen_key}"
 
 
 def v2_url(base_url: str | None, application_id: str) -> str:
-    return ws_url("woox", base_url, application_id)
+    """``wss://<ws host of the REST host>/v2/ws/private/stream/<application id>``."""
+    return ws_url(SPEC, base_url, V2_PRIVATE_PATH.format(application_id=application_id or "perpvol"))
 
 
 def v3_subscribe_message(msg_id: str = "pv-sub") -> dict[str, Any]:
@@ -162,3 +171,80 @@ def application_id(creds: Any, base_url: str | None) -> str:
     if not app_id:
         raise StreamAuthRefused("WOO X /v3/account/info names no applicationId for the private stream")
     return app_id
+
+
+class WooxStream(StreamAdapter):
+    """One account's WOO X private stream: v3 with a fresh listenKey (replaced ``listen_key_renew_s`` before it
+    expires), and the v2 stream for ``auth_retry_s`` when the host has no v3 stream (404 on connect, no
+    listenKey endpoint) or refuses the v3 subscription. Server pings are answered with pongs.
+
+    Options: ``listen_key_renew_s`` (3600), ``auth_retry_s`` (300), ``handshake_timeout_s`` (10),
+    ``application_id`` (the v2 path, else read from ``GET /v3/account/info``).
+    """
+
+    def __init__(self, credentials: Any, base_url: str | None, **options: Any) -> None:
+        super().__init__(credentials, base_url, **options)
+        self.listen_key_renew_s = float(options.get("listen_key_renew_s", 3600.0))
+        self.fallback_s = float(options.get("auth_retry_s", 300.0))
+        self.timeout_s = float(options.get("handshake_timeout_s", 10.0))
+        self._app_id: str | None = options.get("application_id")
+        self._v2_until = 0.0
+        self._kind = ""
+
+    def _fall_back_to_v2(self, why: str) -> None:
+        log.info("WOO X stream: using the v2 private stream (%s)", redact(why))
+        self._v2_until = time.monotonic() + self.fallback_s
+
+    async def target(self) -> StreamTarget:
+        if self._v2_until <= time.monotonic():
+            try:
+                key, expiry_ms = await asyncio.to_thread(new_listen_key, self.credentials, self.base_url)
+            except BadPayload as exc:  # no listenKey endpoint (or no key in the answer): the v2 stream
+                self._fall_back_to_v2(f"listenKey: {exc}")
+            else:
+                left_s = (expiry_ms - timeutil.now_ms()) / 1000
+                lead = min(self.listen_key_renew_s, max(1.0, left_s / 2))
+                self._kind = "v3"
+                return StreamTarget(v3_url(self.base_url, key), time.monotonic() + max(1.0, left_s - lead), "v3")
+        if self._app_id is None:
+            self._app_id = await asyncio.to_thread(application_id, self.credentials, self.base_url)
+        self._kind = "v2"
+        return StreamTarget(v2_url(self.base_url, self._app_id), None, "v2")
+
+    def connect_failed(self, status: int | None) -> bool:
+        if self._kind != "v3":
+            return False
+        if status == 404:  # no v3 private stream on this host
+            self._fall_back_to_v2("v3 private stream not found")
+        return True  # 401: the key was refused or expired; a new one is fetched
+
+    async def handshake(self, conn: StreamConnection) -> None:
+        if self._kind == "v3":
+            # the listenKey in the URL authenticates; subscribe the fill topics (§6.2 command shape)
+            await conn.send_json(v3_subscribe_message("pv-sub"))
+            reply = await await_reply(
+                conn, lambda m: m.get("id") == "pv-sub" or str(m.get("cmd", "")).upper() == "SUBSCRIBE",
+                self.timeout_s, pong_for,
+            )  # fmt: skip
+            if not reply.get("success"):
+                self._fall_back_to_v2("v3 subscribe refused")  # the documented v2 stream instead
+                raise StreamProtocolError(f"v3 subscribe refused: {redact(reply.get('errorMsg') or reply)}")
+            return
+        creds = self.credentials
+        await conn.send_json(auth_message(creds.api_key, creds.api_secret.reveal(), timeutil.now_ms(), "pv-auth"))
+        reply = await await_reply(conn, lambda m: m.get("event") == "auth", self.timeout_s, pong_for)
+        if not reply.get("success"):
+            raise StreamAuthRefused(redact(reply.get("errorMsg") or "auth failed"))
+        for topic in FILL_TOPICS:  # fills of ordinary orders and of algo/stop orders (as ccxt pro)
+            await conn.send_json({"id": f"pv-sub-{topic}", "topic": topic, "event": "subscribe"})
+            reply = await await_reply(conn, lambda m: m.get("event") == "subscribe", self.timeout_s, pong_for)
+            if not reply.get("success"):
+                raise StreamProtocolError(f"subscribe refused: {redact(reply.get('errorMsg') or reply)}")
+
+    def on_message(self, message: Any) -> StreamReply:
+        if not isinstance(message, dict):
+            return StreamReply()
+        pong = pong_for(message)
+        if pong is not None:
+            return StreamReply(replies=[pong])
+        return StreamReply(fills=parse_fills(message))

@@ -1,0 +1,99 @@
+"""The API's WebSocket ``/api/v1/stream``: a volume snapshot on connect, then every change (bounded queue)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from perpvol_app import views
+from perpvol_app.api_context import ApiContext
+from perpvol_app.frontdoor import API_PREFIX
+from perpvol_core import timeutil
+from perpvol_core.security.redaction import redact
+from perpvol_core.services.events import EventBus
+
+log = logging.getLogger(__name__)
+
+#: Event types the stream forwards to clients.
+STREAM_EVENT_TYPES = frozenset({"volume", "sync_progress", "sync_done", "account_status", "live_status"})
+STREAM_QUEUE = 1000
+router = APIRouter(prefix=API_PREFIX)
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    """A snapshot on connect, then every volume change and sync progress event (authenticated by the front door).
+
+    Bus callbacks come from any thread and hop to this connection's loop; the queue is bounded.
+    """
+    ctx: ApiContext = websocket.app.state.api_ctx
+    await websocket.accept()
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=STREAM_QUEUE)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("type") in STREAM_EVENT_TYPES:
+            loop.call_soon_threadsafe(_offer, queue, event)
+
+    bus = ctx.bus
+    unsubscribe = bus.subscribe(on_event)  # before the snapshot: nothing between is lost
+    try:
+        for event in await _snapshot(ctx, bus):
+            await _send(websocket, event)
+        reader = asyncio.create_task(_pings(websocket, queue))
+        try:
+            while not reader.done():
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    await _send(websocket, getter.result())
+                else:
+                    getter.cancel()
+        finally:
+            reader.cancel()
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        unsubscribe()
+
+
+def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
+    if not queue.full():  # a client too slow for 1000 events misses some, the server never grows without bound
+        queue.put_nowait(event)
+
+
+async def _snapshot(ctx: ApiContext, bus: EventBus) -> list[dict[str, Any]]:
+    last = list(bus.last.items())
+    snapshot = next((e for k, e in reversed(last) if k.startswith("volume:")), None)
+    if snapshot is None:
+        try:
+            s = await run_in_threadpool(views.summary_payload, ctx.store)
+            snapshot = {"type": "volume", "totals": s["totals"], "by_exchange": s["by_exchange"],
+                        "ts_ms": timeutil.now_ms(), "snapshot": True}  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the stream still works without a snapshot
+            log.warning("stream snapshot failed: %s", redact(exc))
+    events = [snapshot] if snapshot is not None else []
+    return events + [e for k, e in last if k.startswith(("sync_progress:", "live_status:"))]
+
+
+async def _pings(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    """Clients may send ``{"type": "ping"}``; anything else is ignored. Returns when the client leaves."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        try:
+            data = json.loads(message.get("text") or message.get("bytes") or "")
+        except (ValueError, TypeError):
+            continue
+        if isinstance(data, dict) and data.get("type") == "ping":
+            _offer(queue, {"type": "pong", "ts_ms": timeutil.now_ms()})
+
+
+async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:
+    await websocket.send_text(redact(json.dumps(views.jsonable(event), separators=(",", ":"))))
