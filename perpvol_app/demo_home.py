@@ -36,6 +36,18 @@ def where_text(settings: Settings, *, stopped: bool = False) -> str:
     head = "perpvol demo stopped; its data stays in" if stopped else "perpvol demo: data in"
     return (
         f"{head} {where(settings)} (PERPVOL_HOME={settings.home}): `perpvol keys list`, `perpvol volume`, "
-        "`make voila` and `make lab` read it; `perpvol keys remove demo-woox` and `… demo-paradex` "
+        f"`make voila` and `make lab` read it; `perpvol keys remove` {' / '.join(demo_labels())} "
         "before adding your own accounts"
     )
+
+
+def demo_label(venue_name: str) -> str:
+    """The label of the demo's account on venue ``venue_name``."""
+    return f"demo-{venue_name}"
+
+
+def demo_labels() -> list[str]:
+    """The demo's account labels, one per registered venue."""
+    from perpvol_core.exchanges import VENUES
+
+    return [demo_label(name) for name in VENUES]

@@ -22,12 +22,6 @@ from perpvol_app import demo_home
 from perpvol_core import bounds
 from perpvol_core.config import Settings
 
-
-def demo_label(venue_name: str) -> str:
-    """The label of the demo's account on venue ``venue_name``."""
-    return f"demo-{venue_name}"
-
-
 LIVE_INTERVAL_S = 4.0
 
 
@@ -162,7 +156,7 @@ class DemoVenues:
         """The account requests of the demo accounts (simulator credentials, never a real exchange's)."""
         from perpvol_core.services.accounts import AccountRequest
 
-        return [AccountRequest(name, demo_label(name), credentials=sim.credentials(), base_url=sim.base_url)
+        return [AccountRequest(name, demo_home.demo_label(name), credentials=sim.credentials(), base_url=sim.base_url)
                 for name, sim in self.venues.items()]  # fmt: skip
 
 
@@ -218,9 +212,7 @@ def cmd_demo(
     settings = demo_settings()
     settings.ensure_home()
     store = Store.open(settings)
-    from perpvol_core.exchanges import VENUES
-
-    refused = demo_home.refuse_mixing(store, settings, [demo_label(name) for name in VENUES])
+    refused = demo_home.refuse_mixing(store, settings, demo_home.demo_labels())
     if refused:
         store.close()
         print(f"perpvol demo: {refused}", file=sys.stderr, flush=True)

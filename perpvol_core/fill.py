@@ -50,7 +50,7 @@ class Fill:
     fee: Decimal
     fee_asset: str
     ts_ms: int
-    #: a fee paid to a third party on top of ``fee`` (Hyperliquid builder codes), kept apart; None when none
+    #: a fee paid to a third party on top of ``fee`` (a venue's builder codes), kept apart; None when none
     builder_fee: Decimal | None = None
     #: the venue's classification (``perpvol_core.exchanges.classify``); None until classified. Not part of
     #: a fill's value: the same fill classified or not is the same fill.

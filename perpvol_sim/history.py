@@ -3,14 +3,14 @@
 A :class:`History` holds one trader's fills on one venue as venue-neutral :class:`SimFill` records; each
 simulator formats them its own way. What differs between venues (markets, what counts, fill types, fees,
 ids) is the venue's :class:`VenueProfile` (``perpvol_sim/<name>/profile.py``, see :mod:`perpvol_sim.profiles`);
-``History("woox", ...)`` looks it up by name, or takes a profile object. The same
+``History("<venue>", ...)`` looks it up by name, or takes a profile object. The same
 ``(venue, seed, n_fills, now_ms, days, markets)`` always yields the same fills.
 
 What a generated history contains (so that tests exercise the awkward cases):
 
 * several perps with a maker/taker mix, per-market tick decimals and a slow price walk;
 * spot noise (and options, HIP-3 perps, ... as the profile lists), counted as the profile says;
-* the profile's fill types (Paradex: ``LIQUIDATION``/``RPI``/``SETTLE_MARKET``/...; a few ids appear twice
+* the profile's fill types (liquidations, settlements, transfers, ... as the venue has them; a few ids appear twice
   with a different ``fill_type``, identity is ``(fill_id, fill_type)``), optional self-trade pairs
   (:attr:`History.self_trades`) and an optional burst of many fills of one order in one millisecond;
 * fees, occasionally negative (maker rebates), zero for fee-less types;
