@@ -43,7 +43,10 @@ USER_AGENT = "perpvol/0.1 (+self-hosted volume dashboard)"
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``requests`` per ``per_s`` seconds (a sliding window, the strictest common reading)."""
+    """At most ``requests`` per ``per_s`` seconds (a sliding window, the strictest common reading).
+
+    Where a venue prices requests by weight (Hyperliquid: 1200 weight a minute), ``requests`` is the weight
+    budget and each request names its weight."""
 
     requests: int
     per_s: float
@@ -52,38 +55,58 @@ class RateLimit:
 class Pacer:
     """Client-side pacing for one (account, endpoint): every documented limit is kept with a margin.
 
-    For each limit N per W seconds a request may start only when the N-th previous start lies more than
-    W·(1 + margin) ago — this never exceeds a sliding window, a fixed window or a token bucket of that
-    size. A 429 widens the margin (up to 25 %) and holds every request until the server's reset time.
+    For each limit N per W seconds a request of weight w may start only when the weights started in the last
+    W·(1 + margin) plus w stay within N (weight 1 per request unless told: the N-th previous start then lies
+    more than W·(1 + margin) ago) — this never exceeds a sliding window, a fixed window or a token bucket of
+    that size. A request whose weight is known only from its answer (a venue charging per item returned) is
+    charged its worst case and :meth:`settle`-d to the real one. A 429 widens the margin (up to 25 %) and
+    holds every request until the server's reset time.
     """
 
     def __init__(self, limits: list[RateLimit], margin: float = 0.03) -> None:
         self.limits = list(limits)
         self.margin = margin
-        self._starts: deque[float] = deque(maxlen=max((lim.requests for lim in limits), default=1))
+        # [start, weight] of the recent requests: each weighs at least 1, so a budget's worth of entries is
+        # all any limit can need
+        self._starts: deque[list[float]] = deque(maxlen=max((lim.requests for lim in limits), default=1))
         self._hold_until = 0.0
         self._lock = threading.Lock()
+        self._mine = threading.local()  # this thread's last start, for settle()
 
-    def _next_start(self, now: float) -> float:
+    def _next_start(self, now: float, weight: int) -> float:
         at = max(now, self._hold_until)
-        starts = self._starts
         for lim in self.limits:
-            if len(starts) >= lim.requests:
-                at = max(at, starts[-lim.requests] + lim.per_s * (1 + self.margin))
+            window = lim.per_s * (1 + self.margin)
+            # the latest start that still counts against a request at ``at``; walk back from the newest
+            spent = weight
+            for start, w in reversed(self._starts):
+                spent += int(w)
+                if spent > lim.requests:  # this start (and all before it) must have left the window
+                    at = max(at, start + window)
+                    break
         return at
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Block until a request may start; returns the seconds waited."""
+    def acquire(self, sleep: Callable[[float], None] = time.sleep, weight: int = 1) -> float:
+        """Block until a request of ``weight`` may start; returns the seconds waited."""
+        weight = max(1, min(int(weight), min((lim.requests for lim in self.limits), default=1)))
         waited = 0.0
         while True:
             with self._lock:
                 now = time.monotonic()
-                at = self._next_start(now)
+                at = self._next_start(now, weight)
                 if at <= now:
-                    self._starts.append(now)
+                    self._mine.entry = [now, weight]
+                    self._starts.append(self._mine.entry)
                     return waited
             sleep(at - now)
             waited += at - now
+
+    def settle(self, weight: int) -> None:
+        """The last request this thread started weighs ``weight`` after all (known from its answer)."""
+        entry = getattr(self._mine, "entry", None)
+        if entry is not None:
+            with self._lock:
+                entry[1] = max(1, int(weight))
 
     def penalize(self, hold_s: float) -> None:
         """After a 429: hold every request for ``hold_s`` and pace more carefully from now on."""
@@ -325,8 +348,13 @@ class Connector(ABC):
         headers: dict[str, str] | None = None,
         auth: Any = httpx.USE_CLIENT_DEFAULT,
         content: bytes | None = None,
+        weight: int = 1,
+        weigh: Callable[[Any], int] | None = None,
     ) -> Any:
         """Paced, retried request; returns the decoded JSON payload (floats as ``Decimal``).
+
+        ``weight``: what the request costs of its endpoint's budget (its worst case when the venue charges by
+        the answer); ``weigh(payload)``: the real cost, read from the answer.
 
         Raises:
             InvalidCredentials: 401/403 or an auth error envelope.
@@ -342,7 +370,7 @@ class Connector(ABC):
             if attempt:
                 self.stats.retries += 1
             if pacer is not None:
-                self.stats.waited_s += pacer.acquire(self._sleep)
+                self.stats.waited_s += pacer.acquire(self._sleep, weight)
             self.stats.requests += 1
             self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
             wait: float | None = None
@@ -351,6 +379,8 @@ class Connector(ABC):
                     method, path, params=params, headers=headers, auth=auth, content=content
                 )
                 payload = self._decode(response)
+                if weigh is not None and pacer is not None:
+                    pacer.settle(weigh(payload))
                 return payload
             except ExchangeError as exc:
                 if not exc.retryable:

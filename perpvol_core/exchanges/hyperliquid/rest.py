@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 INFO = "/info"
 #: pacing key of every ``/info`` request: the venue's budget is one per IP, shared by all of them
 INFO_ENDPOINT = "info"
+#: §6: the per-IP weight budget of a minute, and the weights of the requests perpvol sends
+WEIGHT_BUDGET = 1200
+FILL_TYPES = frozenset({"userFills", "userFillsByTime"})
+HEAVY_TYPES = frozenset({"userRole"})
 NO_FILLS = (
     "Hyperliquid has no fills at all for {hint}. If this is an API (agent) wallet, add the master account "
     "or sub-account address instead: API wallets only sign, and their own history is empty."
@@ -45,12 +50,12 @@ class HyperliquidConnector(Connector):
     """One Hyperliquid address (master or sub-account): its fills, its role, the venue's own figures."""
 
     exchange = "hyperliquid"
-    # 1200 weight per minute per IP (§6). userFillsByTime and userFills weigh 20, and perhaps 1 more per
-    # 20 fills returned (F25, UNCONFIRMED): a full 2000-fill page would then weigh 120, so 10 requests a
-    # minute is what the worst reading allows when nothing else runs. The pace is set for it: a sliding
-    # window of 10 per 60 s (a backfill of the 10,000 served fills is 6 pages; short bursts stay fast).
+    # 1200 weight per minute per IP (§6): userRole weighs 60, every other info request 20, and fill answers
+    # perhaps 1 more per 20 fills returned (F25, UNCONFIRMED). A fill request is charged its worst case (a
+    # full 2000-fill page: 120) before it is sent and settled to what its answer weighs, so a backfill of
+    # full pages runs at the 10 a minute the worst reading allows while small requests stay cheap.
     # No account key: every address read from this machine shares the one per-IP budget.
-    limits = {INFO_ENDPOINT: [RateLimit(10, 60.0)]}
+    limits = {INFO_ENDPOINT: [RateLimit(WEIGHT_BUDGET, 60.0)]}
     max_history_ms = None
     incremental_overlap_ms = 120_000
     history_note = (
@@ -74,9 +79,19 @@ class HyperliquidConnector(Connector):
 
     def info(self, body: dict[str, Any]) -> Any:
         """One paced, retried ``POST /info``; the decoded JSON. Raises ExchangeError."""
+        kind = body.get("type")
+        base = 60 if kind in HEAVY_TYPES else 20
+        weigh = None
+        weight = base
+        if kind in FILL_TYPES:  # the worst case before, the answer's own weight after (F25 reading A)
+            weight = base + math.ceil(USER_FILLS_MAX / 20)
+
+            def weigh(payload: Any) -> int:
+                return base + (math.ceil(len(payload) / 20) if isinstance(payload, list) else 0)
+
         return self.request(
             "POST", INFO, content=json.dumps(body).encode(), endpoint=INFO_ENDPOINT,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json"}, weight=weight, weigh=weigh,
         )
 
     def fills_by_time_rows(self, start_ms: int, end_ms: int) -> list[Any] | None:
