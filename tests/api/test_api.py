@@ -98,7 +98,7 @@ def _build(tmp_path: Path, token: str | None, with_data: bool = True):  # noqa: 
             creds = WooxCredentials(api_key=f"key-{ex}-public", api_secret=Secret(f"SECRET{ex}{seed}" * 3))
             blob = vault.encrypt(creds, label=f"{ex}-main", base_url=None)
             acc = store.add_account(f"{ex}-main", ex, None, blob, "masked")
-            batch = classify_all(make_fills(ex, 300, now, seed))  # the expected figures read f.counted
+            batch = classify_all(make_fills(ex, 300, now, seed))  # the venue's rules: what counts
             store.ingest_fills(acc.id, batch)
             fills += batch
     ctx = api.ApiContext(settings, store=store, vault=vault, use_worker=False)
