@@ -52,7 +52,8 @@ def market(
 
 _FEE_QUANT = Decimal("0.000001")
 
-# Counter floor of live ids in the timestamp-plus-suffix id scheme: a 15-digit suffix after the 13-digit timestamp (room until ~2040).
+# Counter floor of live ids in the timestamp-plus-suffix id scheme: a 15-digit suffix after the 13-digit
+# timestamp (room until ~2040).
 _SUFFIX_LIVE_BASE = 300_000_000_000_000
 _SUFFIX_EPOCH_US = 1_577_836_800_000_000  # 2020-01-01T00:00:00Z
 
