@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.sync import SyncEngine
@@ -62,8 +63,8 @@ def synced(settings):
     store = Store.open(settings)
     vault = Vault.open(settings, store)
     for label, exchange, url, creds in (
-        ("woo", "woox", woox.base_url, WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))),
-        ("dex", "paradex", paradex.api_url, ParadexTokenCredentials(Secret(paradex.mint_read_only_token()))),
+        ("woo", "woox", woox.base_url, WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))),
+        ("dex", "paradex", paradex.api_url, ParadexTokenCredentials(token=Secret(paradex.mint_read_only_token()))),
     ):
         store.add_account(label, exchange, url, vault.encrypt(creds, label=label, base_url=url), creds.hint)
     engine = SyncEngine(store, vault)
@@ -127,7 +128,9 @@ def test_the_demos_data_is_where_the_readme_commands_look(tmp_path: Path, monkey
     seed_demo_store(settings.database_url, fills=60, settings=settings).close()  # what the demo stores
     listed = run(env, "keys", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert sorted(r["label"] for r in json.loads(listed.stdout)) == ["demo-paradex", "demo-woox"]
+    from perpvol_core.exchanges import VENUES
+
+    assert sorted(r["label"] for r in json.loads(listed.stdout)) == sorted(f"demo-{name}" for name in VENUES)
     volume = run(env, "volume", "--json")
     assert volume.returncode == 0 and json.loads(volume.stdout)["totals"]["all"] != "0"
 

@@ -46,7 +46,7 @@ def test_every_surface_shows_the_same_account_status(tmp_path: Path, db_url: str
             assert api_rows[label]["fills"] == ui_rows[label]["fills"] == view.fills
             assert api_rows[label]["status"] == ui_rows[label]["status"] == view.status
             assert api_rows[label]["last_error"] == view.last_error
-            assert f"<td class='num'>{view.fills:,}</td>" in html
+            assert f"<td class='num' data-label=\"Fills\">{view.fills:,}</td>" in html
         assert "999" not in html
         assert ui_rows["beta"]["error"] == views["beta"].last_error and "rejected" in html
     finally:

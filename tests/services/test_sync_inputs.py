@@ -14,8 +14,10 @@ import sqlalchemy as sa
 
 from perpvol_core import bounds, timeutil
 from perpvol_core.analytics.volume import daily_volume
+from perpvol_core.exchanges import classify
+from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
+from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY, Fill
-from perpvol_core.security.credentials import ParadexTokenCredentials, WooxCredentials
 from perpvol_core.security.redaction import Secret
 from perpvol_core.security.vault import Vault
 from perpvol_core.services.sync import SyncEngine
@@ -58,12 +60,12 @@ class Env:
         self.engine = SyncEngine(self.store, self.vault)
 
     def add_woox(self, label: str = "woo") -> None:
-        creds = WooxCredentials(DEMO_API_KEY, Secret(DEMO_API_SECRET))
+        creds = WooxCredentials(api_key=DEMO_API_KEY, api_secret=Secret(DEMO_API_SECRET))
         url = self.woox.base_url
         self.store.add_account(label, "woox", url, self.vault.encrypt(creds, label=label, base_url=url), creds.hint)
 
     def add_paradex(self, label: str = "dex") -> None:
-        creds = ParadexTokenCredentials(Secret(self.paradex.mint_read_only_token()))
+        creds = ParadexTokenCredentials(token=Secret(self.paradex.mint_read_only_token()))
         url = self.paradex.api_url
         self.store.add_account(label, "paradex", url, self.vault.encrypt(creds, label=label, base_url=url),
                                creds.hint)  # fmt: skip
@@ -161,7 +163,7 @@ def test_verify_advice_fixes_what_it_found(env: Env, settings) -> None:
     stray = Fill(exchange="woox", fill_id="999999999999", fill_type="FILL", market="PERP_BTC_USDT", side="BUY",
                  liquidity="TAKER", price=Decimal("50000"), size=Decimal("0.1"), fee=Decimal("1"), fee_asset="USDT",
                  ts_ms=ts)  # fmt: skip
-    assert env.store.ingest_fills(acc.id, [stray]) == 1
+    assert env.store.ingest_fills(acc.id, [classify(stray)]) == 1
     found = verify_account(env.store, env.vault, "woo")
     assert found.ok is False and found.counts()["extra"] == 1
     text = found.summary()

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from perpvol_core import bounds
+from perpvol_core.exchanges import classify
 from perpvol_core.fill import Fill
 from perpvol_core.services.status import account_statuses
 from perpvol_core.store import Store, conflicts
@@ -28,7 +29,7 @@ def _fill(fill_id: str, **changes) -> Fill:
     base = Fill(exchange="woox", fill_id=fill_id, fill_type="FILL", market="PERP_BTC_USDT", side="BUY",
                 liquidity="MAKER", price=Decimal("100.5"), size=Decimal("2"), fee=Decimal("0.01"), fee_asset="USDT",
                 ts_ms=T0 + 1000)  # fmt: skip
-    return dataclasses.replace(base, **changes)
+    return classify(dataclasses.replace(base, **changes))
 
 
 def _dump(store: Store) -> list[tuple]:

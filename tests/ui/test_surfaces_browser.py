@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from perpvol_core.fill import EXCHANGES, MS_PER_DAY
+from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_sim.server import free_port
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ SPEC = VenueSpec(
     is_perp=is_perp,
     counts=counts,
     identity="perpvol_core.exchanges.hyperliquid.rest:identity",
-    simulator="perpvol_sim.hyperliquid",
+    simulator="hyperliquid",
     tier_source=None,
     # only the newest 10,000 fills of an address are served
     retention_limited=True,
