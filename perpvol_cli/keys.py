@@ -183,11 +183,13 @@ def cmd_keys_list(*, json: bool = False) -> int:
     if not statuses:
         print(f"no accounts yet: add one with `perpvol keys add {'|'.join(venues.names())} --label NAME …`")
         return 0
-    header = ("LABEL", "EXCHANGE", "STATUS", "HINT", "LAST SYNC", "COVERAGE", "FILLS")
+    # COMPLETE: the first whole UTC day from which the stored history is complete, to the last sync
+    header = ("LABEL", "EXCHANGE", "STATUS", "HINT", "LAST SYNC", "COMPLETE", "FILLS")
     table = [header]
     for s in statuses:
         row = s.as_keys_json()
-        coverage = f"{row['covered_from']} → {row['covered_to']}" if row["covered_from"] else "-"
+        start = row["complete_from"] or row["covered_from"]
+        coverage = f"{start} → {row['covered_to']}" if start else "-"
         table.append(
             (s.label, s.exchange, s.status, s.hint, iso_time(s.last_success_ms) or "never", coverage, str(s.fills))
         )

@@ -38,7 +38,7 @@ from perpvol_core.services import verify
 from perpvol_core.services.events import EventBus, get_bus
 from perpvol_core.store.conflicts import note as conflict_note
 from perpvol_core.store.syncstate import EMPTY as EMPTY_SYNC_STATE
-from perpvol_core.timeutil import display_utc
+from perpvol_core.timeutil import date_of_ms, day_floor_ms, display_utc
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,19 @@ def error_text(exc: BaseException) -> str:
 
 def coverage_text(
     exchange: str, covered_from_ms: int | None, covered_to_ms: int | None, days: int | None = None,
-    server_profile: dict[str, Any] | None = None,
+    server_profile: dict[str, Any] | None = None, complete_from_ms: int | None = None,
 ) -> str:
     """Plain statement of which time range is complete (plus what the exchange cannot serve, and the notes of
-    the server profile, e.g. that delisted symbols cannot be enumerated when ``symbol`` is required)."""
+    the server profile, e.g. that delisted symbols cannot be enumerated when ``symbol`` is required).
+
+    ``complete_from_ms`` later than the first whole day read: the venue served less than the range read (a
+    retention cap), and the statement starts there."""
     if covered_from_ms is None or covered_to_ms is None:
         text = "nothing synced yet"
+    elif complete_from_ms is not None and complete_from_ms > day_floor_ms(covered_from_ms) + MS_PER_DAY:
+        day = date_of_ms(complete_from_ms).isoformat()
+        text = (f"complete from {day} to {display_utc(covered_to_ms)} (read from {display_utc(covered_from_ms)}; "
+                f"the days before {day} are not covered)")  # fmt: skip
     else:
         text = f"complete from {display_utc(covered_from_ms)} to {display_utc(covered_to_ms)}"
     spec = VENUES.get(exchange)
@@ -441,7 +448,8 @@ class SyncEngine:
         final = store.get_sync_state(account.id)
         result.covered_from_ms, result.covered_to_ms = final.covered_from_ms, final.covered_to_ms
         result.coverage = coverage_text(account.exchange, final.covered_from_ms, final.covered_to_ms, days,
-                                        connector.server_profile if connector is not None else None)
+                                        connector.server_profile if connector is not None else None,
+                                        complete_from_ms=final.complete_from_ms)
         result.coverage += verify.coverage_note(store.get_account(label).verification)
         result.coverage += conflict_note(store, account.id)
         result.duration_s = time.monotonic() - t0

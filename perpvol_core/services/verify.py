@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perpvol_core import timeutil
-from perpvol_core.exchanges import Connector, ExchangeError, classify_all, make_connector
+from perpvol_core.exchanges import VENUES, Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
 from perpvol_core.services.verify_advice import advice
@@ -59,6 +59,22 @@ class WindowCheck:
     extra: list[Key] = field(default_factory=list)  # in the store, not listed by the exchange
     changed: list[Key] = field(default_factory=list)  # same identity, other time/price/size
     days: list[str] = field(default_factory=list)  # UTC days of every difference
+    #: the oldest fill time the exchange listed here (None: none), and the time of each extra fill
+    oldest_listed_ms: int | None = None
+    extra_ts: list[int] = field(default_factory=list)
+    #: stored fills older than everything a retention-capped venue still lists (kept, never "not listed")
+    unserved: int = 0
+
+    def forget_unserved(self, served_from_ms: int) -> None:
+        """Drop the extra fills at or before ``served_from_ms``: a venue that serves only its newest fills
+        (a count cap, moving as new fills arrive) cannot list them again, and perpvol keeps what it saw."""
+        keep = [(key, ts) for key, ts in zip(self.extra, self.extra_ts, strict=True) if ts > served_from_ms]
+        self.unserved += len(self.extra) - len(keep)
+        self.extra = [key for key, _ in keep]
+        self.extra_ts = [ts for _, ts in keep]
+        self.days = sorted({day_text(ts) for ts in self.extra_ts} | self._listed_days)
+
+    _listed_days: set[str] = field(default_factory=set)  # days of the missing and changed fills
 
     @property
     def agrees(self) -> bool:
@@ -275,10 +291,13 @@ def check_window(store: Any, account_id: int, connector: Connector, start_ms: in
         elif mine[0] != ts or mine[1] != price or mine[2] != size:
             check.changed.append(key)
             days.update({day_text(ts), day_text(mine[0])})
+    check._listed_days = set(days)
     for key, (ts, _price, _size) in stored.items():
         if key not in listed:
             check.extra.append(key)
+            check.extra_ts.append(ts)
             days.add(day_text(ts))
+    check.oldest_listed_ms = min((row[0] for row in listed.values()), default=None)
     check.days = sorted(days)
     return check
 
@@ -314,6 +333,12 @@ def run_check(
         result.requests = connector.stats.requests - requests0
         return result
     result.requests = connector.stats.requests - requests0
+    spec = VENUES.get(account.exchange)
+    if full and spec is not None and spec.retention_limited:  # the venue's count cap moved on since the sync
+        oldest = min((w.oldest_listed_ms for w in result.windows if w.oldest_listed_ms is not None), default=None)
+        if oldest is not None:
+            for w in result.windows:
+                w.forget_unserved(oldest)
     result.ok = all(w.agrees for w in result.windows)
     return result
 

@@ -25,4 +25,8 @@ SPEC = VenueSpec(
     tier_source=None,
     # only the newest 10,000 fills of an address are served
     retention_limited=True,
+    history_note=(
+        "Hyperliquid serves only an address's 10,000 most recent fills; days before the oldest one it served "
+        "are not covered, and every fill perpvol has seen is kept"
+    ),
 )
