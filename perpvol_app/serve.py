@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from perpvol_app import demo_home
@@ -124,7 +125,11 @@ class DemoVenues:
     mode on, plus the credentials to reach them. Ports: ``first_port``, ``first_port + 1``, … in the
     registry's order (None: free ports)."""
 
-    def __init__(self, seed: int, fills: int, now_ms: int, first_port: int | None = None) -> None:
+    def __init__(
+        self, seed: int, fills: int, now_ms: int, first_port: int | None = None, journal_dir: Path | None = None
+    ) -> None:
+        import importlib
+
         from perpvol_core.exchanges import VENUES
 
         self.venues: dict[str, Any] = {
@@ -132,6 +137,13 @@ class DemoVenues:
                                              port=None if first_port is None else first_port + i)
             for i, name in enumerate(VENUES)
         }  # fmt: skip
+        #: live fills replayed from the previous run of this demo home (a restarted simulator serves them again)
+        self.replayed: dict[str, int] = {}
+        if journal_dir is not None:
+            journal = importlib.import_module("perpvol_sim.journal")  # the simulators load by name (import rule)
+            for name, sim in self.venues.items():
+                path = journal_dir / f"demo-live-{name}.jsonl"
+                self.replayed[name] = journal.LiveJournal(path).attach(sim.history)
 
     def start(self) -> None:
         for sim in self.venues.values():
@@ -221,7 +233,7 @@ def cmd_demo(
     vault = Vault.open(settings, store)
     # One fixed "now" per demo home: a re-run regenerates the same histories (nothing duplicated).
     now_ms = int(store.set_meta_if_absent("demo_sim_now_ms", str(int(time.time() * 1000))))
-    sims = DemoVenues(seed, fills, now_ms, first_port=port + 1)
+    sims = DemoVenues(seed, fills, now_ms, first_port=port + 1, journal_dir=settings.home)
     sims.start()
     print(f"simulators: {sims.describe()} ({fills} fills each)", flush=True)
     try:

@@ -316,6 +316,20 @@ class History:
                 log.exception("live fill subscriber failed")
         return fill
 
+    def restore(self, fills: Iterable[SimFill]) -> int:
+        """Append earlier live fills (a restarted demo's, from its journal) newer than the last fill, in
+        order, without notifying subscribers; ids already present are skipped. Returns how many were added."""
+        with self._lock:
+            seen = {(f.fill_id, f.fill_type) for f in self.fills[-1000:]}
+            added = 0
+            for fill in sorted(fills, key=lambda f: (f.ts_ms, f.fill_id)):
+                if (self.fills and fill.ts_ms < self.fills[-1].ts_ms) or (fill.fill_id, fill.fill_type) in seen:
+                    continue
+                self.fills.append(fill)
+                seen.add((fill.fill_id, fill.fill_type))
+                added += 1
+            return added
+
     def subscribe(self, callback: FillCallback) -> Callable[[], None]:
         """Call ``callback(fill)`` for each new live fill; returns a function that unsubscribes."""
         with self._lock:
