@@ -45,7 +45,7 @@ USER_AGENT = "perpvol/0.1 (+self-hosted volume dashboard)"
 class RateLimit:
     """At most ``requests`` per ``per_s`` seconds (a sliding window, the strictest common reading).
 
-    Where a venue prices requests by weight (Hyperliquid: 1200 weight a minute), ``requests`` is the weight
+    Where a venue prices requests by weight (e.g. 1200 weight a minute), ``requests`` is the weight
     budget and each request names its weight."""
 
     requests: int
