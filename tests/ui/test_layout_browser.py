@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from perpvol_core.exchanges import VENUES
+from perpvol_core.exchanges import VENUES, display_name
 from perpvol_sim.server import free_port
 
 #: the registered venues (each breakdown lists every one)
