@@ -176,7 +176,7 @@ def gaps(coverage: dict[str, VenueCoverage], start: date | None, end: date | Non
 
 
 def partial_note(found: list[Gap]) -> str:
-    """``"partial: Hyperliquid not covered before 2026-10-03"`` ('' when nothing is missing)."""
+    """``"partial: <venue display name> not covered before 2026-10-03"`` ('' when nothing is missing)."""
     return "partial: " + "; ".join(g.text() for g in found) if found else ""
 
 
