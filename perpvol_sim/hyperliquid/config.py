@@ -121,6 +121,9 @@ class HyperliquidSimConfig:
     weight_limit: int = 1200
     #: F25: extra weight of 1 per 20 fills returned by userFills/userFillsByTime
     extra_weight_per_items: bool = True
+    #: not a fork: a UTC day (``YYYY-MM-DD``) whose fills are never served while userFees and portfolio still
+    #: count them (a disagreement for the reconciliation's tests)
+    withheld_day: str | None = None
 
 
 def check(config: HyperliquidSimConfig) -> HyperliquidSimConfig:
