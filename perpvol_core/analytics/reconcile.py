@@ -167,7 +167,11 @@ def _settle(figs: list[ReportedFigure], sums: _Sums, source: FigureSource) -> tu
         keep.extend(readings.get(best, []))
         scores = {r: f"{g} of {n} agree" for r, (_s, g, n) in scored.items() if n}
         others = "; ".join(f"{r}: {s}" for r, s in scores.items() if r != best)
-        text = f"{fork}: the data fits “{best}” ({scores.get(best, 'no figure')})" + (f"; {others}" if others else "")
+        if scored[best][1] == 0 and scored[best][2]:
+            text = f"{fork}: no reading fits the data (" + "; ".join(f"{r}: {s}" for r, s in scores.items()) + ")"
+        else:
+            text = f"{fork}: the data fits “{best}” ({scores.get(best, 'no figure')})"
+            text += f"; {others}" if others else ""
         fits.append(ForkFit(fork=fork, reading=best, scores=scores, text=text))
     return keep, fits
 
@@ -246,6 +250,7 @@ def _account(store: Any, account: Any, accounts: list[Any]) -> AccountReconcilia
     for r in rows:
         if r.status == "differs" and not r.day:
             r.days = [d for d in bad_days if _in(d, r.start_ms, r.end_ms)]
+            _explain_by_days(r, rows)
     status: Status = "differs" if any(r.status == "differs" for r in rows) else (
         "agrees" if any(r.status == "agrees" for r in rows) else "not_reported")
     note = "" if rows else f"{venue} answered without a readable figure"
@@ -253,6 +258,19 @@ def _account(store: Any, account: Any, accounts: list[Any]) -> AccountReconcilia
         note = str(err or report.get("error"))
     return AccountReconciliation(status=status, fetched_ms=report.get("fetched_ms"), note=note, rows=rows,
                                  fits=fits, **base)  # fmt: skip
+
+
+def _explain_by_days(row: ReconRow, rows: list[ReconRow]) -> None:
+    """A window whose difference is exactly its differing days' differences takes their causes."""
+    days = [r for r in rows if r.status == "differs" and r.day in row.days and r.metric == row.metric]
+    if not days or row.difference is None:
+        return
+    for series in {r.source for r in days}:
+        members = [r for r in days if r.source == series]
+        if abs(sum((r.difference or Decimal(0) for r in members), Decimal(0)) - row.difference) <= CENT / 2:
+            causes = {c.code: c for r in members for c in r.causes}
+            row.causes = list(causes.values())
+            return
 
 
 def _in(day: str, start: int | None, end: int | None) -> bool:
