@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import tenacity
 
 from perpvol_core.exchanges._errors import (  # noqa: F401  (re-exported for the connectors)
     BadPayload,
@@ -265,6 +266,7 @@ class Connector(ABC):
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self._backoff_wait = tenacity.wait_exponential_jitter(initial=backoff_s, max=max_backoff_s, jitter=backoff_s)
         self.limits = {**self.limits, **(rate_limits or {})}
         self.stats = RequestStats()
         self._sleep = sleep
@@ -334,9 +336,13 @@ class Connector(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-        return base * (0.5 + random.random() / 2)
+    def _retry_wait(self, state: tenacity.RetryCallState) -> float:
+        """Seconds before the next try: a server-given reset (capped: its clock may be skewed from ours),
+        else exponential backoff with jitter."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = getattr(exc, "retry_after_s", None)
+        delay = min(wait, self.max_backoff_s) if wait is not None else self._backoff_wait(state)
+        return min(max(delay, 0.0), 60.0)
 
     def request(
         self,
@@ -365,44 +371,58 @@ class Connector(ABC):
         key = endpoint or path
         limits = self.limits.get(key) or self.limits.get("default") or []
         pacer = get_pacer((self.exchange, self.base_url, self.account_key, key), limits) if limits else None
-        last: ExchangeError | None = None
-        for attempt in range(self.max_attempts):
-            if attempt:
-                self.stats.retries += 1
+        # Retries and their waits are tenacity's; the pacing before each try stays hand-written (Pacer): no
+        # library keeps a venue's limits as it documents them (several windows per endpoint with a margin,
+        # weights known only from the answer, every request held until the server's reset after a 429).
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, ExchangeError) and exc.retryable),
+            wait=self._retry_wait,
+            sleep=self._sleep,
+            before_sleep=lambda state: log.info(
+                "%s %s: %s; retry %d in %.2fs", self.exchange, path, state.outcome and state.outcome.exception(),
+                state.attempt_number, state.upcoming_sleep,
+            ),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    state = attempt.retry_state
+                    if state.attempt_number > 1:
+                        self.stats.retries += 1
+                    return self._try_once(method, path, pacer, state, params=params, headers=headers, auth=auth,
+                                          content=content, weight=weight, weigh=weigh)
+        except ExchangeError as exc:
+            if not exc.retryable:
+                raise
+            raise type(exc)(f"{exc} (gave up after {self.max_attempts} attempts)", retryable=False) from None
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+
+    def _try_once(
+        self, method: str, path: str, pacer: Pacer | None, state: tenacity.RetryCallState, *, weight: int,
+        weigh: Callable[[Any], int] | None, **kwargs: Any,
+    ) -> Any:
+        """One paced request; raises ExchangeError (a timeout or a lost connection as ExchangeUnavailable)."""
+        if pacer is not None:
+            self.stats.waited_s += pacer.acquire(self._sleep, weight)
+        self.stats.requests += 1
+        self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
+        try:
+            payload = self._decode(self.client.request(method, path, **kwargs))
+        except RateLimited as exc:
+            self.stats.rate_limited += 1
             if pacer is not None:
-                self.stats.waited_s += pacer.acquire(self._sleep, weight)
-            self.stats.requests += 1
-            self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
-            wait: float | None = None
-            try:
-                response = self.client.request(
-                    method, path, params=params, headers=headers, auth=auth, content=content
-                )
-                payload = self._decode(response)
-                if weigh is not None and pacer is not None:
-                    pacer.settle(weigh(payload))
-                return payload
-            except ExchangeError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
                 wait = exc.retry_after_s
-                if isinstance(exc, RateLimited):
-                    self.stats.rate_limited += 1
-                    if pacer is not None:
-                        pacer.penalize(min(wait, self.max_backoff_s) if wait is not None else self._backoff(attempt))
-            except httpx.TimeoutException as exc:
-                last = ExchangeUnavailable(f"{self.exchange}: request timed out ({type(exc).__name__})")
-            except httpx.TransportError as exc:
-                last = ExchangeUnavailable(f"{self.exchange} unreachable at {self.base_url}: {exc}")
-            if attempt + 1 < self.max_attempts:
-                # a server-given reset is honoured but capped: its clock may be skewed from ours
-                delay = min(wait, self.max_backoff_s) if wait is not None else self._backoff(attempt)
-                log.info("%s %s: %s; retry %d in %.2fs", self.exchange, path, last, attempt + 1, delay)
-                self._sleep(min(max(delay, 0.0), 60.0))
-        assert last is not None
-        cls = type(last)
-        raise cls(f"{last} (gave up after {self.max_attempts} attempts)", retryable=False)
+                pacer.penalize(min(wait, self.max_backoff_s) if wait is not None else self._backoff_wait(state))
+            raise
+        except httpx.TimeoutException as exc:
+            raise ExchangeUnavailable(f"{self.exchange}: request timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise ExchangeUnavailable(f"{self.exchange} unreachable at {self.base_url}: {exc}") from None
+        if weigh is not None and pacer is not None:
+            pacer.settle(weigh(payload))
+        return payload
 
     def _decode(self, response: httpx.Response) -> Any:
         status = response.status_code
