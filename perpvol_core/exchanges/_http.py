@@ -62,11 +62,16 @@ class Pacer:
     that size. A request whose weight is known only from its answer (a venue charging per item returned) is
     charged its worst case and :meth:`settle`-d to the real one. A 429 widens the margin (up to 25 %) and
     holds every request until the server's reset time.
+
+    ``stamp_answers``: a request counts from when its answer arrived, not from when it was sent (:meth:`settle`
+    moves it): the server charged it at some point in between, so the window is then kept by the server's own
+    clock and the margin need only cover the clocks' rates, not the answers' latency.
     """
 
-    def __init__(self, limits: list[RateLimit], margin: float = 0.03) -> None:
+    def __init__(self, limits: list[RateLimit], margin: float = 0.03, stamp_answers: bool = False) -> None:
         self.limits = list(limits)
         self.margin = margin
+        self.stamp_answers = stamp_answers
         # [start, weight] of the recent requests: each weighs at least 1, so a budget's worth of entries is
         # all any limit can need
         self._starts: deque[list[float]] = deque(maxlen=max((lim.requests for lim in limits), default=1))
@@ -80,7 +85,10 @@ class Pacer:
             window = lim.per_s * (1 + self.margin)
             # the latest start that still counts against a request at ``at``; walk back from the newest
             spent = weight
-            for start, w in reversed(self._starts):
+            # answer stamps of concurrent requests may be out of order: newest first by stamp
+            recent = sorted(self._starts, key=lambda e: e[0], reverse=True) if self.stamp_answers else reversed(
+                self._starts)
+            for start, w in recent:
                 spent += int(w)
                 if spent > lim.requests:  # this start (and all before it) must have left the window
                     at = max(at, start + window)
@@ -102,12 +110,16 @@ class Pacer:
             sleep(at - now)
             waited += at - now
 
-    def settle(self, weight: int) -> None:
-        """The last request this thread started weighs ``weight`` after all (known from its answer)."""
+    def settle(self, weight: int | None = None) -> None:
+        """The last request this thread started weighs ``weight`` after all (known from its answer; None: as
+        charged), and, with ``stamp_answers``, counts from now (its answer has just arrived)."""
         entry = getattr(self._mine, "entry", None)
         if entry is not None:
             with self._lock:
-                entry[1] = max(1, int(weight))
+                if weight is not None:
+                    entry[1] = max(1, int(weight))
+                if self.stamp_answers:
+                    entry[0] = max(entry[0], time.monotonic())
 
     def penalize(self, hold_s: float) -> None:
         """After a 429: hold every request for ``hold_s`` and pace more carefully from now on."""
@@ -120,12 +132,14 @@ _pacers: dict[tuple[str, ...], Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def get_pacer(key: tuple[str, ...], limits: list[RateLimit]) -> Pacer:
+def get_pacer(
+    key: tuple[str, ...], limits: list[RateLimit], margin: float = 0.03, stamp_answers: bool = False
+) -> Pacer:
     """The process-wide pacer of ``key`` (exchange, account identity, endpoint): shared by every connector."""
     with _pacers_lock:
         pacer = _pacers.get(key)
-        if pacer is None or pacer.limits != list(limits):
-            pacer = _pacers[key] = Pacer(limits)
+        if pacer is None or pacer.limits != list(limits) or pacer.stamp_answers != stamp_answers:
+            pacer = _pacers[key] = Pacer(limits, margin, stamp_answers)
         return pacer
 
 
@@ -233,6 +247,10 @@ class Connector(ABC):
     exchange: str = ""
     #: endpoint key -> documented limits (the key is what ``request(..., endpoint=)`` names)
     limits: dict[str, list[RateLimit]] = {}
+    #: the pacer's safety margin on each limit's window, and whether requests count from their answers
+    #: (``Pacer``); a venue that charges by the answer is paced from the answers with a thin margin
+    pacing_margin: float = 0.03
+    pace_from_answers: bool = False
     #: how far back the exchange serves fills through the connector's endpoint (None: no known limit)
     max_history_ms: int | None = None
     #: overlap of an incremental sync with what is already covered (late-arriving fills)
@@ -370,7 +388,9 @@ class Connector(ABC):
         """
         key = endpoint or path
         limits = self.limits.get(key) or self.limits.get("default") or []
-        pacer = get_pacer((self.exchange, self.base_url, self.account_key, key), limits) if limits else None
+        pacer = get_pacer(
+            (self.exchange, self.base_url, self.account_key, key), limits, self.pacing_margin, self.pace_from_answers
+        ) if limits else None
         # Retries and their waits are tenacity's; the pacing before each try stays hand-written (Pacer): no
         # library keeps a venue's limits as it documents them (several windows per endpoint with a margin,
         # weights known only from the answer, every request held until the server's reset after a 429).
@@ -409,7 +429,10 @@ class Connector(ABC):
         self.stats.requests += 1
         self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
         try:
-            payload = self._decode(self.client.request(method, path, **kwargs))
+            response = self.client.request(method, path, **kwargs)
+            if pacer is not None and self.pace_from_answers:
+                pacer.settle()  # it counts from its answer, whatever the answer is
+            payload = self._decode(response)
         except RateLimited as exc:
             self.stats.rate_limited += 1
             if pacer is not None:
