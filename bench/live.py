@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             deadline = time.monotonic() + timeout
             while total != target:
                 msg = json.loads(ws.recv(timeout=max(0.001, deadline - time.monotonic())))
-                if msg.get("type") == "volume":
+                if msg.get("type") in ("volume", "fills_stored"):
                     total = Decimal(msg["totals"]["all"])
 
         read_until(expected, 30)
