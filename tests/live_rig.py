@@ -31,11 +31,11 @@ CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 PG_ADMIN_URL = os.environ.get("PERPVOL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "Live-Rig.Pass:1!"
 
-#: in the page: every 5 ms, the live 24h figure's exact value (through the shadow roots); each change is
-#: recorded with the browser's own clock (epoch ms)
-WATCH_JS = """() => {
+#: in the page: every 5 ms, the exact value of the headline figure of ``window`` (through the shadow roots);
+#: each change is recorded in ``window.pvChanges`` as [browser clock (epoch ms), value]
+WATCH_JS = """(window_) => {
   const find = (root) => {
-    const hit = root.querySelector('[data-window="24h"] .pv-figure-value');
+    const hit = root.querySelector(`[data-window="${window_}"] .pv-figure-value`);
     if (hit) return hit;
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) { const h = find(el.shadowRoot); if (h) return h; }
@@ -104,6 +104,7 @@ class LiveRig:
         self.redis_port: int | None = None
         self.db_name: str | None = None
         self.sims: Any = None
+        self.app: Any = None
         self.labels: dict[str, str] = {}  # venue → account label
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -147,7 +148,9 @@ class LiveRig:
             self.redis.wait(10)
             self.redis = None
 
-    def start(self) -> LiveRig:
+    def start(self, inprocess: bool = False) -> LiveRig:
+        """Simulators, accounts, a first sync, then the processes (``inprocess``: the server and its worker in
+        this process instead, SQLite shape only)."""
         from perpvol_app.serve import DemoVenues
         from perpvol_core.config import Settings
         from perpvol_core.security.vault import Vault
@@ -176,12 +179,22 @@ class LiveRig:
             engine.close()
         assert all(r.ok for r in results), [r.error for r in results]
         store.close()
-        if self.shape == "sqlite":
+        if inprocess:  # the server and its worker in this process: a test may look inside
+            from perpvol_app.server import BackgroundApp, ServerConfig, create_app
+            from perpvol_core.security.redaction import Secret
+
+            config = ServerConfig(settings=Settings(home=self.home, database_url=self.database_url,
+                                                    api_token=Secret(self.token)),
+                                  password=PASSWORD, port=self.port, worker=True)  # fmt: skip
+            self.app = BackgroundApp(create_app(config), port=self.port)
+            self.app.start()
+        elif self.shape == "sqlite":
             self._spawn("server", "serve", "--port", str(self.port))
         else:
             self._spawn("worker", "worker")
             self._spawn("server", "serve", "--port", str(self.port), "--no-worker")
-        _wait_http(f"{self.url}/login", self.procs["server"], self.tmp / "server.log")
+        if not inprocess:
+            _wait_http(f"{self.url}/login", self.procs["server"], self.tmp / "server.log")
         return self
 
     def _spawn(self, name: str, *args: str) -> None:
@@ -190,6 +203,9 @@ class LiveRig:
                                             env=self.env(), stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
 
     def stop(self) -> None:
+        if self.app is not None:
+            self.app.stop()
+            self.app = None
         for proc in self.procs.values():
             proc.terminate()
         for proc in self.procs.values():
