@@ -189,11 +189,14 @@ _hub_lock = threading.Lock()
 
 
 def get_hub(context: Any) -> LiveHub:
-    """The process's hub on the process bus (created on first use; a new one when the bus or store changed)."""
-    global _hub
-    from perpvol_core.services.events import get_bus
+    """The process's hub on the process bus (created on first use; a new one when the bus or store changed).
 
-    bus = get_bus()
+    Installs the Redis bus first when ``PERPVOL_REDIS_URL`` is set (a dashboard served apart from the worker, e.g.
+    by plain ``panel serve``, hears the worker through it; without Redis only an in-process worker is heard)."""
+    global _hub
+    from perpvol_core.services.pubsub import install_bus
+
+    bus = install_bus(context.settings)
     with _hub_lock:
         if _hub is None or _hub.bus is not bus or _hub.context.store is not context.store:
             if _hub is not None:

@@ -2,8 +2,9 @@
 
 Validation: every publish (in-process and arriving through Redis) is checked against the event models; a bad
 payload never reaches a subscriber. Redis: the rig's own ``redis-server`` is killed and started again on the
-same port; both processes' buses (two :class:`RedisBus`, one origin each) say ``lost`` then ``connected``, and
-events flow again, including the one published while the subscriber was cut off.
+same port; both processes' buses (two :class:`RedisBus`, one origin each) say ``lost`` then ``connected``, the
+dashboard's hub shows the "live updates paused" banner and clears it (and reads the figures again), and events
+flow again.
 """
 
 from __future__ import annotations
@@ -88,10 +89,44 @@ def test_a_failing_subscriber_never_breaks_the_publisher() -> None:
     assert len(seen) == 1
 
 
+class _Doc:
+    """A session document as the hub sees it: next-tick callbacks (run at once here)."""
+
+    def add_next_tick_callback(self, callback: Any) -> None:
+        callback()
+
+
+class _Page:
+    """What the hub calls on an open dashboard."""
+
+    def __init__(self) -> None:
+        self.banners: list[str] = []
+        self.figures: list[Any] = []
+
+    def set_bus_status(self, html: str) -> None:
+        self.banners.append(html)
+
+    def apply_figures(self, totals: Any, by_exchange: Any) -> None:
+        self.figures.append(totals)
+
+    def apply_rows(self, rows: Any) -> None:
+        pass
+
+    def fetch_full(self) -> dict[str, Any]:
+        return {}
+
+    def apply_full(self, data: Any) -> None:
+        pass
+
+
 def test_redis_bus_validates_notices_a_lost_connection_and_recovers(tmp_path: Path) -> None:
     import redis
 
+    from perpvol_app.ui.components.context import AppContext
+    from perpvol_app.ui.live_hub import LiveHub
+    from perpvol_core.config import Settings
     from perpvol_core.services.pubsub import RedisBus
+    from perpvol_core.store import Store
 
     rig = LiveRig(tmp_path, "pg")
     rig.start_redis()
@@ -100,6 +135,11 @@ def test_redis_bus_validates_notices_a_lost_connection_and_recovers(tmp_path: Pa
     worker = RedisBus(url, channel="t", health_check_s=1).start()  # plays `perpvol worker`
     seen: list[Any] = []
     server.subscribe(seen.append)
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'perpvol.db'}")
+    store = Store.open(settings)
+    hub = LiveHub(AppContext(settings=settings, store=store), server)  # the dashboard's side of the server
+    page = _Page()
+    hub.register(page, _Doc())
     try:
         # another process's malformed message is dropped; the next valid one arrives
         raw = redis.Redis(port=rig.redis_port)
@@ -113,17 +153,23 @@ def test_redis_bus_validates_notices_a_lost_connection_and_recovers(tmp_path: Pa
         rig.stop_redis()
         wait_until(lambda: any(isinstance(e, BusStatus) and e.state == "lost" for e in seen), 10, "lost noticed")
         assert server.state == "lost" and server.error
+        wait_until(lambda: page.banners and "paused" in page.banners[-1], 5, "the page's banner")
+        assert "Redis" in page.banners[-1] and 'data-state="lost"' in page.banners[-1]
         worker.publish({"type": "volume", "totals": {"all": "2"}, "by_exchange": {}})  # logged, never raised
         wait_until(lambda: worker.state == "lost", 10, "the publisher's bus lost")
 
         rig.start_redis()  # same port
         wait_until(lambda: server.state == worker.state == "connected", 20, "both reconnected")
         assert [e.state for e in seen if isinstance(e, BusStatus)] == ["lost", "connected"]
+        wait_until(lambda: page.banners[-1] == "", 5, "the banner gone")
+        wait_until(lambda: page.figures, 5, "the figures read again after the reconnection")
         seen.clear()
         worker.publish({"type": "volume", "totals": {"all": "3"}, "by_exchange": {}})
         wait_until(lambda: any(isinstance(e, VolumeChanged) for e in seen), 5, "events flowing again")
         assert [e.totals["all"] for e in seen if isinstance(e, VolumeChanged)] == [Decimal(3)]
     finally:
+        hub.close()
         server.close()
         worker.close()
+        store.close()
         rig.stop_redis()
