@@ -236,6 +236,12 @@ class LiveRig:
         """All-time volume the simulators have served (what perpvol must count)."""
         return sum((sim.history.expected_total() for sim in self.sims.venues.values()), Decimal(0))
 
+    def expected_text(self) -> str:
+        """:meth:`expected_total` as the page writes it (``data-exact``: the canonical decimal string)."""
+        from perpvol_core.money import canonical_decimal
+
+        return canonical_decimal(self.expected_total())
+
     def ws(self) -> Any:
         from websockets.sync.client import connect
 

@@ -74,7 +74,7 @@ def test_five_tabs_do_no_work_between_events(tmp_path: Path) -> None:
 
             venue = rig.venues()[0]
             rig.emit(venue)
-            expected = str(rig.expected_total())
+            expected = rig.expected_text()
             for page in pages:
                 page.wait_for_function(f"window.pvChanges.at(-1)[1] === '{expected}'", timeout=15_000)
             after = _quiet(hub, 2.0)

@@ -65,14 +65,14 @@ def each_venue_once(rig: LiveRig) -> None:
         rig.login(page)
         page.evaluate(WATCH_JS, "all")
         _read(ws, seen, None, 2.0)  # the catch-up REST sync that follows each connection
-        page.wait_for_function(f"window.pvChanges.length && window.pvChanges.at(-1)[1] === '{rig.expected_total()}'",
+        page.wait_for_function(f"window.pvChanges.length && window.pvChanges.at(-1)[1] === '{rig.expected_text()}'",
                                timeout=20_000)  # fmt: skip
         for venue in rig.venues():
             start, changes = len(seen), page.evaluate("window.pvChanges.length")
             fill, _ = rig.emit(venue)
-            expected = rig.expected_total()
+            expected, text = rig.expected_total(), rig.expected_text()
             _read(ws, seen, lambda: any(m["type"] == "fills_stored" for m in seen[start:]), 15)  # noqa: B023
-            page.wait_for_function(f"window.pvChanges.at(-1)[1] === '{expected}'", timeout=15_000)
+            page.wait_for_function(f"window.pvChanges.at(-1)[1] === '{text}'", timeout=15_000)
             _read(ws, seen, None, 1.0)  # nothing else about this fill follows
             stored = [m for m in seen[start:] if m["type"] == "fills_stored"]
             assert len(stored) == 1, stored
@@ -83,5 +83,5 @@ def each_venue_once(rig: LiveRig) -> None:
             assert Decimal(event["by_exchange"][venue]["24h"]) > 0
             assert not [m for m in seen[start:] if m["type"] == "volume"], "the fill was announced twice"
             after = page.evaluate("window.pvChanges").__getitem__(slice(changes, None))
-            assert [v for _, v in after] == [str(expected)], after  # the page changed once, to the new total
+            assert [v for _, v in after] == [text], after  # the page changed once, to the new total
         browser.close()
