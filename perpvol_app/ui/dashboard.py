@@ -20,6 +20,7 @@ from typing import Any
 import panel as pn
 import param
 
+from perpvol_app.ui.components import reconcile
 from perpvol_app.ui.components.accounts import SyncProgress, snapshot
 from perpvol_app.ui.components.calendar import Calendar, render_range
 from perpvol_app.ui.components.context import AppContext, get_context, memo, shared
@@ -130,6 +131,7 @@ class Dashboard(pn.viewable.Viewer):
             _section("Calendar", self._calendar_box, self._day, anchor="calendar"),
             _section("Breakdowns", self.coverage.breakdown_note, self._breakdowns_box, anchor="breakdowns"),
             _section("Fee tiers", self._tiers_box, anchor="tiers"),
+            reconcile.section(self),
             _section("Keys", self._keys_box, anchor="keys"),
             sizing_mode="stretch_width",
         )
