@@ -46,6 +46,7 @@ def run_shape(shape: str, fills: int, tabs: int, history: int) -> dict[str, floa
     print(f"[{shape}] deployment up in {time.perf_counter() - t:.1f} s (venues: {', '.join(rig.venues())})",
           flush=True)  # fmt: skip
     latencies: list[float] = []
+    by_venue: dict[str, list[float]] = {}
     missed = 0
     try:
         with sync_playwright() as p:
@@ -62,7 +63,8 @@ def run_shape(shape: str, fills: int, tabs: int, history: int) -> dict[str, floa
             time.sleep(5.0)  # streams connected and their catch-up syncs done
             venues = rig.venues()
             for i in range(fills):
-                _, emitted = rig.emit(venues[i % len(venues)])
+                venue = venues[i % len(venues)]
+                _, emitted = rig.emit(venue)
                 for page in pages:
                     try:
                         page.wait_for_function("(t) => window.pvChanges.some(c => c[0] > t)", arg=emitted,
@@ -72,6 +74,7 @@ def run_shape(shape: str, fills: int, tabs: int, history: int) -> dict[str, floa
                         continue
                     seen = page.evaluate("(t) => window.pvChanges.find(c => c[0] > t)[0]", emitted)
                     latencies.append(seen - emitted)
+                    by_venue.setdefault(venue, []).append(seen - emitted)
                 time.sleep(0.05)
             browser.close()
     finally:
@@ -80,6 +83,9 @@ def run_shape(shape: str, fills: int, tabs: int, history: int) -> dict[str, floa
               "p99": pct(latencies, 0.99) if latencies else 0.0, "max": max(latencies, default=0.0)}  # fmt: skip
     print(f"[{shape}] fill → page over {fills} fills × {tabs} tabs: p50 {result['p50']:.0f} ms, "
           f"p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms, missed (>{MISSED_S:.0f} s) {missed}", flush=True)
+    for venue, values in by_venue.items():
+        print(f"[{shape}]   {venue}: p50 {statistics.median(values):.0f} ms, p99 {pct(values, 0.99):.0f} ms, "
+              f"over 1 s: {sum(v > 1000 for v in values)} of {len(values)}", flush=True)
     return result
 
 

@@ -4,13 +4,16 @@ The hub subscribes to the bus once (not once per tab). Each event updates only w
 registered session, through the session document's next-tick callback (Bokeh's thread-safe entry):
 
 - ``fills_stored`` / ``volume``: the headline figures, straight from the event (no read);
-- ``sync_progress``, ``account_status``, ``live_status``: the account rows (one shared read for all tabs);
-- ``sync_done``, ``account``, ``fills_stored``: also the history, calendar, breakdowns and tiers (one shared
-  read, at most every ``FULL_RELOAD_MIN_S``; a later one is scheduled, never dropped);
+- ``fills_stored``, ``sync_progress``, ``account_status``, ``live_status``: the account rows (one shared read);
+- ``sync_done`` (one that stored fills, or after live fills), ``account``: also the history, calendar,
+  breakdowns and tiers (one shared read, at most every ``FULL_RELOAD_MIN_S``; a later one is scheduled, never
+  dropped; the sessions redraw one after another, so a headline update waits behind one redraw, not all);
 - ``bus_status``: the banner that says live updates are paused, and everything again once the bus is back.
 
 Between events nothing runs: no session has a periodic callback and the hub's thread sleeps; it wakes every
 ``HEARTBEAT_S`` only to look at the bus's state (a lost Redis shows even when no event could say so).
+A live fill does not redraw the charts: five tabs redrawing the two-year history after every fill put the
+fill → page p99 at 8-15 s (``bench/live.py``); the chart and breakdowns take the live fills at the next sync.
 ``stats`` counts what the hub did (events, reads, session updates): the tests count work with it.
 """
 
@@ -25,14 +28,16 @@ from functools import partial
 from typing import Any
 
 from perpvol_core.security.redaction import redact
-from perpvol_core.services.events import BusStatus, EventBus, FillsStored, VolumeChanged
+from perpvol_core.services.events import BusStatus, EventBus, FillsStored, SyncDone, VolumeChanged
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
 FULL_RELOAD_MIN_S = 10.0
-_ROWS = {"sync_progress", "account_status", "live_status"}
-_FULL = {"sync_done", "account", "fills_stored"}
+#: at most this long for one session's full redraw before the next session's is queued
+STAGGER_WAIT_S = 5.0
+_ROWS = {"sync_progress", "account_status", "live_status", "fills_stored"}
+_FULL = {"sync_done", "account"}
 
 LOST_HTML = (
     '<div id="pv-bus-status" class="pv-error" data-state="lost" role="status">Live updates paused: the event bus '
@@ -54,6 +59,7 @@ class LiveHub:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_full = 0.0
+        self._fills_since_full = False  # live fills the charts do not show yet
         self._bus_state = getattr(bus, "state", "local")
         self._bus_error: str | None = getattr(bus, "error", None)
         self._unsubscribe = bus.subscribe(self._on_event)
@@ -104,7 +110,12 @@ class LiveHub:
             if event.state == "connected":
                 self._ask({"rows", "full", "figures"})
             return
-        if event.type in _FULL:
+        if isinstance(event, FillsStored):
+            self._fills_since_full = True
+        if isinstance(event, SyncDone) and event.ok and not event.new_fills and not self._fills_since_full:
+            self._ask({"rows"})  # a periodic sync that found nothing new: the charts are as they were
+        elif event.type in _FULL:
+            self._fills_since_full = False
             self._ask({"rows", "full"})
         elif event.type in _ROWS:
             self._ask({"rows"})
@@ -172,16 +183,27 @@ class LiveHub:
                 self.stats["reads"] += 1
                 data = dashboard.fetch_full()
                 self.stats["updates"] += 1
+                applied = threading.Event()
                 try:
-                    doc.add_next_tick_callback(partial(dashboard.apply_full, data))
+                    doc.add_next_tick_callback(partial(_apply_full, dashboard, data, applied))
                 except Exception as exc:  # noqa: BLE001 - a closing session must not stop the others
                     log.debug("session update skipped: %s", redact(exc))
+                    continue
+                # one tab's redraw at a time: a headline update queued meanwhile waits for one, not for all
+                applied.wait(STAGGER_WAIT_S)
 
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
         self._unsubscribe()
         self._thread.join(5)
+
+
+def _apply_full(dashboard: Any, data: dict[str, Any], applied: threading.Event) -> None:
+    try:
+        dashboard.apply_full(data)
+    finally:
+        applied.set()
 
 
 _hub: LiveHub | None = None
