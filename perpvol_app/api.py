@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from perpvol_app import api_embed, api_stream, views
+from perpvol_app import api_cache, api_embed, api_stream, views
 from perpvol_app.api_context import ApiContext, Ctx, run
 from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
 from perpvol_app.api_models import (
@@ -200,8 +200,8 @@ async def sync_status(ctx: Ctx) -> dict[str, Any]:
 
 
 @secured.get("/volume/summary", response_model=Summary)
-async def volume_summary(ctx: Ctx) -> dict[str, Any]:
-    return await run(views.summary_payload, ctx.store)
+async def volume_summary(ctx: Ctx, request: Request) -> Response:
+    return api_cache.respond(request, await run(views.summary_bytes, ctx.store))
 
 
 @secured.get("/volume/current", response_model=Current)
@@ -228,12 +228,12 @@ async def volume_daily(
     to: DateParam = None,
     exchange: Exchange | None = None,
     market: Annotated[str | None, Query(pattern=MARKET_PATTERN)] = None,
-) -> dict[str, Any]:
+) -> Response:
     unknown = sorted(set(request.query_params) - {"from", "to", "exchange", "market"})
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
     start, end = _dates(from_, to)
-    return await run(views.daily_payload, ctx.store, start, end, exchange, market)
+    return api_cache.respond(request, await run(views.daily_bytes, ctx.store, start, end, exchange, market))
 
 
 @secured.get("/volume/range", response_model=VolumeRange, response_model_by_alias=True,
@@ -244,12 +244,12 @@ async def volume_range(
     from_: Annotated[DateParam, Query(alias="from")] = None,
     to: DateParam = None,
     exchange: Exchange | None = None,
-) -> dict[str, Any]:
+) -> Response:
     unknown = sorted(set(request.query_params) - {"from", "to", "exchange"})
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
     start, end = _dates(from_, to)
-    return await run(views.range_payload, ctx.store, start, end, exchange)
+    return api_cache.respond(request, await run(views.range_bytes, ctx.store, start, end, exchange))
 
 
 @secured.get("/stream", status_code=426, response_model=ErrorBody,

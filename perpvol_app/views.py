@@ -6,7 +6,6 @@ Shared by the REST routes, the stream's snapshot and the tests; they read the st
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -97,29 +96,14 @@ def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
     }
 
 
-_daily_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
-_daily_cache_lock = threading.Lock()
-_DAILY_CACHE_SIZE = 64
-
-
 def daily_payload(
     store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
 ) -> dict[str, Any]:
     """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``).
 
-    Days do not depend on the time of the request, only on the stored fills: the payload is kept until the
-    store's data version changes (the handlers serialize it and never modify it).
+    The rows are shared per data version by the core (``volume.daily_rows``, the store's read cache).
     """
-    key = (id(store), store.data_version(), start, end, exchange, market)
-    with _daily_cache_lock:
-        cached = _daily_cache.get(key)
-    if cached is None:
-        cached = _build_daily_payload(store, start, end, exchange, market)
-        with _daily_cache_lock:
-            if len(_daily_cache) >= _DAILY_CACHE_SIZE:
-                _daily_cache.clear()
-            _daily_cache[key] = cached
-    return cached
+    return _build_daily_payload(store, start, end, exchange, market)
 
 
 def _build_daily_payload(
@@ -180,3 +164,37 @@ def _clean_status(value: Any) -> Any:
     return redact(value)
 
 
+
+
+# -- ready bytes per data version (perpvol_app.api_cache) ----------------------------------------------------
+
+
+def summary_bytes(store: Any) -> Any:
+    """``GET /volume/summary`` encoded, shared within one second of the clock per data version."""
+    from perpvol_app.api_cache import cached_json
+    from perpvol_app.api_models import Summary
+    from perpvol_core.analytics.volume import SUMMARY_TTL_MS
+
+    return cached_json(store, "summary", (now_ms() // SUMMARY_TTL_MS,), Summary, lambda: summary_payload(store))
+
+
+def daily_bytes(store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None) -> Any:
+    """``GET /volume/daily`` encoded per data version and coverage (a venue's ``complete_from`` is sync state)."""
+    from perpvol_app.api_cache import cached_json
+    from perpvol_app.api_models import Daily
+    from perpvol_core.analytics import volume
+
+    coverage = tuple(sorted(volume.complete_from(store).items()))
+    return cached_json(store, "daily", (coverage, start, end, exchange, market), Daily,
+                       lambda: daily_payload(store, start, end, exchange, market))  # fmt: skip
+
+
+def range_bytes(store: Any, start: date | None, end: date | None, exchange: str | None) -> Any:
+    """``GET /volume/range`` encoded per data version (an open end is today, UTC, so the day is in the key)."""
+    from perpvol_app.api_cache import cached_json
+    from perpvol_app.api_models import VolumeRange
+    from perpvol_core.timeutil import date_of_ms
+
+    end = end or date_of_ms(now_ms())
+    return cached_json(store, "range", (start, end, exchange), VolumeRange,
+                       lambda: range_payload(store, start, end, exchange))  # fmt: skip
