@@ -69,7 +69,20 @@ def range_payload(store: Any, start: date | None, end: date | None, exchange: st
     or today (UTC), as ``perpvol volume --from/--to`` reads it."""
     from perpvol_core.analytics import volume
 
-    return volume.range_json(volume.resolve_range(store, start, end, exchange))
+    report = volume.range_json(volume.resolve_range(store, start, end, exchange))
+    start, end = date.fromisoformat(report["from"]), date.fromisoformat(report["to"])
+    return {**report, "coverage": coverage_payload(store, now_ms(), start, end, exchange)}
+
+
+def coverage_payload(
+    store: Any, at_ms: int, start: date | None = None, end: date | None = None, exchange: str | None = None
+) -> dict[str, Any]:
+    """The ``coverage`` object of every volume answer (``analytics.coverage.coverage_json``); ``range`` is
+    set when ``start`` or ``end`` is given (the range's own partial note)."""
+    from perpvol_core.analytics import coverage
+
+    ranged = start is not None or end is not None
+    return coverage.coverage_json(coverage.venue_coverage(store, exchange), at_ms, start, end, ranged=ranged)
 
 
 def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
@@ -79,7 +92,8 @@ def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
     s = volume.summary(store, now_ms=at_ms)  # None: the answer shared by concurrent callers for up to 1 s
     generated = now_ms() if at_ms is None else at_ms
     totals, by_exchange = jsonable(s["totals"]), jsonable(s["by_exchange"])
-    return {"generated_at": iso_utc(generated), "totals": totals, "by_exchange": by_exchange}
+    return {"generated_at": iso_utc(generated), "totals": totals, "by_exchange": by_exchange,
+            "coverage": coverage_payload(store, generated)}  # fmt: skip
 
 
 def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
@@ -93,6 +107,7 @@ def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
         "volume_usd": s["totals"].get("24h", "0"),
         "by_exchange": {ex: vals.get("24h", "0") for ex, vals in s["by_exchange"].items()},
         "totals": s["totals"],
+        "coverage": s["coverage"],
     }
 
 
@@ -101,9 +116,11 @@ def daily_payload(
 ) -> dict[str, Any]:
     """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``).
 
-    The rows are shared per data version by the core (``volume.daily_rows``, the store's read cache).
+    The rows are shared per data version by the core (``volume.daily_rows``, the store's read cache);
+    ``coverage`` is read anew.
     """
-    return _build_daily_payload(store, start, end, exchange, market)
+    return {**_build_daily_payload(store, start, end, exchange, market),
+            "coverage": coverage_payload(store, now_ms(), start, end, exchange)}  # fmt: skip
 
 
 def _build_daily_payload(
@@ -166,35 +183,42 @@ def _clean_status(value: Any) -> Any:
 
 
 
-# -- ready bytes per data version (perpvol_app.api_cache) ----------------------------------------------------
+# -- ready bytes (perpvol_app.api_cache) ------------------------------------------------------------------------
+# Each answer is kept per data version (the store's read cache) and per what else it shows: the accounts'
+# coverage inputs (sync state, the venue's own figures: one query, ``rollup_reads.coverage_inputs``) and the
+# clock — the summary's windows per second, the coverage's periods per UTC day (they start at whole days).
+
+
+def _clock_day() -> int:
+    return (now_ms() + 1) // 86_400_000
 
 
 def summary_bytes(store: Any) -> Any:
-    """``GET /volume/summary`` encoded, shared within one second of the clock per data version."""
+    """``GET /volume/summary`` encoded, shared within one second of the clock."""
     from perpvol_app.api_cache import cached_json
     from perpvol_app.api_models import Summary
     from perpvol_core.analytics.volume import SUMMARY_TTL_MS
+    from perpvol_core.store import rollup_reads
 
-    return cached_json(store, "summary", (now_ms() // SUMMARY_TTL_MS,), Summary, lambda: summary_payload(store))
+    key = (now_ms() // SUMMARY_TTL_MS, rollup_reads.coverage_inputs(store))
+    return cached_json(store, "summary", key, Summary, lambda: summary_payload(store))
 
 
 def daily_bytes(store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None) -> Any:
-    """``GET /volume/daily`` encoded per data version and coverage (a venue's ``complete_from`` is sync state)."""
+    """``GET /volume/daily`` encoded."""
     from perpvol_app.api_cache import cached_json
     from perpvol_app.api_models import Daily
-    from perpvol_core.analytics import volume
+    from perpvol_core.store import rollup_reads
 
-    coverage = tuple(sorted(volume.complete_from(store).items()))
-    return cached_json(store, "daily", (coverage, start, end, exchange, market), Daily,
-                       lambda: daily_payload(store, start, end, exchange, market))  # fmt: skip
+    key = (start, end, exchange, market, _clock_day(), rollup_reads.coverage_inputs(store))
+    return cached_json(store, "daily", key, Daily, lambda: daily_payload(store, start, end, exchange, market))
 
 
 def range_bytes(store: Any, start: date | None, end: date | None, exchange: str | None) -> Any:
-    """``GET /volume/range`` encoded per data version (an open end is today, UTC, so the day is in the key)."""
+    """``GET /volume/range`` encoded (an open end is today, UTC: the day is in the key)."""
     from perpvol_app.api_cache import cached_json
     from perpvol_app.api_models import VolumeRange
-    from perpvol_core.timeutil import date_of_ms
+    from perpvol_core.store import rollup_reads
 
-    end = end or date_of_ms(now_ms())
-    return cached_json(store, "range", (start, end, exchange), VolumeRange,
-                       lambda: range_payload(store, start, end, exchange))  # fmt: skip
+    key = (start, end, exchange, _clock_day(), rollup_reads.coverage_inputs(store))
+    return cached_json(store, "range", key, VolumeRange, lambda: range_payload(store, start, end, exchange))

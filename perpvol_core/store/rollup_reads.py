@@ -159,3 +159,30 @@ def complete_from_ms(store: Store) -> dict[str, int]:
     )
     with _conn(store) as conn:
         return {exch: int(ms) for exch, ms in conn.execute(q)}
+
+
+def coverage_inputs(store: Store) -> tuple[tuple[Any, ...], ...]:
+    """What the coverage of a volume answer reads besides the fills, in one query: per account its id, label,
+    exchange, the venue's own figures and its synced range (a cache key: it changes when any of them does)."""
+    from perpvol_core.store import models as m
+
+    a, s = m.accounts, m.sync_state
+    q = (
+        sa.select(a.c.id, a.c.label, a.c.exchange, a.c.exchange_report, s.c.covered_from_ms, s.c.complete_from_ms)
+        .select_from(a.outerjoin(s, s.c.account_id == a.c.id))
+        .order_by(a.c.id)
+    )
+    with _conn(store) as conn:
+        return tuple(tuple(r) for r in conn.execute(q))
+
+
+def all_time_by_account(store: Store) -> dict[int, Decimal]:
+    """Counted notional per account over every stored fill (the first copy of a fill held twice)."""
+    t = volume_totals
+    q = sa.select(t.c.account_id, t.c.notional).where(t.c.span_ms == MS_PER_DAY)
+    out: dict[int, Decimal] = {}
+    with _conn(store) as conn, localcontext() as ctx:
+        ctx.prec = 80
+        for account_id, notional in conn.execute(q):
+            out[int(account_id)] = out.get(int(account_id), _ZERO) + notional
+    return out
