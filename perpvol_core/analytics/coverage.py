@@ -124,13 +124,19 @@ def _ceil_day(ms: int) -> date:
 
 
 def _ours_by_account(store: Any) -> dict[int, Decimal]:
-    if rollup_reads.supported(store):  # the per-day totals, once per data version
-        return read_cache.versioned(store, "ours_by_account", (), lambda: rollup_reads.all_time_by_account(store))
+    """Counted perp volume per account id; one read per data version (the store's read cache), shared."""
+    if rollup_reads.supported(store):  # the per-day totals
+        return dict(read_cache.versioned(store, "ours_by_account", (),
+                                         lambda: tuple(rollup_reads.all_time_by_account(store).items())))
+    return dict(read_cache.versioned(store, "ours_by_account", (), lambda: _ours_from_rollups(store)))
+
+
+def _ours_from_rollups(store: Any) -> tuple[tuple[int, Decimal], ...]:
     rollups = store.rollups_frame().filter(pl.col("counted"))
     if rollups.is_empty():
-        return {}
+        return ()
     grouped = rollups.group_by("account_id").agg(pl.col("notional").sum())
-    return {int(acc): Decimal(total) for acc, total in grouped.iter_rows()}
+    return tuple((int(acc), Decimal(total)) for acc, total in grouped.iter_rows())
 
 
 def venue_coverage(store: Any, exchange: str | None = None) -> dict[str, VenueCoverage]:

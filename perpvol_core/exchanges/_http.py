@@ -453,10 +453,11 @@ class Connector(ABC):
             raise RateLimited(
                 f"{self.exchange}: rate limit exceeded (HTTP 429)", retry_after_s=self._retry_after(response)
             )
+        readable = True  # a JSON ``null`` is an answer (e.g. "none"), an unparseable body is not
         try:
             payload = parse_json(response.content)
         except ValueError:
-            payload = None
+            payload, readable = None, False
         if payload is not None:
             self.check_payload(response, payload)
         if status in (401, 403):
@@ -466,7 +467,7 @@ class Connector(ABC):
             raise ExchangeUnavailable(f"{self.exchange} failed (HTTP {status}): {self._brief(response)}")
         if status >= 400:
             raise BadPayload(f"{self.exchange} refused the request (HTTP {status}): {self._brief(response)}")
-        if payload is None:
+        if not readable:
             raise BadPayload(f"{self.exchange} sent an unreadable response: {self._brief(response)}", retryable=True)
         return payload
 
