@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perpvol_core import timeutil
+from perpvol_core.analytics import fee_schedule
 from perpvol_core.exchanges import VENUES, Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
@@ -444,6 +445,7 @@ def after_sync(store: Any, label: str, connector: Connector, *, backfilled: bool
         out.check.repaired = repaired
         record(store, label, out.check)
     out.report = refresh_exchange_report(store, store.get_account(label), connector, now_ms)
+    fee_schedule.refresh(store, store.get_account(label), connector, now_ms)
     out.requests = connector.stats.requests - requests0
     return out
 

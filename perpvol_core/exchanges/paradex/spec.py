@@ -37,5 +37,6 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.paradex.identity:account_identity",
     simulator="paradex",
+    fee_schedule="perpvol_core.exchanges.paradex.fee_schedule:fee_schedule",
     tier_source="perpvol_core.exchanges.paradex.tiers:tier_source",
 )
