@@ -1,4 +1,6 @@
-"""The API's WebSocket ``/api/v1/stream``: a volume snapshot on connect, then every change (bounded queue)."""
+"""The API's WebSocket ``/api/v1/stream``: a volume snapshot on connect, then every change (bounded queue).
+
+``router`` is the WebSocket; ``upgrade`` documents it in the OpenAPI document (a plain GET gets a 426)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from perpvol_app import views
 from perpvol_app.api_context import ApiContext
+from perpvol_app.api_errors import error_response
+from perpvol_app.api_models import ErrorBody
+from perpvol_app.api_routing import secured_router
 from perpvol_app.frontdoor import API_PREFIX
 from perpvol_core import timeutil
 from perpvol_core.security.redaction import redact
@@ -97,3 +103,13 @@ async def _pings(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> 
 
 async def _send(websocket: WebSocket, event: dict[str, Any]) -> None:
     await websocket.send_text(redact(json.dumps(views.jsonable(event), separators=(",", ":"))))
+
+
+upgrade = secured_router()
+
+
+@upgrade.get("/stream", status_code=426, response_model=ErrorBody,
+             responses={101: {"description": "WebSocket upgrade: a volume snapshot, then every change as JSON"}},
+             summary="WebSocket (token in the header or ?token=)")  # fmt: skip
+async def stream_needs_upgrade() -> JSONResponse:
+    return error_response(426, "upgrade_required", "this is a WebSocket: connect with ws:// (Upgrade: websocket)")

@@ -1,0 +1,53 @@
+"""``/api/v1/volume/*``: the summary, the current windows, daily rows and totals for any date range."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+
+from perpvol_app import views
+from perpvol_app.api_context import Ctx, run
+from perpvol_app.api_models import Current, Daily, Exchange, Summary, VolumeRange
+from perpvol_app.api_routing import DateParam, dates, no_unknown_query, secured_router
+from perpvol_core.services.accounts import MARKET_PATTERN
+
+router = secured_router()
+
+
+@router.get("/volume/summary", response_model=Summary)
+async def volume_summary(ctx: Ctx) -> dict[str, Any]:
+    return await run(views.summary_payload, ctx.store)
+
+
+@router.get("/volume/current", response_model=Current)
+async def volume_current(ctx: Ctx) -> dict[str, Any]:
+    return await run(views.current_payload, ctx.store)
+
+
+@router.get("/volume/daily", response_model=Daily, response_model_by_alias=True)
+async def volume_daily(
+    ctx: Ctx,
+    request: Request,
+    from_: Annotated[DateParam, Query(alias="from")] = None,
+    to: DateParam = None,
+    exchange: Exchange | None = None,
+    market: Annotated[str | None, Query(pattern=MARKET_PATTERN)] = None,
+) -> dict[str, Any]:
+    no_unknown_query(request.query_params, {"from", "to", "exchange", "market"})
+    start, end = dates(from_, to)
+    return await run(views.daily_payload, ctx.store, start, end, exchange, market)
+
+
+@router.get("/volume/range", response_model=VolumeRange, response_model_by_alias=True,
+            summary="Totals for any date range (an open end: the first day with volume, or today UTC)")
+async def volume_range(
+    ctx: Ctx,
+    request: Request,
+    from_: Annotated[DateParam, Query(alias="from")] = None,
+    to: DateParam = None,
+    exchange: Exchange | None = None,
+) -> dict[str, Any]:
+    no_unknown_query(request.query_params, {"from", "to", "exchange"})
+    start, end = dates(from_, to)
+    return await run(views.range_payload, ctx.store, start, end, exchange)
