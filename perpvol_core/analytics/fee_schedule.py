@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PlainSerializer, ValidationError, WithJsonSchema
 
 from perpvol_core.exchanges import VENUES, load
 from perpvol_core.exchanges._errors import ExchangeError
+from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -27,17 +28,24 @@ log = logging.getLogger(__name__)
 #: a stored schedule younger than this is not fetched again after a sync
 MAX_AGE_MS = 5 * 60_000
 BPS = Decimal(10_000)
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+#: an exact decimal, a string on the wire (never a float), in the API's pattern
+Exact = Annotated[
+    Decimal,
+    PlainSerializer(canonical_decimal, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "description": "exact decimal, never a float"}),
+]
 
 
 class FeeTier(BaseModel):
     """One rung: reached at ``min_volume`` over the window (exceeded when the table says ``above``)."""
 
     name: str
-    min_volume: Decimal
-    #: the lower threshold for holders of the venue's NFT (Paradex), when published
-    nft_min_volume: Decimal | None = None
-    taker_rate: Decimal | None = None
-    maker_rate: Decimal | None = None
+    min_volume: Exact
+    #: the lower threshold for holders of the venue's NFT, where a venue publishes one
+    nft_min_volume: Exact | None = None
+    taker_rate: Exact | None = None
+    maker_rate: Exact | None = None
 
 
 class FeeTable(BaseModel):
@@ -75,10 +83,10 @@ class FeeSchedule(BaseModel):
     #: the tier the venue names for the account (None: not reported)
     reported_tier: str | None = None
     #: the account's own rates as the venue reports them
-    taker_rate: Decimal | None = None
-    maker_rate: Decimal | None = None
+    taker_rate: Exact | None = None
+    maker_rate: Exact | None = None
     #: the venue's own volume figure over the window (None: not reported)
-    reported_volume: Decimal | None = None
+    reported_volume: Exact | None = None
     #: how each ambiguous field was read (an UNCONFIRMED unit, a matched tier …)
     readings: list[str] = Field(default_factory=list)
     note: str = ""

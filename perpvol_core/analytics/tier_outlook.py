@@ -26,7 +26,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from perpvol_core import timeutil
-from perpvol_core.analytics.fee_schedule import BPS, FeeSchedule, FeeTable, stored
+from perpvol_core.analytics.fee_schedule import BPS, Exact, FeeSchedule, FeeTable, stored
 from perpvol_core.exchanges import VENUES
 from perpvol_core.fill import MAKER, TAKER
 
@@ -36,12 +36,12 @@ PACE_DAYS = 7
 class Projection(BaseModel):
     """The arithmetic of one window: where the volume stands, the next tier, the date the tier is lost."""
 
-    volume: Decimal
-    pace: Decimal
+    volume: Exact
+    pace: Exact
     tier: str | None = None
     next_tier: str | None = None
-    next_threshold: Decimal | None = None
-    needed: Decimal | None = None
+    next_threshold: Exact | None = None
+    needed: Exact | None = None
     reach_date: date | None = None
     loss_date: date | None = None
 
@@ -96,11 +96,11 @@ def _rate_bps(rate: Decimal | None) -> Decimal | None:
 class FeePaid(BaseModel):
     """Fees ÷ volume of one side (maker or taker) over the window, against the rates it should be."""
 
-    volume: Decimal
-    fees: Decimal
-    effective_bps: Decimal | None
-    schedule_bps: Decimal | None
-    reported_bps: Decimal | None
+    volume: Exact
+    fees: Exact
+    effective_bps: Exact | None
+    schedule_bps: Exact | None
+    reported_bps: Exact | None
 
 
 class TierOutlook(BaseModel):
@@ -116,7 +116,7 @@ class TierOutlook(BaseModel):
     other_tables: list[FeeTable]
     projection: Projection
     reported_tier: str | None
-    reported_volume: Decimal | None
+    reported_volume: Exact | None
     maker: FeePaid
     taker: FeePaid
     fetched_ms: int | None
