@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -518,6 +519,7 @@ class Store:
         with self._write() as conn:
             if conn.execute(sa.select(m.accounts.c.id).where(m.accounts.c.id == account_id)).first() is None:
                 raise AccountNotFound(f"no account with id {account_id}")
+            self._lock_venues(conn, rows)
             inserted: list[dict[str, Any]] = []
             for chunk in _chunks(rows, INGEST_CHUNK):
                 inserted.extend(self._insert_new_fills(conn, chunk))
@@ -534,6 +536,17 @@ class Store:
             if sync_values:
                 self._upsert_sync_state(conn, account_id, sync_values)
         return len(inserted)
+
+    def _lock_venues(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """PostgreSQL: one ingest per venue at a time (a transaction-scoped advisory lock), so two accounts
+        storing the same fill at once (a master and its sub-account) see each other's copy and count it
+        once; under READ COMMITTED neither would see the other's uncommitted row. SQLite's BEGIN IMMEDIATE
+        already serializes every writer."""
+        if self.dialect != "postgresql":
+            return
+        for exchange in sorted({r["exchange"] for r in rows}):  # a fixed order: no deadlock between venues
+            key = zlib.crc32(f"perpvol.ingest:{exchange}".encode())
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def _insert_new_fills(self, conn: Connection, chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         stmt = (

@@ -255,6 +255,11 @@ class HistoryChart(pn.viewable.Viewer):
         else:
             self._redraw()
 
+    @property
+    def figure(self) -> Any:
+        """The chart's Bokeh figure (the dashboard draws the not-covered bands on it)."""
+        return self._figure
+
     @staticmethod
     def _empty_schema() -> dict[str, Any]:
         return {"date": pl.Date, **{c: pl.Decimal(38, 2) for c in (*EXCHANGES, "total")}}
