@@ -27,7 +27,7 @@ from perpvol_core.exchanges import VENUES, classify_all, display_name
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_sim.server import free_port
 from tests.analytics.test_coverage import CAPPED, FULL, _perp_market
-from tests.ui.test_layout_browser import CHROME_ARGS, CHROMIUM, ROOT
+from tests.ui.test_layout_browser import ARTIFACTS, CHROME_ARGS, CHROMIUM, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -166,7 +166,10 @@ def test_not_covered_days_on_desktop_and_phone(served: dict) -> None:
         edge = datetime.combine(complete, datetime.min.time(), tzinfo=UTC).timestamp() * 1000 - MS_PER_DAY / 2
         assert bands[f"pv-not-covered-{CAPPED}"]["right"] == edge and bands[f"pv-not-covered-{CAPPED}"]["hatch"]
         _check(page, 1280, complete)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "coverage-desktop.png"))
         page.set_viewport_size({"width": 390, "height": 844})  # the same page, at a phone's width
         page.wait_for_timeout(1500)
         _check(page, 390, complete)
+        page.screenshot(path=str(ARTIFACTS / "coverage-phone.png"))
         browser.close()

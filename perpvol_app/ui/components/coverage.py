@@ -96,7 +96,7 @@ def add_bands(fig: Any) -> dict[str, Any]:
     for name, colour in EXCHANGE_COLORS.items():
         band = BoxAnnotation(
             right=0, fill_alpha=0.0, line_alpha=0.0, hatch_pattern="/", hatch_scale=9.0,
-            hatch_weight=1.0, hatch_alpha=0.6, hatch_color=colour, visible=False, name=f"pv-not-covered-{name}",
+            hatch_weight=1.0, hatch_alpha=0.4, hatch_color=colour, visible=False, name=f"pv-not-covered-{name}",
             level="underlay",
         )  # fmt: skip
         fig.add_layout(band)
