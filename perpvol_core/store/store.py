@@ -33,7 +33,7 @@ from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.fill import MAKER, TAKER, Fill
 from perpvol_core.security.redaction import redact
-from perpvol_core.store import conflicts
+from perpvol_core.store import conflicts, volume_totals
 from perpvol_core.store import models as m
 from perpvol_core.store.frames import frame
 from perpvol_core.store.syncstate import SyncState, checked_values, read_state
@@ -397,6 +397,7 @@ class Store:
             for table in (m.fills, m.rollups, m.sync_state):
                 conn.execute(table.delete().where(table.c.account_id == account_id))
             conflicts.forget(conn, account_id)
+            volume_totals.forget(conn, account_id)
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
             self._bump_data_version(conn)
 
@@ -599,6 +600,7 @@ class Store:
             self._add_to_rollups(conn, heir_account, rows)
 
     def _add_to_rollups(self, conn: Connection, account_id: int, new_rows: list[dict[str, Any]]) -> None:
+        volume_totals.add(conn, new_rows)  # the read totals, in the same transaction (store/volume_totals.py)
         deltas = _rollup_deltas(new_rows)
         if self.dialect == "postgresql":
             ins = pg_dialect.insert(m.rollups)
