@@ -647,6 +647,19 @@ class Store:
         with self._read() as conn:
             return int(conn.execute(q).scalar() or 0)
 
+    def fill_facts(self, account_id: int) -> tuple[frozenset[str], int, int | None]:
+        """What a connector may know of an account's stored fills: (markets, fills, newest fill's ms or None).
+
+        Markets and count from the rollups (one row per day and market), the newest time from the
+        (account, time) index: cheap at any size."""
+        r, f = m.rollups, m.fills
+        with self._read() as conn:
+            markets = conn.execute(sa.select(r.c.market).where(r.c.account_id == account_id).distinct()).scalars()
+            market_set = frozenset(str(x) for x in markets)
+            count = conn.execute(sa.select(sa.func.sum(r.c.fills)).where(r.c.account_id == account_id)).scalar()
+            last = conn.execute(sa.select(sa.func.max(f.c.ts_ms)).where(f.c.account_id == account_id)).scalar()
+        return market_set, int(count or 0), None if last is None else int(last)
+
     def fills_frame(
         self,
         start_ms: int | None = None,

@@ -9,17 +9,19 @@ and an unknown maximum time span per request (a rejected span is halved).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 
+from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.exchanges._http import (
     BadPayload,
     Connector,
@@ -259,12 +261,17 @@ class WooxConnector(Connector):
     def __init__(self, credentials: WooxCredentials, base_url: str | None = None, **options: Any) -> None:
         self.page_limit = int(options.pop("page_limit", PAGE_LIMIT))
         self.clock: Callable[[], float] = options.pop("clock", time.time)
-        #: what this server does with transactionHistory (see ``woox.profile``): set from the store by the
-        #: sync engine before a sync, updated while reading, read back after each page
+        #: what this server does with transactionHistory (see ``woox.profile``): the stored one comes with the
+        #: sync's facts (``use_facts``), is updated while reading, and read back after each page
         self.server_profile: dict[str, Any] | None = options.pop("server_profile", None)
-        #: symbols already seen in this account's fills (the store's knowledge, passed in by the engine)
-        self.known_markets: Callable[[], Iterable[str]] | None = options.pop("known_markets", None)
         super().__init__(credentials, base_url, **options)
+
+    def use_facts(self, facts: StoredFacts) -> None:
+        super().use_facts(facts)
+        self.server_profile = copy.deepcopy(dict(facts.server_profile)) if facts.server_profile is not None else None
+
+    def observed_profile(self) -> dict[str, Any] | None:
+        return self.server_profile
 
     def make_auth(self) -> httpx.Auth:
         return WooxAuth(self.credentials.api_key, self.credentials.api_secret, self.clock)
