@@ -20,7 +20,7 @@ from perpvol_core.services import verify
 from perpvol_core.services.sync_plan import Coverage, Run, coverage_text, cursor, plan, resumed_runs
 from perpvol_core.services.sync_progress import SyncProgress, error_text
 from perpvol_core.store.conflicts import note as conflict_note
-from perpvol_core.store.syncstate import EMPTY as EMPTY_SYNC_STATE
+from perpvol_core.store.syncstate import START_OVER, SyncUpdate
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class AccountSync:
         state = store.get_sync_state(account.id)
         if state.unreadable:  # an older version's or a hand-edited state: this account starts over
             log.warning("%s: %s", self.label, state.unreadable)
-            state = store.update_sync_state(account.id, **EMPTY_SYNC_STATE)
+            state = store.update_sync_state(account.id, START_OVER)
         runs = resumed_runs(state.cursor)
         resumed = bool(runs)
         if not runs:
@@ -156,15 +156,11 @@ class AccountSync:
         overall = min(1.0, (done_span + frac * run.span) / total_span)
         eta = self.progress.measure(overall, resumed=resumed)
         rest = runs[1:] if run_done else runs
-        update: dict[str, Any] = {
-            "cursor": cursor(rest, self.days),
-            "complete_from_ms": coverage.complete_from,
-            "covered_from_ms": coverage.covered_from,
-            "covered_to_ms": coverage.covered_to,
-            "progress": overall,
-            "eta_s": eta,
-            "fills_seen": seen_before + self.fills_seen,
-        }
+        update = SyncUpdate(
+            cursor=cursor(rest, self.days), complete_from_ms=coverage.complete_from,
+            covered_from_ms=coverage.covered_from, covered_to_ms=coverage.covered_to, progress=overall, eta_s=eta,
+            fills_seen=seen_before + self.fills_seen,
+        )  # fmt: skip
         fills = classify_all(page.fills)
         result.new_fills += self.store.ingest_fills(self.account.id, fills, sync_update=update)
         self._save_profile()
@@ -181,7 +177,7 @@ class AccountSync:
         finished = self.clock()
         result.requests = connector.stats.requests - self.stats0[0]
         store.update_sync_state(
-            self.account.id, cursor=None, progress=1.0, eta_s=0.0, last_success_ms=finished, last_error=None
+            self.account.id, SyncUpdate(cursor=None, progress=1.0, eta_s=0.0, last_success_ms=finished, last_error=None)
         )
         store.set_status(self.label, "ok")
         # a backfill is complete only once its self-check agrees (services/verify.py)
@@ -203,7 +199,7 @@ class AccountSync:
             except Exception as exc2:  # noqa: BLE001 - the error itself is what must be recorded
                 log.warning("could not record the server profile of %s: %s", self.label, redact(exc2))
         try:
-            self.store.update_sync_state(self.account.id, last_error=result.error, eta_s=None)
+            self.store.update_sync_state(self.account.id, SyncUpdate(last_error=result.error, eta_s=None))
             self.store.set_status(self.label, "error", result.error)
         except Exception as exc2:  # the store itself is failing: report, keep the result
             log.error("could not record the error of %s: %s", self.label, redact(exc2))
