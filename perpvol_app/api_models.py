@@ -185,10 +185,68 @@ class Periods(BaseModel):
     all: DecimalStr
 
 
+class PartialPeriods(BaseModel):
+    """Per period: True when its figure is only a lower bound (a venue does not cover the whole period)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    h24: bool = Field(alias="24h")
+    d7: bool = Field(alias="7d")
+    d30: bool = Field(alias="30d")
+    all: bool
+
+
+class NotePeriods(BaseModel):
+    """Per period: "partial: <venue> not covered before <day>", or "" when the period is covered."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    h24: str = Field(alias="24h")
+    d7: str = Field(alias="7d")
+    d30: str = Field(alias="30d")
+    all: str
+
+
+class CoverageAccount(BaseModel):
+    label: str
+    complete_from: Day | None = Field(description="first UTC day its stored history is complete (None: not synced)")
+    read_from: Day | None = Field(description="first whole UTC day its sync read")
+    partial: bool = Field(description="the venue served less than the sync read, or nothing synced yet")
+    ours_all_time: DecimalStr = Field(description="counted perp volume stored for the account")
+    reported_all_time: DecimalStr | None = Field(description="the venue's own all-time perp volume, if reported")
+    reported_at: str | None = Field(description="when the venue's figure was fetched (UTC)")
+
+
+class CoverageVenue(BaseModel):
+    display_name: str
+    complete_from: Day | None = Field(description="the latest complete_from of its accounts (earlier days: "
+                                      "not covered, never zero)")  # fmt: skip
+    partial: PartialPeriods
+    ours_all_time: DecimalStr
+    reported_all_time: DecimalStr | None = Field(description="the venue's own all-time perp volume, summed over "
+                                                 "its accounts when every one reports it")  # fmt: skip
+    accounts: list[CoverageAccount]
+
+
+class CoverageRange(BaseModel):
+    partial: bool
+    note: str
+    not_covered: dict[str, Day | None] = Field(description="venue -> its first covered day (None: not synced)")
+
+
+class Coverage(BaseModel):
+    """What the stored history covers: a figure over days before a venue's complete_from is a lower bound."""
+
+    history_start: Day | None = Field(description='first day of "all time": the earliest whole day synced')
+    partial: PartialPeriods
+    note: NotePeriods
+    venues: dict[str, CoverageVenue] = Field(description="every venue with an account")
+    range: CoverageRange | None = None
+
+
 class Summary(BaseModel):
     generated_at: str
     totals: Periods
     by_exchange: dict[str, Periods]
+    coverage: Coverage
 
 
 class Window(BaseModel):
@@ -203,6 +261,7 @@ class Current(BaseModel):
     volume_usd: DecimalStr
     by_exchange: dict[str, DecimalStr]
     totals: Periods
+    coverage: Coverage
 
 
 class DailyRow(BaseModel):
@@ -224,6 +283,7 @@ class Daily(BaseModel):
     exchange: str | None
     market: str | None
     daily: list[DailyRow]
+    coverage: Coverage
 
 
 class RangeCell(BaseModel):
@@ -243,6 +303,7 @@ class VolumeRange(BaseModel):
     days: int
     totals: RangeCell
     by_exchange: dict[str, RangeCell]
+    coverage: Coverage
 
 
 class EmbedPayload(BaseModel):

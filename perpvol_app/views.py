@@ -70,7 +70,20 @@ def range_payload(store: Any, start: date | None, end: date | None, exchange: st
     or today (UTC), as ``perpvol volume --from/--to`` reads it."""
     from perpvol_core.analytics import volume
 
-    return volume.range_json(volume.resolve_range(store, start, end, exchange))
+    report = volume.range_json(volume.resolve_range(store, start, end, exchange))
+    start, end = date.fromisoformat(report["from"]), date.fromisoformat(report["to"])
+    return {**report, "coverage": coverage_payload(store, now_ms(), start, end, exchange)}
+
+
+def coverage_payload(
+    store: Any, at_ms: int, start: date | None = None, end: date | None = None, exchange: str | None = None
+) -> dict[str, Any]:
+    """The ``coverage`` object of every volume answer (``analytics.coverage.coverage_json``); ``range`` is
+    set when ``start`` or ``end`` is given (the range's own partial note)."""
+    from perpvol_core.analytics import coverage
+
+    ranged = start is not None or end is not None
+    return coverage.coverage_json(coverage.venue_coverage(store, exchange), at_ms, start, end, ranged=ranged)
 
 
 def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
@@ -80,7 +93,8 @@ def summary_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
     s = volume.summary(store, now_ms=at_ms)  # None: the answer shared by concurrent callers for up to 1 s
     generated = now_ms() if at_ms is None else at_ms
     totals, by_exchange = jsonable(s["totals"]), jsonable(s["by_exchange"])
-    return {"generated_at": iso_utc(generated), "totals": totals, "by_exchange": by_exchange}
+    return {"generated_at": iso_utc(generated), "totals": totals, "by_exchange": by_exchange,
+            "coverage": coverage_payload(store, generated)}  # fmt: skip
 
 
 def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
@@ -94,6 +108,7 @@ def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
         "volume_usd": s["totals"].get("24h", "0"),
         "by_exchange": {ex: vals.get("24h", "0") for ex, vals in s["by_exchange"].items()},
         "totals": s["totals"],
+        "coverage": s["coverage"],
     }
 
 
@@ -108,7 +123,7 @@ def daily_payload(
     """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``).
 
     Days do not depend on the time of the request, only on the stored fills: the payload is kept until the
-    store's data version changes (the handlers serialize it and never modify it).
+    store's data version changes (the handlers serialize it and never modify it); ``coverage`` is read anew.
     """
     key = (id(store), store.data_version(), start, end, exchange, market)
     with _daily_cache_lock:
@@ -119,7 +134,8 @@ def daily_payload(
             if len(_daily_cache) >= _DAILY_CACHE_SIZE:
                 _daily_cache.clear()
             _daily_cache[key] = cached
-    return cached
+    # coverage also moves with the sync state and the clock: read on every request, never cached with the days
+    return {**cached, "coverage": coverage_payload(store, now_ms(), start, end, exchange)}
 
 
 def _build_daily_payload(

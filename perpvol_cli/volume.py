@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from perpvol_core import bounds, timeutil
-from perpvol_core.analytics import volume
+from perpvol_core.analytics import coverage, volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import display_name
 from perpvol_core.store import Store, canonical_decimal
@@ -40,16 +40,26 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(cells))
 
 
+def _bound(value: str, partial: bool) -> str:
+    """A figure that is only a lower bound (a venue does not cover the whole period) reads "≥ 1,234.00"."""
+    return f"≥ {_usd(value)}" if partial else _usd(value)
+
+
 def _print_human(report: dict, exchange: str | None) -> None:
     periods = volume.PERIODS
+    cov = report.get("coverage") or {}
+    venues = cov.get("venues") or {}
     rows: list[tuple[str, ...]] = [("perp volume (USD)", *periods)]
     for exch in [exchange] if exchange else list(report["by_exchange"]):
-        rows.append((exch, *(_usd(report["by_exchange"][exch][p]) for p in periods)))
+        partial = (venues.get(exch) or {}).get("partial") or {}
+        rows.append((exch, *(_bound(report["by_exchange"][exch][p], bool(partial.get(p))) for p in periods)))
     if not exchange:
-        rows.append(("total", *(_usd(report["totals"][p]) for p in periods)))
+        partial = cov.get("partial") or {}
+        rows.append(("total", *(_bound(report["totals"][p], bool(partial.get(p))) for p in periods)))
     _print_table(rows)
+    _print_coverage(cov, exchange)
     if "range" in report:
-        _print_range(report["range"])
+        _print_range(report["range"], cov.get("range") or {})
     if "daily" in report:
         print()
         if not report["daily"]:
@@ -69,22 +79,41 @@ def _print_human(report: dict, exchange: str | None) -> None:
             print(f"{display_name(exch)}: days before its complete history are not covered (see `perpvol keys list`)")
 
 
+def _print_coverage(cov: dict, exchange: str | None) -> None:
+    """What is not covered (days before a venue's complete_from) and the venues' own all-time figures."""
+    venues = {e: v for e, v in (cov.get("venues") or {}).items() if exchange in (None, e)}
+    notes: list[str] = []
+    for v in venues.values():
+        if any(v["partial"].values()):
+            since = v["complete_from"]
+            notes.append(f"{v['display_name']}: partial, not covered before {since}" if since
+                         else f"{v['display_name']}: partial, not synced yet")  # fmt: skip
+        if v.get("reported_all_time") is not None:
+            notes.append(f"{v['display_name']} reports {_usd(v['reported_all_time'])} all-time perp volume "
+                         f"(perpvol stores {_usd(v['ours_all_time'])})")  # fmt: skip
+    if notes:
+        print()
+        for line in notes:
+            print(line)
+
+
 def _range(store: Store, start: date | None, end: date | None, exchange: str | None) -> dict:
     """The ``"range"`` object: an open end is the first day with volume or today (UTC)."""
     return volume.range_json(volume.resolve_range(store, start, end, exchange))
 
 
-def _print_range(rng: dict) -> None:
+def _print_range(rng: dict, cov: dict) -> None:
     print()
-    print(f"{rng['from']} → {rng['to']} ({rng['days']} days)")
+    print(f"{rng['from']} → {rng['to']} ({rng['days']} days)" + (f"  {cov['note']}" if cov.get("note") else ""))
     rows: list[tuple[str, ...]] = [("exchange", "volume", "maker", "taker", "fees", "fills")]
     names = list(rng["by_exchange"])
-    cells = [(display_name(e), rng["by_exchange"][e]) for e in names]
+    gaps = cov.get("not_covered") or {}
+    cells = [(display_name(e), rng["by_exchange"][e], e in gaps) for e in names]
     if len(names) > 1:
-        cells.append(("total", rng["totals"]))
-    for name, c in cells:
-        rows.append((name, _usd(c["volume_usd"]), _usd(c["maker_usd"]), _usd(c["taker_usd"]), _usd(c["fees_usd"]),
-                     f"{c['fills']:,}"))  # fmt: skip
+        cells.append(("total", rng["totals"], bool(gaps)))
+    for name, c, partial in cells:
+        rows.append((name, _bound(c["volume_usd"], partial), _usd(c["maker_usd"]), _usd(c["taker_usd"]),
+                     _usd(c["fees_usd"]), f"{c['fills']:,}"))  # fmt: skip
     _print_table(rows)
 
 
@@ -107,6 +136,11 @@ def cmd_volume(
         report = volume.volume_report(store, daily=daily, start=start, end=end, exchange=exchange)
         if start or end:
             report["range"] = _range(store, start, end, exchange)
+        rng = report.get("range")
+        first, last = (date.fromisoformat(rng["from"]), date.fromisoformat(rng["to"])) if rng else (None, None)
+        report["coverage"] = coverage.coverage_json(
+            coverage.venue_coverage(store, exchange), timeutil.now_ms(), first, last, ranged=rng is not None
+        )
     finally:
         store.close()
     if json:

@@ -1,11 +1,13 @@
 """Self-check of a backfill: time windows read again by another query shape must agree fill for fill.
 
-The backfill reads a long range with few, large queries. The check splits the covered range into UTC-day
-aligned windows that each fit in about one page (sized from the store's own daily counts), asks the
-exchange for each window again through the same connector interface (``iter_fill_pages(start, end)``, a
-narrower query), and compares the fills of that window with the store: identity ``(fill_id, fill_type)``
-and time, price and size. A fill the exchange lists and the store lacks, one the store holds and the
-exchange does not list, or one whose values differ, marks its UTC day as disagreeing.
+The backfill reads a long range with few, large queries. The check splits the account's whole stored
+range (the synced window, widened to every stored fill: those the live feed stored after the sync too;
+``verify_windows``) into UTC-day aligned windows that each fit in about one page, asks the exchange for
+each window again through the same connector interface (``iter_fill_pages(start, end)``, a narrower
+query), and compares the fills of that window with the store: identity ``(fill_id, fill_type)`` and time,
+price and size. A fill the exchange lists and the store lacks, one the store holds and the exchange does
+not list, or one whose values differ, marks its UTC day as disagreeing. The result says how many stored
+fills it compared with how many the exchange listed.
 
 After a backfill the sync runs a cheap check (the oldest and the newest window plus two others drawn at
 random); ``verify_account(..., full=True)`` checks every window (``perpvol verify``). The result is the
@@ -17,237 +19,25 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES, Connector, ExchangeError, classify_all, make_connector
-from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import redact
-from perpvol_core.services.verify_advice import advice
+from perpvol_core.services.verify_result import (  # noqa: F401  (re-exported: the check's outcome)
+    ERROR_PREFIX,
+    Key,
+    VerifyResult,
+    WindowCheck,
+    coverage_note,
+    day_text,
+    pending_doc,
+)
+from perpvol_core.services.verify_windows import budget, check_range, choose, daily_counts, plan_windows
 from perpvol_core.store.conflicts import meta_key as conflicts_key
 
 log = logging.getLogger(__name__)
-
-#: windows of a cheap check besides the oldest and the newest
-CHEAP_EXTRA_WINDOWS = 2
-#: a covered range is split in at least this many windows (when it has that many days)
-MIN_WINDOWS = 4
-#: a window holds at most this share of one page (room for fills that arrive meanwhile)
-PAGE_SHARE = 0.8
-#: days named in texts; the document keeps every day
-DAYS_SHOWN = 5
-#: prefix of the account error a disagreeing check sets (cleared by a later check that agrees)
-ERROR_PREFIX = "self-check disagreed"
-
-Key = tuple[str, str]
-
-
-def day_text(ms: int) -> str:
-    return timeutil.date_of_ms(ms).isoformat()
-
-
-@dataclass
-class WindowCheck:
-    """One window ``[start_ms, end_ms)`` read again: how many fills each side holds and what differs."""
-
-    start_ms: int
-    end_ms: int
-    exchange_fills: int = 0
-    stored_fills: int = 0
-    missing: list[Key] = field(default_factory=list)  # listed by the exchange, absent from the store
-    extra: list[Key] = field(default_factory=list)  # in the store, not listed by the exchange
-    changed: list[Key] = field(default_factory=list)  # same identity, other time/price/size
-    days: list[str] = field(default_factory=list)  # UTC days of every difference
-    #: the oldest fill time the exchange listed here (None: none), and the time of each extra fill
-    oldest_listed_ms: int | None = None
-    extra_ts: list[int] = field(default_factory=list)
-    #: stored fills older than everything a retention-capped venue still lists (kept, never "not listed")
-    unserved: int = 0
-
-    def forget_unserved(self, served_from_ms: int) -> None:
-        """Drop the extra fills at or before ``served_from_ms``: a venue that serves only its newest fills
-        (a count cap, moving as new fills arrive) cannot list them again, and perpvol keeps what it saw."""
-        keep = [(key, ts) for key, ts in zip(self.extra, self.extra_ts, strict=True) if ts > served_from_ms]
-        self.unserved += len(self.extra) - len(keep)
-        self.extra = [key for key, _ in keep]
-        self.extra_ts = [ts for _, ts in keep]
-        self.days = sorted({day_text(ts) for ts in self.extra_ts} | self._listed_days)
-
-    _listed_days: set[str] = field(default_factory=set)  # days of the missing and changed fills
-
-    @property
-    def agrees(self) -> bool:
-        return not (self.missing or self.extra or self.changed)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "exchange_fills": self.exchange_fills,
-            "stored_fills": self.stored_fills,
-            "missing": len(self.missing),
-            "extra": len(self.extra),
-            "changed": len(self.changed),
-            "days": self.days,
-        }
-
-
-@dataclass
-class VerifyResult:
-    """Outcome of a check. ``ok`` is None when the check could not run (``error`` says why)."""
-
-    label: str
-    exchange: str
-    full: bool
-    ok: bool | None
-    checked_ms: int
-    covered_from_ms: int | None = None
-    covered_to_ms: int | None = None
-    windows: list[WindowCheck] = field(default_factory=list)
-    windows_total: int = 0
-    requests: int = 0
-    error: str | None = None
-    #: fills an earlier disagreeing check's windows brought when read again before this check
-    repaired: int = 0
-
-    @property
-    def days(self) -> list[str]:
-        """UTC days on which the exchange and the store disagree, sorted."""
-        return sorted({d for w in self.windows for d in w.days})
-
-    @property
-    def state(self) -> str:
-        return "error" if self.ok is None else ("agrees" if self.ok else "disagrees")
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "missing": sum(len(w.missing) for w in self.windows),
-            "extra": sum(len(w.extra) for w in self.windows),
-            "changed": sum(len(w.changed) for w in self.windows),
-            "exchange_fills": sum(w.exchange_fills for w in self.windows),
-            "stored_fills": sum(w.stored_fills for w in self.windows),
-        }
-
-    def summary(self) -> str:
-        """One line for people: what was checked and what was found."""
-        scope = "full check" if self.full else "self-check"
-        if self.ok is None:
-            return f"{scope} could not run: {self.error}"
-        n = len(self.windows)
-        c = self.counts()
-        if self.ok:
-            return (
-                f"{scope} agrees: {n} of {self.windows_total} window(s), {c['exchange_fills']} fills read again, "
-                "fill for fill"
-            )
-        days = self.days
-        shown = ", ".join(days[:DAYS_SHOWN]) + (f" and {len(days) - DAYS_SHOWN} more" if len(days) > DAYS_SHOWN else "")
-        return (
-            f"{ERROR_PREFIX} with the exchange on {len(days)} day(s): {shown} "
-            f"({c['missing']} fill(s) missing from perpvol, {c['extra']} not listed by the exchange, "
-            f"{c['changed']} different); totals of those days are not complete — {advice(c, self.label)}"
-        )
-
-    def as_doc(self) -> dict[str, Any]:
-        """The account's ``verification`` document (JSON)."""
-        return {
-            "state": self.state,
-            "full": self.full,
-            "checked_ms": self.checked_ms,
-            "covered_from_ms": self.covered_from_ms,
-            "covered_to_ms": self.covered_to_ms,
-            "windows_checked": len(self.windows),
-            "windows_total": self.windows_total,
-            "requests": self.requests,
-            "days": self.days,
-            "counts": self.counts(),
-            "windows": [w.as_dict() for w in self.windows if not w.agrees][:50],
-            "summary": self.summary(),
-            "error": self.error,
-            "repaired": self.repaired,
-        }
-
-
-def pending_doc(now_ms: int) -> dict[str, Any]:
-    """The ``verification`` document of a backfill not yet checked."""
-    return {"state": "pending", "checked_ms": None, "since_ms": now_ms, "summary": "self-check pending", "days": []}
-
-
-def coverage_note(doc: dict[str, Any] | None) -> str:
-    """What the coverage statement adds for a ``verification`` document ('' when there is none)."""
-    if not doc:
-        return ""
-    state = doc.get("state")
-    if state == "agrees":
-        return " (self-check agrees)"
-    if state == "disagrees":
-        days = list(doc.get("days") or [])
-        shown = ", ".join(days[:DAYS_SHOWN]) + (" …" if len(days) > DAYS_SHOWN else "")
-        return f" — NOT complete: the self-check disagreed with the exchange on {len(days)} day(s) ({shown})"
-    if state == "error":
-        return " — not yet confirmed: the self-check could not run (it is retried on the next sync)"
-    return " — not yet confirmed (self-check pending)"
-
-
-# --------------------------------------------------------------------------------------------- windows
-
-
-def _per_page(connector: Connector) -> int:
-    """Rows the connector gets per request, from ``min_pages`` (the one page-size fact every connector has)."""
-    n = 1
-    while n < 1_000_000 and connector.min_pages(n * 2) == 1:
-        n *= 2
-    lo, hi = n, n * 2  # min_pages(lo) == 1 < min_pages(hi)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if connector.min_pages(mid) == 1 else (lo, mid)
-    return lo
-
-
-def plan_windows(daily_counts: dict[int, int], start_ms: int, end_ms: int, budget: int) -> list[tuple[int, int]]:
-    """``[start, end)`` windows covering ``[start_ms, end_ms)``: whole UTC days, each with at most ``budget``
-    stored fills (a single busier day is a window of its own), oldest first.
-
-    Bounded for any input: only the days that hold fills are visited (never every day of the range), so the
-    work and the number of windows grow with the stored data, not with the range."""
-    windows: list[tuple[int, int]] = []
-    if end_ms <= start_ms:
-        return windows
-    budget = max(1, budget)
-    first_day = start_ms - start_ms % MS_PER_DAY
-    w_start, w_count = start_ms, 0
-    for day in sorted(d for d, n in daily_counts.items() if n > 0 and first_day <= d < end_ms):
-        n = daily_counts[day]
-        if w_count and w_count + n > budget:
-            windows.append((w_start, day))
-            w_start, w_count = day, 0
-        w_count += n
-        if w_count > budget and day + MS_PER_DAY < end_ms:  # a day over budget is a window of its own
-            windows.append((w_start, day + MS_PER_DAY))
-            w_start, w_count = day + MS_PER_DAY, 0
-    windows.append((w_start, end_ms))
-    return windows
-
-
-def _daily_counts(store: Any, account_id: int, start_ms: int, end_ms: int) -> dict[int, int]:
-    frame = store.rollups_frame(
-        start_day_ms=start_ms - start_ms % MS_PER_DAY, end_day_ms=end_ms - end_ms % MS_PER_DAY, account_id=account_id
-    )
-    counts: dict[int, int] = {}
-    for day, fills in zip(frame["day_ms"].to_list(), frame["fills"].to_list(), strict=True):
-        counts[int(day)] = counts.get(int(day), 0) + int(fills)
-    return counts
-
-
-def choose(windows: list[tuple[int, int]], full: bool, rng: random.Random) -> list[tuple[int, int]]:
-    """Every window (full), or the oldest, the newest and ``CHEAP_EXTRA_WINDOWS`` drawn from the others."""
-    if full or len(windows) <= 2 + CHEAP_EXTRA_WINDOWS:
-        return list(windows)
-    middle = windows[1:-1]
-    picked = rng.sample(middle, CHEAP_EXTRA_WINDOWS)
-    return [windows[0], *sorted(picked), windows[-1]]
-
 
 # --------------------------------------------------------------------------------------------- checking
 
@@ -315,13 +105,13 @@ def run_check(
     if state.covered_from_ms is None or state.covered_to_ms is None:
         result.error = "nothing synced yet"
         return result
-    # the newest minutes are left out: fills may still arrive there (the connector's own overlap)
-    end = state.covered_to_ms + 1 - connector.incremental_overlap_ms
-    start = state.covered_from_ms
-    counts = _daily_counts(store, account.id, start, end)
-    # windows fit in one page; a small account is still split (a narrower query than its one-page backfill)
-    budget = max(1, min(int(_per_page(connector) * PAGE_SHARE), -(-sum(counts.values()) // MIN_WINDOWS)))
-    windows = plan_windows(counts, start, end, budget)
+    # the whole stored range, with fills the live feed stored after the sync; not the newest minutes
+    start, end = check_range(
+        store, account.id, state.covered_from_ms, state.covered_to_ms, connector.incremental_overlap_ms, now_ms
+    )
+    result.checked_from_ms, result.checked_to_ms = start, end
+    counts = daily_counts(store, account.id, start, end)
+    windows = plan_windows(counts, start, end, budget(connector, counts))
     result.windows_total = len(windows)
     rng = random.Random(now_ms if seed is None else seed)
     requests0 = connector.stats.requests
@@ -340,6 +130,7 @@ def run_check(
             for w in result.windows:
                 w.forget_unserved(oldest)
     result.ok = all(w.agrees for w in result.windows)
+    result.stored_total = store.fill_count(account.id)
     return result
 
 

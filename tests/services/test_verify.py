@@ -1,8 +1,9 @@
 """Self-check of a backfill against both simulators over real HTTP, on SQLite and PostgreSQL.
 
-A clean backfill verifies; a page the simulator silently drops (``Faults(drop_page=...)``) is flagged
-with exactly the UTC days of the fills it held, the account is not shown as complete, the next sync
-re-reads those windows and clears it; ``perpvol verify`` runs the full check and exits non-zero on a
+A clean backfill verifies; fills the live feed stored after the backfill are read again too (one missing
+from the middle of that range is found); a page the simulator silently drops (``Faults(drop_page=...)``)
+is flagged with exactly the UTC days of the fills it held, the account is not shown as complete, the next
+sync re-reads those windows and clears it; ``perpvol verify`` runs the full check and exits non-zero on a
 disagreement.
 """
 
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from perpvol_core.analytics.volume import daily_volume
-from perpvol_core.exchanges import RateLimit
+from perpvol_core.exchanges import RateLimit, classify, make_connector
 from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import MS_PER_DAY
@@ -221,4 +222,48 @@ def test_a_check_that_cannot_run_is_said_and_retried_on_the_next_sync(settings, 
     env.store.set_account_doc("px", "verification", {"state": "pending"})
     [third] = env.engine.sync()
     assert third.check is not None and third.check.ok is True
+    env.close()
+
+
+@pytest.mark.parametrize("exchange", ["paradex", "woox"])
+def test_full_check_covers_fills_stored_live_after_the_backfill(settings, request, exchange):
+    """The live feed stores fills without moving the synced window: the full check still reads them again,
+    finds one missing from the middle of that live range and says how many it compared."""
+    sim = request.getfixturevalue(exchange)
+    env = Env(settings, sim.history)
+    acc = env.add("a", exchange, sim.url, sim.creds())
+    [res] = env.engine.sync()
+    assert res.ok, res.error
+    synced_to = env.store.get_sync_state(acc.id).covered_to_ms
+    # fills arrive after the backfill; the store gets them one by one as the live feed stores them (no sync
+    # state moves), but the one in the middle of that range never arrives
+    live = [sim.history.add_live_fill(ts_ms=sim.history.now_ms + 1000 * (i + 1)) for i in range(9)]
+    victim = live[4]
+    connector = make_connector(sim.creds(), sim.url, **OPTIONS[exchange])
+    try:
+        pushed = [f for page in connector.iter_fill_pages(live[0].ts_ms, live[-1].ts_ms) for f in page.fills]
+        overlap = connector.incremental_overlap_ms
+    finally:
+        connector.close()
+    assert {f.fill_id for f in pushed} == {f.fill_id for f in live}
+    for fill in pushed:
+        if fill.fill_id != victim.fill_id:
+            assert env.store.ingest_fills(acc.id, [classify(fill)]) == 1
+    assert env.store.get_sync_state(acc.id).covered_to_ms == synced_to < live[0].ts_ms
+    stored = env.store.fill_count(acc.id)
+    now = live[-1].ts_ms + overlap + 60_000  # every live fill is older than the newest minutes left out
+    full = verify_account(env.store, env.vault, "a", full=True, connector_options=OPTIONS, now_ms=now)
+    assert full.ok is False and full.days == [utc_day(victim.ts_ms)], full.summary()
+    assert [key[0] for w in full.windows for key in w.missing] == [victim.fill_id]
+    c = full.counts()
+    assert c["extra"] == c["changed"] == 0
+    assert c["stored_fills"] == stored == c["exchange_fills"] - 1 and c["exchange_fills"] == len(sim.history.fills)
+    assert f"{stored} stored compared with {stored + 1} listed" in full.summary()
+    assert env.store.get_account("a").verification["checked_to_ms"] > live[-1].ts_ms
+    # the missing fill arrives (a later push or sync): the full check agrees and compared every stored fill
+    assert env.store.ingest_fills(acc.id, [classify(f) for f in pushed if f.fill_id == victim.fill_id]) == 1
+    again = verify_account(env.store, env.vault, "a", full=True, connector_options=OPTIONS, now_ms=now)
+    assert again.ok is True, again.summary()
+    assert f"{stored + 1} stored compared with {stored + 1} listed, fill for fill" in again.summary()
+    assert "not compared" not in again.summary()
     env.close()
