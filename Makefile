@@ -78,6 +78,8 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) scripts/strip_notebook_outputs.py --check
+	$(PY) scripts/check_deps.py
+	$(PY) scripts/gen_environment.py --check
 
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/

@@ -14,8 +14,10 @@ needs (per symbol when ``symbol`` is required: at least one request per listed o
 
 Hyperliquid: the connector's userFillsByTime walk at its own pacing against the simulator's 1200 weight/min
 limit (20 per request + 1 per 20 fills returned, the notes' worst reading), with the retention cap at
-``--fills`` so the whole history is served; requests ÷ the fewest pages that can hold the fills, and wall
-time ÷ the weight-budget bound (the earliest the same pages could all have been asked without a 429).
+``--fills`` so the whole history is served; requests ÷ the fewest requests that can read the fills without
+losing one (each page starts again at the previous page's last millisecond, and a full last page needs one
+more request to show it was the last: ``fewest_pages``), and wall time ÷ the weight-budget bound (the earliest
+those requests could all have been sent without a 429, with answers taking no time).
 """
 
 from __future__ import annotations
@@ -176,6 +178,28 @@ def weight_budget_bound_s(weights: list[int], budget: int = 1200, window_s: floa
     return starts[-1] if starts else 0.0
 
 
+def fewest_pages(times: list[int], cap: int) -> list[int]:
+    """The answers (their sizes) of the fewest ``userFillsByTime`` requests that can read every fill of ``times``
+    without losing one: each request after the first starts at the previous answer's last millisecond (a
+    page may end inside a millisecond, so it is asked again: never ``+1``), and a full answer is followed by
+    one more request, since only a shorter answer shows that nothing is left."""
+    times = sorted(times)
+    sizes: list[int] = []
+    i = 0
+    while True:
+        size = min(cap, len(times) - i)
+        sizes.append(size)
+        if size < cap:
+            return sizes
+        last = times[i + size - 1]
+        j = i + size
+        while j > i and times[j - 1] == last:  # the next answer starts with this millisecond again
+            j -= 1
+        if j == i:
+            raise ValueError("a millisecond holds a whole page: no time-based walk can read it")
+        i = j
+
+
 def bench_hyperliquid(n: int, page_cap: int) -> None:
     from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
     from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
@@ -185,6 +209,7 @@ def bench_hyperliquid(n: int, page_cap: int) -> None:
     sim = HyperliquidSim(history, page_cap=page_cap, retention_cap=n, extra_weight_per_items=True)
     sim.start()
     try:
+        sim.state.rows(sim.address)  # the simulator builds its served rows once (not the venue's latency)
         conn = HyperliquidConnector(HyperliquidAddress(address=sim.address), sim.base_url, retention_fills=n)
         before = dict(sim.state.requests)
         t0 = time.perf_counter()
@@ -194,9 +219,9 @@ def bench_hyperliquid(n: int, page_cap: int) -> None:
         served = len(sim.served_fills())
         by_type = {k: v - before.get(k, 0) for k, v in sim.state.requests.items() if v - before.get(k, 0)}
         requests = sum(v for k, v in by_type.items() if k != "info")
-        pages = math.ceil(served / page_cap)
-        full, last = divmod(served, page_cap)
-        weights = [20 + math.ceil(page_cap / 20)] * full + ([20 + math.ceil(last / 20)] if last else [])
+        sizes = fewest_pages([f.ts_ms for f in sim.served_fills()], page_cap)
+        pages = len(sizes)
+        weights = [20 + math.ceil(size / 20) for size in sizes]
         bound = weight_budget_bound_s(weights)
         ratio = f"{wall / bound:.3f}" if bound > 0 else "n/a (the pages fit in one minute's budget)"
         print(f"Hyperliquid {served} fills served, page cap {page_cap}: requests {requests} / min pages {pages} = "

@@ -78,7 +78,10 @@ def render_embed(data: dict[str, Any]) -> str:
     from perpvol_app.templates import render
 
     totals = data.get("totals", {})
-    cells = [(k, _usd(totals[k])) for k in ("24h", "7d", "30d", "all") if k in totals]
+    partial = data.get("partial") or {}
+    cells = [(k, ("≥ " if partial.get(k) else "") + _usd(totals[k])) for k in ("24h", "7d", "30d", "all")
+             if k in totals]  # fmt: skip
     rows = [(display_name(ex), _usd(vals.get("24h", "0")), _usd(vals.get("30d", "0")))
             for ex, vals in sorted(data.get("by_exchange", {}).items())]  # fmt: skip
-    return render("embed.html", cells=cells, exchanges=rows, generated_at=str(data.get("generated_at", "")))
+    return render("embed.html", cells=cells, exchanges=rows, generated_at=str(data.get("generated_at", "")),
+                  note=str(data.get("note") or ""))  # fmt: skip

@@ -310,3 +310,5 @@ class EmbedPayload(BaseModel):
     generated_at: str
     totals: Periods
     by_exchange: dict[str, Periods]
+    partial: PartialPeriods | None = Field(default=None, description="per period: the total is only a lower bound")
+    note: str = Field(default="", description='"partial: <venue> not covered before <day>", or ""')

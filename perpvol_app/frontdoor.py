@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote
 
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -104,11 +105,26 @@ def default_hosts(bind_address: str, configured: str | None = None) -> frozenset
     return frozenset(hosts)
 
 
-def _host_name(host_header: str) -> str:
-    host = host_header.strip().lower()
-    if host.startswith("["):  # [::1]:8000
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+_HOST_OK = "perpvol.host_ok"
+
+
+def host_patterns(hosts: Iterable[str]) -> list[str]:
+    """The allowed names as :class:`TrustedHostMiddleware` patterns: an IPv6 address in brackets (as a Host
+    header carries it); a name with ``*`` is left out (only exact names are allowed: ``*`` would allow any)."""
+    names = {h.strip().strip("[]").lower() for h in hosts}
+    return sorted(f"[{h}]" if ":" in h else h for h in names if h and "*" not in h)
+
+
+async def _host_passed(scope: Scope, receive: Receive, send: Send) -> None:
+    scope[_HOST_OK] = True
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -144,6 +160,10 @@ class FrontDoor:
         # come from X-Forwarded-* only when the peer is a configured proxy: uvicorn's own middleware, with
         # the user's list instead of its default (127.0.0.1, which any local process could claim to be).
         self._entry: ASGIApp = self._door
+        # Starlette's middleware decides which Host names pass (its Host parsing: port, [IPv6], case); the
+        # refusal is ours (the JSON answer, the WebSocket denial and the log line of every other refusal)
+        self._hosts = TrustedHostMiddleware(_host_passed, allowed_hosts=host_patterns(config.allowed_hosts),
+                                            www_redirect=False)
         if config.trusted_proxies:
             self._entry = ProxyHeadersMiddleware(self._door, trusted_hosts=list(config.trusted_proxies))  # type: ignore[arg-type,assignment]
 
@@ -158,7 +178,7 @@ class FrontDoor:
         status_box = {"status": 0}
         path = scope.get("path") or "/"
         try:
-            self._check_host(scope)
+            await self._check_host(scope)
             if scope["type"] == "websocket":
                 if not is_api(path):  # a login cookie rides along: only our own pages may open these
                     self._check_origin(scope)
@@ -180,9 +200,10 @@ class FrontDoor:
 
     # -- checks ---------------------------------------------------------------------------------------
 
-    def _check_host(self, scope: Scope) -> None:
-        host = _header(scope, b"host")
-        if host is None or _host_name(host) not in self.config.allowed_hosts:
+    async def _check_host(self, scope: Scope) -> None:
+        probe = dict(scope)  # the middleware answers a refused Host itself: that answer is dropped for ours
+        await self._hosts(probe, _no_body, _discard)
+        if not probe.get(_HOST_OK):
             raise Refusal(
                 400, "invalid_host",
                 "this server does not answer to that Host name; add it to PERPVOL_ALLOWED_HOSTS to allow it",

@@ -9,9 +9,9 @@
 * Under a flood (:data:`GLOBAL_FREE` wrong passwords from anyone within :data:`GLOBAL_WINDOW_S`) every
   client's budget shrinks to one try: each wrong password then costs its client a wait. Nobody is locked out
   for what others did: a client that has not failed (the owner's browser) is still checked at once.
-* Sessions live in this process: a random id in a signed cookie (HMAC, HttpOnly, SameSite=Strict, Secure
-  behind TLS), bounded in number and age, revoked by ``POST /logout`` and all at once by
-  :meth:`LoginGuard.set_password`.
+* Sessions live in this process: a random id in a signed cookie (``itsdangerous``, HMAC-SHA256 with a key
+  drawn per process; HttpOnly, SameSite=Strict, Secure behind TLS), bounded in number and age, revoked by
+  ``POST /logout`` and all at once by :meth:`LoginGuard.set_password`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
+
+from itsdangerous import BadSignature, Signer
 
 COOKIE = "perpvol_session"
 FREE_TRIES = 5
@@ -71,7 +73,7 @@ class LoginGuard:
             raise ValueError("a dashboard password must not be empty")
         self._clock = clock
         self._lock = threading.Lock()
-        self._signing_key = secrets.token_bytes(32)
+        self._signer = Signer(secrets.token_bytes(32), salt="perpvol.session", digest_method=hashlib.sha256)
         self._digest = b""
         self._sessions: OrderedDict[str, float] = OrderedDict()  # id -> created (monotonic)
         self._clients: OrderedDict[str, _Client] = OrderedDict()
@@ -134,25 +136,20 @@ class LoginGuard:
 
     # -- sessions -------------------------------------------------------------------------------------
 
-    def _sign(self, session_id: str) -> str:
-        return hmac.new(self._signing_key, session_id.encode("ascii"), hashlib.sha256).hexdigest()
-
     def _new_session(self, now: float) -> str:
         session_id = secrets.token_urlsafe(32)
         self._sessions[session_id] = now
         while len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
-        return f"{session_id}.{self._sign(session_id)}"
+        return self._signer.sign(session_id).decode("ascii")
 
     def _session_id(self, cookie_value: str | None) -> str | None:
-        if not cookie_value or "." not in cookie_value or len(cookie_value) > 200:
+        if not cookie_value or len(cookie_value) > 200:
             return None
-        session_id, _, signature = cookie_value.rpartition(".")
         try:
-            expected = self._sign(session_id)
-        except UnicodeEncodeError:
+            return self._signer.unsign(cookie_value.encode("utf-8")).decode("ascii")
+        except (BadSignature, UnicodeError):
             return None
-        return session_id if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
     def valid(self, cookie_value: str | None) -> bool:
         """True when ``cookie_value`` is a signed, live, unrevoked session."""

@@ -21,9 +21,11 @@ from typing import Any
 import panel as pn
 import param
 
+from perpvol_app.ui.components import reconcile
 from perpvol_app.ui.components.accounts import SyncProgress, snapshot
 from perpvol_app.ui.components.calendar import Calendar, render_range
 from perpvol_app.ui.components.context import AppContext, get_context, memo, shared
+from perpvol_app.ui.components.coverage import CoverageView
 from perpvol_app.ui.components.headline import Headline, render_summary
 from perpvol_app.ui.components.history import HistoryChart, normalize_daily
 from perpvol_app.ui.theme import apply_theme, make_template
@@ -121,13 +123,18 @@ class Dashboard(pn.viewable.Viewer):
 
     def __init__(self, context: AppContext, defer: bool = False, **params: Any) -> None:
         params.setdefault("rows", account_rows(context))
-        history = HistoryChart(store=context.store)  # the daily read first: "All time" is its sum
+        from perpvol_core.analytics import volume
+
+        # the daily read first: "All time" is its sum; days before a venue's complete_from are not covered
+        history = HistoryChart(store=context.store, coverage=volume.complete_from(context.store))
         params["summary"] = with_all_time_of(params.get("summary") or context.summary(), history.daily)
         super().__init__(**params)
         self.context = context
-        self.headline = Headline(summary=self.summary)
+        self.coverage = CoverageView(**CoverageView.read(context.store))
+        self.headline = Headline(summary=self.summary, partial=self.coverage.partial_flags())
         self.sync = SyncProgress(rows=self.rows)
         self.history = history
+        self.coverage.attach_chart(history.figure)
         self.breakdowns: Any = None
         self.tiers: Any = None
         self.keys: Any = None
@@ -145,11 +152,13 @@ class Dashboard(pn.viewable.Viewer):
         self._layout = pn.Column(
             self._empty,
             self.headline,
+            self.coverage,
             self.sync,
-            _section("History", self.history, self._range, anchor="history"),
+            _section("History", self.history, self.coverage.chart_key, self._range, anchor="history"),
             _section("Calendar", self._calendar_box, self._day, anchor="calendar"),
-            _section("Breakdowns", self._breakdowns_box, anchor="breakdowns"),
+            _section("Breakdowns", self.coverage.breakdown_note, self._breakdowns_box, anchor="breakdowns"),
             _section("Fee tiers", self._tiers_box, anchor="tiers"),
+            reconcile.section(self),
             _section("Keys", self._keys_box, anchor="keys"),
             sizing_mode="stretch_width",
         )
@@ -167,11 +176,12 @@ class Dashboard(pn.viewable.Viewer):
 
         store = self.context.store
         self._on_range()
-        self.calendar = Calendar(daily=self.history.daily)
+        self.calendar = Calendar(daily=self.history.daily, coverage=self.history.coverage)
         self.calendar.param.watch(self._on_day, "day")
         self._calendar_box.objects = [self.calendar]
         self.breakdowns = Breakdowns(store=store)
         self._breakdowns_box.objects = [self.breakdowns]
+        self.coverage.watch_breakdowns(self.breakdowns)
         self.tiers = FeeTiers()
         self.tiers.refresh(store)
         self._tiers_box.objects = [self.tiers]
@@ -190,15 +200,16 @@ class Dashboard(pn.viewable.Viewer):
 
     def _on_range(self, *_events: Any) -> None:
         rng = self.history.date_range
-        self._range.object = render_range(self.range_report(*rng) if rng else None)
+        bound, note = self.coverage.range_bounds(*rng) if rng else (set(), "")
+        self._range.object = render_range(self.range_report(*rng) if rng else None, bound=bound, note=note)
 
     def _on_day(self, *_events: Any) -> None:
         day = self.calendar.day if self.calendar is not None else None
         if day is None:
             self._day.object = ""
             return
-        report = self.range_report(day, day)
-        self._day.object = render_range(report, title=f"{day:%A %Y-%m-%d}")
+        bound, note = self.coverage.range_bounds(day, day)
+        self._day.object = render_range(self.range_report(day, day), title=f"{day:%A %Y-%m-%d}", bound=bound, note=note)
 
     @param.depends("rows", watch=True)
     def _on_rows(self) -> None:
@@ -268,7 +279,8 @@ class Dashboard(pn.viewable.Viewer):
 
         daily = self.history.fetch()
         out = {"summary": with_all_time_of(self.context.summary(), daily), "daily": daily,
-               "coverage": volume.complete_from(self.context.store)}  # fmt: skip
+               "coverage": volume.complete_from(self.context.store),
+               "coverage_view": CoverageView.read(self.context.store)}  # fmt: skip
         if self.breakdowns is not None:
             out["breakdowns"] = self.breakdowns.fetch()
             out["tiers"] = tiers.compute(self.context.store)
@@ -277,6 +289,9 @@ class Dashboard(pn.viewable.Viewer):
     def _apply_full(self, data: dict[str, Any]) -> None:
         self._last_full = time.monotonic()
         self.summary = data["summary"]
+        if "coverage_view" in data:
+            self.coverage.param.update(**data["coverage_view"])
+            self.headline.partial = self.coverage.partial_flags()
         with param.parameterized.batch_call_watchers(self.history):
             self.history.coverage = data.get("coverage") or {}
             self.history.daily = data["daily"]
@@ -314,7 +329,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     main.append(dashboard)
     if served:
         if dashboard.rows:  # the figures in the page HTML: readable before BokehJS has drawn anything
-            template.first_paint(render_summary(dashboard.summary))
+            template.first_paint(render_summary(dashboard.summary, dashboard.headline.partial))
         pn.state.onload(dashboard.build_rest)
         # panel runs coroutine functions as callbacks; its annotation only names plain ones
         cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)  # type: ignore[arg-type]

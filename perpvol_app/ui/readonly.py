@@ -1,7 +1,10 @@
 """The read-only view (``notebooks/readonly.ipynb``, rendered by Voila): aggregates only.
 
 Headline totals (24h, 7d, 30d, all; per exchange), the daily volume chart, volume by exchange and by
-market. It reads the store through :mod:`perpvol_core.analytics.volume` and nothing else: it never imports the
+market. A figure over days a venue no longer serves (before its ``complete_from``) reads ``≥ $X`` with the
+note "partial: <venue> not covered before <day>", those days are hatched in the chart (never zero), and a
+venue's own all-time perp volume stands beside ours (:mod:`perpvol_core.analytics.coverage`).
+It reads the store through :mod:`perpvol_core.analytics.volume` and ``coverage`` only: it never imports the
 vault, never reads a credential or the master key, and shows no input widget. It works with no master
 key configured at all (``tests/ui/test_notebooks.py`` checks that the vault module is never imported and
 that no key file appears).
@@ -11,6 +14,7 @@ Money is exact ``Decimal`` in every table and label; only the chart geometry use
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -22,6 +26,7 @@ import polars as pl
 from bokeh.models import NumeralTickFormatter
 
 from perpvol_app.templates import render
+from perpvol_app.ui.components.coverage import add_bands, chart_key_html, draw_bands, note_html
 from perpvol_app.ui.theme import (
     BLACK,
     EXCHANGE_COLORS,
@@ -33,7 +38,7 @@ from perpvol_app.ui.theme import (
     chart_opts,
 )
 from perpvol_core import timeutil
-from perpvol_core.analytics import volume
+from perpvol_core.analytics import coverage, volume
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import VENUES
 from perpvol_core.fill import MS_PER_DAY
@@ -118,6 +123,8 @@ class Snapshot:
     daily: pl.DataFrame  # date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills
     by_market: pl.DataFrame  # exchange, market, volume_usd, fees_usd, fills
     by_liquidity: pl.DataFrame  # exchange, liquidity, volume_usd, fees_usd, fills
+    #: ``coverage.venue_coverage``: every venue with an account (complete_from, the venue's own figure)
+    venues: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -134,6 +141,7 @@ def load(store: Store, now_ms: int | None = None, days: int = HISTORY_DAYS) -> S
         daily=volume.daily_volume(store, start=start),
         by_market=volume.by_market(store, top_n=None),
         by_liquidity=volume.by_liquidity(store),
+        venues=coverage.venue_coverage(store),
     )
 
 
@@ -154,6 +162,8 @@ _STYLE = f"""
 .pv-card .pv-label {{ color: {GOLD_DIM}; font-size: 12px; }}
 .pv-card .pv-value {{ color: {GOLD}; font-size: 24px; font-variant-numeric: tabular-nums; }}
 .pv-note {{ color: {GOLD_DIM}; font-size: 12px; }}
+.pv-coverage {{ font-size: 13px; margin: 8px 0; overflow-wrap: anywhere; }}
+.pv-coverage div, .pv-chart-key {{ margin: 2px 0; overflow-wrap: anywhere; }}
 @media (max-width: 600px) {{
   .pv-card {{ flex: 1 1 calc(50% - 12px); min-width: 0; padding: 8px 10px; box-sizing: border-box; }}
   .pv-card .pv-value {{ font-size: 18px; }}
@@ -164,30 +174,36 @@ _STYLE = f"""
 
 
 def headline_html(snap: Snapshot) -> str:
-    """Total counted perp volume per period, then the same per exchange."""
+    """Total counted perp volume per period, then the same per exchange; ``≥`` marks a lower bound (a venue
+    does not cover the whole period), explained by the note under the cards."""
     totals = snap.summary["totals"]
+    gaps = coverage.summary_gaps(snap.venues, snap.generated_ms)
+    low = {p: {g.exchange for g in found} for p, found in gaps.items()}
+    at_least = {True: "≥ ", False: ""}
     cards = [
-        {"period": p, "exact": exact(totals[p]), "label": PERIOD_LABELS[p], "value": money(totals[p], 0)}
+        {"period": p, "exact": exact(totals[p]), "label": PERIOD_LABELS[p],
+         "value": at_least[bool(low[p])] + money(totals[p], 0)}
         for p in volume.PERIODS
-    ]
+    ]  # fmt: skip
     rows = [
-        [EXCHANGE_LABELS.get(e, e)] + [money(periods[p]) for p in volume.PERIODS]
+        [EXCHANGE_LABELS.get(e, e)] + [at_least[e in low[p]] + money(periods[p]) for p in volume.PERIODS]
         for e, periods in snap.summary["by_exchange"].items()
     ]
-    rows.append(["Total"] + [money(totals[p]) for p in volume.PERIODS])
+    rows.append(["Total"] + [at_least[bool(low[p])] + money(totals[p]) for p in volume.PERIODS])
     return _STYLE + render(
         "ui/readonly_headline.html",
         cards=cards,
         headers=["Exchange"] + [PERIOD_LABELS[p] for p in volume.PERIODS],
         rows=rows,
         when=timeutil.display_utc(snap.generated_ms),
-    )
+    ) + note_html(snap.venues, snap.generated_ms)
 
 
 def breakdown_html(snap: Snapshot) -> str:
     """Volume, maker share, fees and fills per exchange; then the top markets."""
     per_exchange: list[list[str]] = []
     liq = snap.by_liquidity
+    low = {g.exchange for g in coverage.gaps(snap.venues, None)}  # all time: a lower bound for these venues
     for exch in EXCHANGES:
         rows = liq.filter(pl.col("exchange") == exch)
         total = sum((Decimal(v) for v in rows["volume_usd"]), Decimal(0))
@@ -196,7 +212,8 @@ def breakdown_html(snap: Snapshot) -> str:
         fills = int(rows["fills"].sum()) if rows.height else 0
         share = f"{maker / total * 100:.1f}%" if total else "—"
         bps = f"{fees / total * 10000:.2f}" if total else "—"
-        per_exchange.append([EXCHANGE_LABELS.get(exch, exch), money(total), share, money(fees), bps, f"{fills:,}"])
+        shown = ("≥ " if exch in low else "") + money(total)
+        per_exchange.append([EXCHANGE_LABELS.get(exch, exch), shown, share, money(fees), bps, f"{fills:,}"])
     markets = [
         [r["market"], EXCHANGE_LABELS.get(r["exchange"], r["exchange"]), money(r["volume_usd"]),
          money(r["fees_usd"]), f"{int(r['fills']):,}"]
@@ -272,7 +289,7 @@ def daily_chart(snap: Snapshot) -> hv.Overlay:
             yformatter=NumeralTickFormatter(format="$0.[00]a"),  # "$1.5m", never the same label twice
             xticks=4,  # readable on a phone
             legend_position="top",
-            hooks=[_fit_width],
+            hooks=[_fit_width, lambda plot, _el: draw_bands(add_bands(plot.state), snap.venues)],
             show_grid=True,
             **chart_opts(),
         ),
@@ -328,6 +345,7 @@ def readonly_view(
         parts.append(pn.pane.HTML('<p class="pv-note">No fills stored yet.</p>', name="empty"))
     parts += [
         pn.pane.HoloViews(daily_chart(snap), sizing_mode="stretch_width", name="daily-chart", linked_axes=False),
+        pn.pane.HTML(_STYLE + chart_key_html(snap.venues), sizing_mode="stretch_width", name="chart-key"),
         pn.pane.HTML(breakdown_html(snap), sizing_mode="stretch_width", name="breakdown"),
         pn.pane.HoloViews(market_chart(snap), sizing_mode="stretch_width", name="market-chart", linked_axes=False),
     ]

@@ -54,11 +54,13 @@ def _field(row: Any, name: str) -> Any:
 
 
 def embed_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
-    """Aggregate figures only: ``{"generated_at", "totals": {24h, 7d, 30d, all}, "by_exchange": {...}}``.
+    """Aggregate figures only: ``{"generated_at", "totals": {24h, 7d, 30d, all}, "by_exchange": {...},
+    "partial": {period: bool}, "note": str}``: ``partial`` marks a total that is only a lower bound (a venue
+    no longer serves the start of the period), ``note`` says which venue from which day (never a label).
 
     Values are decimal strings. Raises whatever the store raises when the database is unreachable.
     """
-    from perpvol_core.analytics import volume
+    from perpvol_core.analytics import coverage, volume
 
     now_ms = timeutil.now_ms() if now_ms is None else now_ms
     summary = volume.summary(store, now_ms=now_ms)
@@ -68,4 +70,7 @@ def embed_payload(store: Any, now_ms: int | None = None) -> dict[str, Any]:
         for ex, vals in (summary.get("by_exchange") or {}).items()
     }
     generated = timeutil.iso_utc(now_ms)
-    return {"generated_at": generated, "totals": totals, "by_exchange": by_exchange}
+    gaps = coverage.summary_gaps(coverage.venue_coverage(store), now_ms)
+    partial = {p: bool(found) for p, found in gaps.items()}
+    note = coverage.partial_note(gaps["all"] or gaps["30d"])
+    return {"generated_at": generated, "totals": totals, "by_exchange": by_exchange, "partial": partial, "note": note}

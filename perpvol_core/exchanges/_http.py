@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import tenacity
 
 from perpvol_core.exchanges._errors import (  # noqa: F401  (re-exported for the connectors)
     BadPayload,
@@ -62,11 +63,16 @@ class Pacer:
     that size. A request whose weight is known only from its answer (a venue charging per item returned) is
     charged its worst case and :meth:`settle`-d to the real one. A 429 widens the margin (up to 25 %) and
     holds every request until the server's reset time.
+
+    ``stamp_answers``: a request counts from when its answer arrived, not from when it was sent (:meth:`settle`
+    moves it): the server charged it at some point in between, so the window is then kept by the server's own
+    clock and the margin need only cover the clocks' rates, not the answers' latency.
     """
 
-    def __init__(self, limits: list[RateLimit], margin: float = 0.03) -> None:
+    def __init__(self, limits: list[RateLimit], margin: float = 0.03, stamp_answers: bool = False) -> None:
         self.limits = list(limits)
         self.margin = margin
+        self.stamp_answers = stamp_answers
         # [start, weight] of the recent requests: each weighs at least 1, so a budget's worth of entries is
         # all any limit can need
         self._starts: deque[list[float]] = deque(maxlen=max((lim.requests for lim in limits), default=1))
@@ -80,7 +86,10 @@ class Pacer:
             window = lim.per_s * (1 + self.margin)
             # the latest start that still counts against a request at ``at``; walk back from the newest
             spent = weight
-            for start, w in reversed(self._starts):
+            # answer stamps of concurrent requests may be out of order: newest first by stamp
+            recent = sorted(self._starts, key=lambda e: e[0], reverse=True) if self.stamp_answers else reversed(
+                self._starts)
+            for start, w in recent:
                 spent += int(w)
                 if spent > lim.requests:  # this start (and all before it) must have left the window
                     at = max(at, start + window)
@@ -102,12 +111,16 @@ class Pacer:
             sleep(at - now)
             waited += at - now
 
-    def settle(self, weight: int) -> None:
-        """The last request this thread started weighs ``weight`` after all (known from its answer)."""
+    def settle(self, weight: int | None = None) -> None:
+        """The last request this thread started weighs ``weight`` after all (known from its answer; None: as
+        charged), and, with ``stamp_answers``, counts from now (its answer has just arrived)."""
         entry = getattr(self._mine, "entry", None)
         if entry is not None:
             with self._lock:
-                entry[1] = max(1, int(weight))
+                if weight is not None:
+                    entry[1] = max(1, int(weight))
+                if self.stamp_answers:
+                    entry[0] = max(entry[0], time.monotonic())
 
     def penalize(self, hold_s: float) -> None:
         """After a 429: hold every request for ``hold_s`` and pace more carefully from now on."""
@@ -120,12 +133,14 @@ _pacers: dict[tuple[str, ...], Pacer] = {}
 _pacers_lock = threading.Lock()
 
 
-def get_pacer(key: tuple[str, ...], limits: list[RateLimit]) -> Pacer:
+def get_pacer(
+    key: tuple[str, ...], limits: list[RateLimit], margin: float = 0.03, stamp_answers: bool = False
+) -> Pacer:
     """The process-wide pacer of ``key`` (exchange, account identity, endpoint): shared by every connector."""
     with _pacers_lock:
         pacer = _pacers.get(key)
-        if pacer is None or pacer.limits != list(limits):
-            pacer = _pacers[key] = Pacer(limits)
+        if pacer is None or pacer.limits != list(limits) or pacer.stamp_answers != stamp_answers:
+            pacer = _pacers[key] = Pacer(limits, margin, stamp_answers)
         return pacer
 
 
@@ -233,6 +248,10 @@ class Connector(ABC):
     exchange: str = ""
     #: endpoint key -> documented limits (the key is what ``request(..., endpoint=)`` names)
     limits: dict[str, list[RateLimit]] = {}
+    #: the pacer's safety margin on each limit's window, and whether requests count from their answers
+    #: (``Pacer``); a venue that charges by the answer is paced from the answers with a thin margin
+    pacing_margin: float = 0.03
+    pace_from_answers: bool = False
     #: how far back the exchange serves fills through the connector's endpoint (None: no known limit)
     max_history_ms: int | None = None
     #: overlap of an incremental sync with what is already covered (late-arriving fills)
@@ -264,6 +283,7 @@ class Connector(ABC):
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self._backoff_wait = tenacity.wait_exponential_jitter(initial=backoff_s, max=max_backoff_s, jitter=backoff_s)
         self.limits = {**self.limits, **(rate_limits or {})}
         self.stats = RequestStats()
         self._sleep = sleep
@@ -342,9 +362,13 @@ class Connector(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _backoff(self, attempt: int) -> float:
-        base = min(self.max_backoff_s, self.backoff_s * (2**attempt))
-        return base * (0.5 + random.random() / 2)
+    def _retry_wait(self, state: tenacity.RetryCallState) -> float:
+        """Seconds before the next try: a server-given reset (capped: its clock may be skewed from ours),
+        else exponential backoff with jitter."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = getattr(exc, "retry_after_s", None)
+        delay = min(wait, self.max_backoff_s) if wait is not None else self._backoff_wait(state)
+        return min(max(delay, 0.0), 60.0)
 
     def request(
         self,
@@ -372,45 +396,64 @@ class Connector(ABC):
         """
         key = endpoint or path
         limits = self.limits.get(key) or self.limits.get("default") or []
-        pacer = get_pacer((self.exchange, self.base_url, self.account_key, key), limits) if limits else None
-        last: ExchangeError | None = None
-        for attempt in range(self.max_attempts):
-            if attempt:
-                self.stats.retries += 1
+        pacer = get_pacer(
+            (self.exchange, self.base_url, self.account_key, key), limits, self.pacing_margin, self.pace_from_answers
+        ) if limits else None
+        # Retries and their waits are tenacity's; the pacing before each try stays hand-written (Pacer): no
+        # library keeps a venue's limits as it documents them (several windows per endpoint with a margin,
+        # weights known only from the answer, every request held until the server's reset after a 429).
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, ExchangeError) and exc.retryable),
+            wait=self._retry_wait,
+            sleep=self._sleep,
+            before_sleep=lambda state: log.info(
+                "%s %s: %s; retry %d in %.2fs", self.exchange, path, state.outcome and state.outcome.exception(),
+                state.attempt_number, state.upcoming_sleep,
+            ),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    state = attempt.retry_state
+                    if state.attempt_number > 1:
+                        self.stats.retries += 1
+                    return self._try_once(method, path, pacer, state, params=params, headers=headers, auth=auth,
+                                          content=content, weight=weight, weigh=weigh)
+        except ExchangeError as exc:
+            if not exc.retryable:
+                raise
+            raise type(exc)(f"{exc} (gave up after {self.max_attempts} attempts)", retryable=False) from None
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
+
+    def _try_once(
+        self, method: str, path: str, pacer: Pacer | None, state: tenacity.RetryCallState, *, weight: int,
+        weigh: Callable[[Any], int] | None, **kwargs: Any,
+    ) -> Any:
+        """One paced request; raises ExchangeError (a timeout or a lost connection as ExchangeUnavailable)."""
+        if pacer is not None:
+            self.stats.waited_s += pacer.acquire(self._sleep, weight)
+        self.stats.requests += 1
+        self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
+        try:
+            response = self.client.request(method, path, **kwargs)
+            if pacer is not None and self.pace_from_answers:
+                pacer.settle()  # it counts from its answer, whatever the answer is
+            payload = self._decode(response)
+        except RateLimited as exc:
+            self.stats.rate_limited += 1
             if pacer is not None:
-                self.stats.waited_s += pacer.acquire(self._sleep, weight)
-            self.stats.requests += 1
-            self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
-            wait: float | None = None
-            try:
-                response = self.client.request(
-                    method, path, params=params, headers=headers, auth=auth, content=content
-                )
-                payload = self._decode(response)
-                if weigh is not None and pacer is not None:
-                    pacer.settle(weigh(payload))
-                return payload
-            except ExchangeError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
                 wait = exc.retry_after_s
-                if isinstance(exc, RateLimited):
-                    self.stats.rate_limited += 1
-                    if pacer is not None:
-                        pacer.penalize(min(wait, self.max_backoff_s) if wait is not None else self._backoff(attempt))
-            except httpx.TimeoutException as exc:
-                last = ExchangeUnavailable(f"{self.exchange}: request timed out ({type(exc).__name__})")
-            except httpx.TransportError as exc:
-                last = ExchangeUnavailable(f"{self.exchange} unreachable at {self.base_url}: {exc}")
-            if attempt + 1 < self.max_attempts:
-                # a server-given reset is honoured but capped: its clock may be skewed from ours
-                delay = min(wait, self.max_backoff_s) if wait is not None else self._backoff(attempt)
-                log.info("%s %s: %s; retry %d in %.2fs", self.exchange, path, last, attempt + 1, delay)
-                self._sleep(min(max(delay, 0.0), 60.0))
-        assert last is not None
-        cls = type(last)
-        raise cls(f"{last} (gave up after {self.max_attempts} attempts)", retryable=False)
+                pacer.penalize(min(wait, self.max_backoff_s) if wait is not None else self._backoff_wait(state))
+            raise
+        except httpx.TimeoutException as exc:
+            raise ExchangeUnavailable(f"{self.exchange}: request timed out ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise ExchangeUnavailable(f"{self.exchange} unreachable at {self.base_url}: {exc}") from None
+        if weigh is not None and pacer is not None:
+            pacer.settle(weigh(payload))
+        return payload
 
     def _decode(self, response: httpx.Response) -> Any:
         status = response.status_code
@@ -418,10 +461,11 @@ class Connector(ABC):
             raise RateLimited(
                 f"{self.exchange}: rate limit exceeded (HTTP 429)", retry_after_s=self._retry_after(response)
             )
+        readable = True  # a JSON ``null`` is an answer (e.g. "none"), an unparseable body is not
         try:
             payload = parse_json(response.content)
         except ValueError:
-            payload = None
+            payload, readable = None, False
         if payload is not None:
             self.check_payload(response, payload)
         if status in (401, 403):
@@ -431,7 +475,7 @@ class Connector(ABC):
             raise ExchangeUnavailable(f"{self.exchange} failed (HTTP {status}): {self._brief(response)}")
         if status >= 400:
             raise BadPayload(f"{self.exchange} refused the request (HTTP {status}): {self._brief(response)}")
-        if payload is None:
+        if not readable:
             raise BadPayload(f"{self.exchange} sent an unreadable response: {self._brief(response)}", retryable=True)
         return payload
 

@@ -68,6 +68,9 @@ class VenueSpec:
     same_hosts: Mapping[str, str] = field(default_factory=dict)
     #: said with every coverage statement (what the venue can never serve), or ""
     history_note: str = ""
+    #: "module:SOURCE" -> the venue's :class:`~perpvol_core.exchanges._figures.FigureSource` (the volume
+    #: figures it reports, for the reconciliation), or None
+    reported_figures: str | None = None
 
 
 @dataclass

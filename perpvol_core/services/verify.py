@@ -25,6 +25,7 @@ from typing import Any
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES, Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.security.redaction import redact
+from perpvol_core.services import reported
 from perpvol_core.services.verify_result import (  # noqa: F401  (re-exported: the check's outcome)
     ERROR_PREFIX,
     Key,
@@ -201,7 +202,7 @@ def refresh_exchange_report(store: Any, account: Any, connector: Connector, now_
     else:
         if report is None:
             return None
-        report = {**report, "error": None}
+        report = reported.with_figures(account.exchange, connector, {**report, "error": None})
     report["stored_ms"] = now_ms
     store.set_account_doc(account.label, "exchange_report", report)
     return report

@@ -8,6 +8,7 @@ counted once (its first stored copy)."""
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, localcontext
 from typing import Any
@@ -106,6 +107,7 @@ class FillRepository:
         with self.db.write() as conn:
             if conn.execute(sa.select(m.accounts.c.id).where(m.accounts.c.id == account_id)).first() is None:
                 raise AccountNotFound(f"no account with id {account_id}")
+            self._lock_venues(conn, rows)
             inserted: list[dict[str, Any]] = []
             for chunk in chunks(rows, INGEST_CHUNK):
                 inserted.extend(self._insert_new(conn, chunk))
@@ -122,6 +124,17 @@ class FillRepository:
             if sync_values:
                 self.sync_states.upsert(conn, account_id, sync_values)
         return len(inserted)
+
+    def _lock_venues(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """PostgreSQL: one ingest per venue at a time (a transaction-scoped advisory lock), so two accounts
+        storing the same fill at once (a master and its sub-account) see each other's copy and count it
+        once; under READ COMMITTED neither would see the other's uncommitted row. SQLite's BEGIN IMMEDIATE
+        already serializes every writer."""
+        if self.db.dialect != "postgresql":
+            return
+        for exchange in sorted({r["exchange"] for r in rows}):  # a fixed order: no deadlock between venues
+            key = zlib.crc32(f"perpvol.ingest:{exchange}".encode())
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     def _insert_new(self, conn: Connection, chunk: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         stmt = (

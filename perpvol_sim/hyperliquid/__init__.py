@@ -159,9 +159,15 @@ class HyperliquidSim:
         self.stop()
 
 
+#: the demo's history stays within the venue's retention (10,000 fills), with room for live fills: the venue's
+#: own all-time figure then covers exactly what perpvol can hold, so the demo's reconciliation agrees
+DEMO_MAX_FILLS = 8_000
+
+
 def demo_venue(seed: int, n_fills: int, now_ms: int, days: int, port: int | None = None) -> HyperliquidSim:
-    """The simulator contract (``perpvol_core/exchanges/_spec.py``): a seeded Hyperliquid, not started."""
-    return HyperliquidSim(hyperliquid_history(seed, n_fills, now_ms=now_ms, days=days), port=port)
+    """The simulator contract (``perpvol_core/exchanges/_spec.py``): a seeded Hyperliquid, not started; at most
+    :data:`DEMO_MAX_FILLS` fills."""
+    return HyperliquidSim(hyperliquid_history(seed, min(n_fills, DEMO_MAX_FILLS), now_ms=now_ms, days=days), port=port)
 
 
 def cmd_sim(args: Any) -> int:

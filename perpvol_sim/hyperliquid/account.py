@@ -73,7 +73,8 @@ def user_fees(state: HyperliquidState, address: str | None) -> dict[str, Any]:
             weighted += fill.notional * (2 if spot else 1)
         row = days.get(day)
         if row is not None:
-            row[0 if fill.liquidity == "TAKER" else 1] += fill.notional * (spot_factor if spot else 1)
+            first = fill.liquidity == "TAKER" if config.daily_meaning == "taker_maker" else fill.side == "BUY"
+            row[0 if first else 1] += fill.notional * (spot_factor if spot else 1)
     daily = [{"date": utc_day(d * MS_PER_DAY), "userCross": num(v[0]), "userAdd": num(v[1]),
               "exchange": num(Decimal(5_000_000_000 + digest(f"day:{d}") % 3_000_000_000) / 10)}
              for d, v in sorted(days.items())]  # fmt: skip

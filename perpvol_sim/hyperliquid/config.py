@@ -37,6 +37,10 @@ IDLE_RESETS = ("any", "ping")
 SPOT_IN_VLM = ("none", "once", "double")
 #: F23: portfolio "day": the last 24 h or the current UTC day
 DAY_WINDOWS = ("rolling", "utc")
+#: §4.1: ``dailyUserVlm`` ``userCross``/``userAdd``: taker/maker (the notes' strong reading), or another split
+#: of the same total (here: by side, buy/sell; the Chainstack "cross-margin"/"isolated" reading cannot be drawn
+#: from fills)
+DAILY_MEANINGS = ("taker_maker", "other")
 #: F24: a delisted perp in ``meta``
 DELISTED_IN_META = ("flagged", "absent")
 
@@ -56,6 +60,7 @@ CHOICES = {
     "idle_reset": IDLE_RESETS,
     "daily_spot": SPOT_IN_VLM,
     "portfolio_day": DAY_WINDOWS,
+    "daily_meaning": DAILY_MEANINGS,
     "delisted_in_meta": DELISTED_IN_META,
 }
 
@@ -116,11 +121,15 @@ class HyperliquidSimConfig:
     #: F22: ``dailyUserVlm`` and portfolio include the sub-accounts' volume
     vlm_includes_subs: bool = True
     portfolio_day: str = "rolling"
+    daily_meaning: str = "taker_maker"
     delisted_in_meta: str = "flagged"
     #: REST weight per minute per IP
     weight_limit: int = 1200
     #: F25: extra weight of 1 per 20 fills returned by userFills/userFillsByTime
     extra_weight_per_items: bool = True
+    #: not a fork: a UTC day (``YYYY-MM-DD``) whose fills are never served while userFees and portfolio still
+    #: count them (a disagreement for the reconciliation's tests)
+    withheld_day: str | None = None
 
 
 def check(config: HyperliquidSimConfig) -> HyperliquidSimConfig:

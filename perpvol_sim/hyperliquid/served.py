@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 
 from perpvol_core.timeutil import MS_PER_DAY
-from perpvol_sim.history import History, SimFill
+from perpvol_sim.history import History, SimFill, utc_day
 from perpvol_sim.hyperliquid.config import HyperliquidSimConfig
 
 
@@ -54,6 +54,8 @@ def served_fills(history: History, config: HyperliquidSimConfig, now_ms: int) ->
     if config.retention_days is not None:
         oldest = now_ms - config.retention_days * MS_PER_DAY
         rows = rows[bisect.bisect_left([f.ts_ms for f in rows], oldest):]
+    if config.withheld_day:
+        rows = [f for f in rows if utc_day(f.ts_ms) != config.withheld_day]
     return rows
 
 
@@ -68,7 +70,7 @@ class ServedCache:
     def get(self, history: History, config: HyperliquidSimConfig, now_ms: int) -> list[SimFill]:
         day_bucket = now_ms // 1000 if config.retention_days is not None else 0
         key = (id(history), len(history.fills), config.retention_cap, config.retention_counts_spot,
-               config.self_trade_two_rows, config.retention_days, day_bucket)  # fmt: skip
+               config.self_trade_two_rows, config.retention_days, day_bucket, config.withheld_day)  # fmt: skip
         with self._lock:
             if key != self._key:
                 self._rows = served_fills(history, config, now_ms)

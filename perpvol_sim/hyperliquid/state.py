@@ -6,6 +6,7 @@ address signs for the master and, as on the venue, reads as an empty account (§
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections import Counter
@@ -115,8 +116,11 @@ class HyperliquidState:
             return []
         return self._served[address].get(history, self._config, self.now_ms())
 
-    def rows(self, address: str) -> list[Row]:
-        """The served rows of ``address`` (plus its sub-accounts' under F12), ascending by (time, tid)."""
+    def rows(
+        self, address: str, start: int = 0, end: int = _MAX_TIME, limit: tuple[str, int] | None = None
+    ) -> list[Row]:
+        """The served rows of ``address`` (plus its sub-accounts' under F12) with ``start <= time <= end``,
+        ascending by (time, tid); ``limit`` ``("head"|"tail", n)``: only the first or last n of them."""
         if address not in self.histories:
             return []
         owners = [address]
@@ -125,9 +129,16 @@ class HyperliquidState:
         out: list[Row] = []
         for owner in owners:
             ledger = self._ledgers[owner]
-            out.extend(ledger.row(f) for f in self.served(owner))
+            served = self.served(owner)  # ascending by time: only the window's rows are built
+            lo = bisect.bisect_left(served, start, key=lambda f: f.ts_ms)
+            hi = bisect.bisect_right(served, end, lo=lo, key=lambda f: f.ts_ms)
+            if limit is not None:  # only the rows a page can hold are built
+                lo, hi = (lo, min(hi, lo + limit[1])) if limit[0] == "head" else (max(lo, hi - limit[1]), hi)
+            out.extend(ledger.row(f) for f in served[lo:hi])
         if len(owners) > 1:
             out.sort(key=lambda r: (r.time, r.tid))
+            if limit is not None:
+                out = out[: limit[1]] if limit[0] == "head" else out[max(0, len(out) - limit[1]) :]
         return out
 
     def _by_dex(self, rows: list[Row], dex: str | None) -> list[Row]:
@@ -189,9 +200,12 @@ class HyperliquidState:
             return []
         config = self._config
         end = self.now_ms() if end is None else end
-        all_rows = self.rows(address)
-        rows = [r for r in all_rows if start <= r.time and (r.time <= end if config.end_inclusive else r.time < end)]
-        if not rows and self._older_than_retention(address, all_rows, end):
+        # a page holds the first or last ``page_cap`` of the window: only those are built, unless rows are
+        # still to be dropped (per dex) or merged (aggregateByTime)
+        exact = not aggregate_by_time and config.hip3_mode == "all"
+        limit = (("head" if config.window_pick == "earliest" else "tail"), config.page_cap) if exact else None
+        rows = self.rows(address, start, end if config.end_inclusive else end - 1, limit)
+        if not rows and self._older_than_retention(address, end):
             if config.old_window == "error":
                 return {"error": f"Only the {config.retention_cap} most recent fills are available"}
             if config.old_window == "partial":
@@ -210,11 +224,13 @@ class HyperliquidState:
             rows = rows[::-1]
         return self._wire(rows, not aggregate_by_time)
 
-    def _older_than_retention(self, address: str, served_rows: list[Row], end: int) -> bool:
+    def _older_than_retention(self, address: str, end: int) -> bool:
         history = self.histories.get(address)
-        if history is None or len(self.served(address)) >= len(history.fills):
+        served = self.served(address)
+        if history is None or len(served) >= len(history.fills):
             return False  # nothing was cut
-        return not served_rows or end < served_rows[0].time
+        oldest = min((r.time for r in self.rows(address, 0, served[0].ts_ms)), default=None) if served else None
+        return oldest is None or end < oldest
 
     def _partial(self, address: str, start: int, end: int) -> list[Row]:
         """F5 "partial": a window past retention answers with the older half of what it held, as a lagging

@@ -38,6 +38,7 @@ from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.money import plain_decimal
 from perpvol_sim.faults import HTML_ERROR, RATE_LIMIT, SERVER_ERROR, STALL, TRUNCATE, Faults
 from perpvol_sim.history import History, SimFill
+from perpvol_sim.paradex import figures as sim_figures
 from perpvol_sim.server import BackgroundServer
 
 # The §2.2 test account (public test data from paradex-py's own tests): the demo's main account.
@@ -167,6 +168,15 @@ class ParadexSimConfig:
     #: Window of ``volume_tiers[kind].volume``: "rolling" (the last 14 × 24 h, default) or "utc_days" (the
     #: last 14 whole UTC days including today's part) — the notes give only the 14-day duration.
     volume_window: str = "rolling"
+    #: Granularity of ``/account/history?type=volume`` (UNCONFIRMED): "daily", "hourly" or "cumulative"
+    #: (perpvol_sim/paradex/figures.py). The three options below make the figures disagree with the fills.
+    volume_series: str = "daily"
+    #: A UTC day (``YYYY-MM-DD``) whose fills ``/fills`` never lists while the figures count them.
+    withheld_day: str | None = None
+    #: The reported figures count spot fills too.
+    figures_include_spot: bool = False
+    #: Fills of the account's one subaccount (0: none); its volume counts in ``volume_tiers``.
+    subaccount_fills: int = 0
     limits: RateLimits = field(default_factory=RateLimits)
     #: Wall clock in seconds; tests pass a controllable one.
     clock: Callable[[], float] = time.time
@@ -578,7 +588,7 @@ class FillBook:
         def matches(f: SimFill) -> bool:
             return (flt.market is None or f.market == flt.market) and (
                 flt.asset_kind is None or asset_kind_of(f.market) == flt.asset_kind
-            )
+            ) and not sim_figures.withheld(config, f.ts_ms)
 
         # Walk in response order: down the ascending list for newest-first, up for oldest-first;
         # a "prev" cursor (direction 1) walks the other way and flips the page back at the end.
@@ -730,7 +740,7 @@ class ParadexState:
         lo, hi = bisect.bisect_left(ts, start_ms), bisect.bisect_left(ts, end_ms)
         total = Decimal(0)
         for f in fills[lo:hi]:
-            if f.market.endswith("-PERP") and f.fill_type in types:
+            if sim_figures.counts_in_figures(self.config, f.market, f.fill_type, types):
                 total += f.price * f.size
         return total
 
@@ -1221,6 +1231,7 @@ class AccountInfoHandler(_Handler):
         start, end = state.volume_window()
         volume = (
             state.counted_notional(start, end, state.config.volume_fill_types)
+            + sim_figures.subaccount_notional(state, start, end)
             if state.owns_fills(account)
             else Decimal(0)
         )
@@ -1259,14 +1270,21 @@ class AccountHistoryHandler(_Handler):
         if kind not in self._TYPES:
             self.reject(400, "VALIDATION_ERROR", f"type must be one of {', '.join(self._TYPES)}")
         state = self.state
-        today = state.now_ms() // MS_PER_DAY * MS_PER_DAY
-        days = [today - k * MS_PER_DAY for k in range(29, -1, -1)]
-        if kind == "volume" and state.owns_fills(self.account_for()):
-            values = [plain_decimal(state.counted_notional(d, d + MS_PER_DAY)) for d in days]
-        else:
+        values, days = sim_figures.volume_series(state)
+        if kind != "volume" or not state.owns_fills(self.account_for()):
             values = ["0"] * len(days)
         # Numbers (spec) written from Decimal text, never through float.
         self.send_json(None, raw=f'{{"data":[{",".join(values)}],"timestamps":[{",".join(map(str, days))}]}}')
+
+
+class SubaccountsHandler(_Handler):
+    """``GET /v1/account/subaccounts`` (perpvol_sim/paradex/figures.py)."""
+
+    route = "/v1/account/subaccounts"
+    access = "private"
+
+    def get(self) -> None:
+        self.send_json(sim_figures.subaccounts_answer(self.state, self.account_for()))
 
 
 class TokensHandler(_Handler):
@@ -1482,6 +1500,7 @@ def make_app(
         (r"/v1/account", AccountHandler, kw),
         (r"/v1/account/info", AccountInfoHandler, kw),
         (r"/v1/account/history", AccountHistoryHandler, kw),
+        (r"/v1/account/subaccounts", SubaccountsHandler, kw),
         (r"/v1/account/tokens", TokensHandler, kw),
         (r"/v1/account/tokens/([^/]+)", TokenHandler, kw),
         (r"/v1", _WebSocketHandler, kw),

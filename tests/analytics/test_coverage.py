@@ -193,3 +193,15 @@ def test_cli_volume_marks_partial(example: Any, tmp_path: Path) -> None:
     assert f"{display_name(CAPPED)} reports 12,345.67 all-time perp volume (perpvol stores 50.00)" in lines
     rng = run(env, "volume", "--from", "2026-11-01", "--to", "2026-11-15").stdout
     assert "partial: " in rng and "not covered in this range" in rng
+
+
+def test_embed_widget_marks_partial_totals_without_naming_an_account(example: Any) -> None:
+    from perpvol_app.api_embed import render_embed
+    from perpvol_core.analytics.embed import embed_payload
+
+    store, _url = example
+    data = embed_payload(store, now_ms=int(NOW.timestamp() * 1000))
+    assert data["partial"] == {"24h": False, "7d": False, "30d": True, "all": True}
+    assert data["note"] == NOTE_ALL and "capped" not in json.dumps(data)
+    page = render_embed(data)
+    assert "≥ $200.00" in page and "$170.00" in page and "≥ $170.00" not in page and NOTE_ALL in page

@@ -363,8 +363,8 @@ def test_openapi_document_is_generated_from_the_routes_and_real_responses_match_
     assert routes == documented
     expected_paths = {"/api/v1/health", "/api/v1/accounts", "/api/v1/accounts/{label}", "/api/v1/accounts/{label}/test",
                       "/api/v1/sync", "/api/v1/sync/status", "/api/v1/volume/summary", "/api/v1/volume/daily",
-                      "/api/v1/volume/current", "/api/v1/volume/range", "/api/v1/stream", "/embed/{token}",
-                          "/embed/{token}.json"}  # fmt: skip
+                      "/api/v1/volume/current", "/api/v1/volume/range", "/api/v1/reconcile", "/api/v1/stream",
+                      "/embed/{token}", "/embed/{token}.json"}  # fmt: skip
     assert set(doc["paths"]) == expected_paths
     # each JSON success response is a named model; errors are the {"error", "message"} model
     for path, method in documented:

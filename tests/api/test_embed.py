@@ -120,7 +120,7 @@ def test_widget_shows_aggregates_only_and_never_a_secret(embed_env: EmbedEnv, ca
     data = embed_env.http.get(f"/embed/{token}.json")
     assert data.status_code == 200 and data.headers["Content-Type"].startswith("application/json")
     body = data.json()
-    assert set(body) == {"generated_at", "totals", "by_exchange"}
+    assert set(body) == {"generated_at", "totals", "by_exchange", "partial", "note"}
     assert set(body["totals"]) == {"24h", "7d", "30d", "all"}
     assert Decimal(body["totals"]["all"]) == sum((f.notional for f in embed_env.fills), Decimal(0))
     page = embed_env.http.get(f"/embed/{token}")

@@ -4,6 +4,8 @@
   client addresses from loopback meet one per-client backoff; from a configured proxy, they are the clients.
 * A flood of wrong passwords from other clients shrinks every budget to one try but never refuses a client
   that has not failed: the owner, from a fresh address, signs in at once with the exact password.
+* The ``Host`` check (Starlette's ``TrustedHostMiddleware`` decides, the refusal is ours): ports, case and
+  bracketed IPv6 pass for an allowed name; other names, an empty or malformed Host are refused in JSON.
 * ``/app/ws`` opens only from this server's own pages (``Origin`` = ``Host``, a name of the allowed list):
   foreign origins with a valid cookie and session token are refused 403; no refusal logs an ERROR.
 
@@ -26,6 +28,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from perpvol_app import api
+from perpvol_app.frontdoor import host_patterns
 from perpvol_app.login import COOKIE, FREE_TRIES, GLOBAL_FREE, LoginGuard
 from perpvol_app.server import BackgroundApp, ServerConfig, create_app
 from perpvol_core.config import ConfigError, Settings
@@ -235,3 +238,20 @@ def test_perpvol_serve_refuses_a_bad_trusted_proxies_setting(tmp_path: Path) -> 
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "PERPVOL_TRUSTED_PROXIES: 'my-proxy' is not an IP address or a CIDR network" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------ Host names
+
+
+def test_host_names_pass_by_starlettes_parsing_and_refusals_keep_our_answer(plain: Door) -> None:
+    port = plain.server.port
+    with httpx.Client(base_url=plain.server.base_url, timeout=60) as c:
+        for host in (f"localhost:{port}", f"LOCALHOST:{port}", "127.0.0.1", f"[::1]:{port}"):
+            assert c.get("/api/v1/health", headers={"Host": host}).status_code == 200, host
+        for host in ("localhost.attacker.example", "attacker.example:80", "*", "[::2]", "", "local host"):
+            r = c.get("/api/v1/health", headers={"Host": host})
+            assert r.status_code == 400 and r.json()["error"] == "invalid_host", host
+            assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    # a configured name with '*' is never a pattern ('*' alone would allow every Host)
+    assert host_patterns({"localhost", "::1", "[fe80::1]", "*", "*.example.com", " Dash.Example "}) == [
+        "[::1]", "[fe80::1]", "dash.example", "localhost"]

@@ -77,7 +77,10 @@ def _requirement_name(req: str) -> str:
 # -- environment.yml ------------------------------------------------------------------------------------
 
 
-def test_environment_yml_pins_match_pyproject() -> None:
+def test_environment_yml_pins_exactly_the_lock() -> None:
+    """environment.yml is generated from constraints.txt (scripts/gen_environment.py; tests/deploy/test_deps_scripts.py
+    shows its --check fails when stale): every pin is the lock's, the whole lock is there, and every package
+    pyproject.toml declares, with its extras."""
     env = yaml.safe_load(ENV_YML.read_text())
     project = _pyproject()
     deps = env["dependencies"]
@@ -86,11 +89,21 @@ def test_environment_yml_pins_match_pyproject() -> None:
     major_minor = re.search(r"(\d+\.\d+)", project["requires-python"]).group(1)
     assert pythons[0].split("=")[-1].startswith(major_minor)
     pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    pinned = sorted(r for r in pip if not r.startswith("-"))
-    extras = [r for extra in project["optional-dependencies"].values() for r in extra]
-    expected = sorted(project["dependencies"] + extras)
-    assert pinned == expected, "environment.yml and pyproject.toml pin different packages or versions"
-    assert all("==" in r for r in pinned)
+    lock = {}
+    for line in (REPO / "constraints.txt").read_text().split():
+        name, _, version = line.partition("==")
+        lock[_requirement_name(name)] = version
+    pinned = {}
+    for req in (r for r in pip if not r.startswith("-")):
+        name, _, version = req.partition("==")
+        pinned[_requirement_name(name)] = version
+        assert lock.get(_requirement_name(name)) == version, f"{req} is not the lock's pin"
+    assert pinned == lock, "environment.yml and constraints.txt pin different packages"
+    declared = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    written = {re.split(r"==", r)[0].lower() for r in pip}
+    for req in declared:  # each as pyproject names it, extras included (psycopg[binary])
+        assert re.split(r"[=<>!~ ;]", req, maxsplit=1)[0].lower() in written, req
+        assert not re.search(r"==", req), f"pyproject.toml pins {req}: state a range (the lock is constraints.txt)"
     assert "-e ." in pip  # the project itself
 
 

@@ -291,7 +291,9 @@ def test_first_sync_of_an_address_without_fills_says_it_may_be_an_api_wallet(sim
         list(conn.iter_fill_pages(sim.history.start_ms, sim.history.now_ms))
     conn.use_facts(StoredFacts(frozenset({"BTC"}), 1))  # stored fills: an empty range is just empty
     pages = list(conn.iter_fill_pages(sim.history.start_ms, sim.history.now_ms))
-    assert [p.fills for p in pages] == [[]]
+    # (no fill shows whether builder-dex fills come without `dex`, F13: each dex is asked too, and is empty)
+    assert all(p.fills == [] for p in pages) and pages[-1].position is None
+    assert len(pages) == 1 + len(conn.perp_dexs())
 
 
 @pytest.mark.parametrize(("days", "today"), [(15, True), (14, False), (0, True)])
@@ -318,7 +320,8 @@ def test_an_incremental_sync_reads_only_the_new_fills_in_a_few_requests():
         covered_to = max(f.ts_ms for f in got.values())
         new = [h.add_live_fill(covered_to + 1000 * i, "BTC") for i in range(1, 4)]
         later = connector(sim)
-        later.use_facts(StoredFacts(frozenset({"BTC"}), 200))
+        # as the sync hands them over: fills stored, and the server profile (F13 "all" was seen)
+        later.use_facts(StoredFacts(frozenset({"BTC"}), 200, server_profile=first.observed_profile()))
         fresh, starts, _ = read_all(later, covered_to - 120_000, new[-1].ts_ms + 1)
         assert {f"{f.fill_id}:{f.order_id}" for f in new} <= set(fresh) and starts is None
         assert all(f.ts_ms >= covered_to - 120_000 for f in fresh.values())

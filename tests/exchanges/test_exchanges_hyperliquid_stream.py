@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from perpvol_core.exchanges._spec import StreamReply
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
@@ -98,3 +99,30 @@ def test_an_api_wallet_subscription_brings_no_fills_of_the_master(hl):
             return fills
 
     assert asyncio.run(run()) == []
+
+
+@pytest.mark.parametrize("reset", ["any", "ping"])
+def test_the_heartbeat_keeps_the_stream_open_past_the_idle_timeout_under_both_readings(reset):
+    # F19, scaled down: the venue closes a connection 1.5 s after the last client message that resets it
+    sim = HyperliquidSim(hyperliquid_history(6, 40, days=10), weight_limit=10**9, idle_timeout_s=1.5, idle_reset=reset)
+    sim.start()
+
+    async def run() -> None:
+        adapter = HyperliquidStream(HyperliquidAddress(address=sim.address), sim.base_url)
+        async with connect((await adapter.target()).url) as ws:
+            conn = Connection(ws)
+            await adapter.handshake(conn)
+            for _ in range(8):  # 3.2 s in all, a heartbeat every 0.4 s: each answered, the connection stays open
+                await asyncio.sleep(0.4)
+                await conn.send_json(adapter.heartbeat())
+                message = None
+                while not (isinstance(message, dict) and message.get("channel") == "pong"):
+                    message = await conn.recv_message(5.0)  # ConnectionClosed here would fail the test
+            with pytest.raises(ConnectionClosed):  # silent from now on: the server closes it
+                while True:
+                    await conn.recv_message(5.0)
+
+    try:
+        asyncio.run(run())
+    finally:
+        sim.stop()

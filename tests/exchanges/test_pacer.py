@@ -3,6 +3,8 @@ and charges fill answers by their size: the worst case before, the answer's own 
 
 from __future__ import annotations
 
+import time
+
 from perpvol_core.exchanges._http import Pacer, RateLimit
 
 
@@ -30,3 +32,27 @@ def test_settling_to_the_answers_weight_frees_the_budget_at_once() -> None:
 def test_a_weight_above_the_budget_is_capped_instead_of_waiting_for_ever() -> None:
     pacer = Pacer([RateLimit(50, 60.0)], margin=0.0)
     assert pacer.acquire(weight=500) == 0.0
+
+
+def test_stamping_answers_counts_a_request_from_its_answer_not_its_start() -> None:
+    for stamp in (False, True):
+        pacer = Pacer([RateLimit(1, 60.0)], margin=0.0, stamp_answers=stamp)
+        assert pacer.acquire() == 0.0
+        started = time.monotonic()
+        time.sleep(0.05)  # the answer takes a while
+        pacer.settle()  # it has arrived
+        answered = time.monotonic()
+        asked: list[float] = []
+
+        def record(s: float, asked: list[float] = asked) -> None:
+            asked.append(s)
+            raise StopIteration  # the wait itself is not needed
+
+        try:
+            pacer.acquire(record)
+        except StopIteration:
+            pass
+        next_start = time.monotonic() + asked[0]  # when the next request could start
+        # from the answer when stamping (unstamped, it would be from the start: 50 ms earlier)
+        assert next_start >= (answered if stamp else started) + 60.0
+        assert stamp or next_start < answered + 60.0

@@ -162,5 +162,5 @@ def test_history_bars_before_complete_from_read_not_covered() -> None:
     series = daily_series(daily)
     cols = chart_columns(series, coverage={first: d0 + dt.timedelta(days=1)})
     assert cols[f"{first}_fmt"] == [f"{NOT_COVERED} ($10.00 stored)", "$0.00", "$20.00"]
-    assert cols["total_fmt"] == ["$10.00", "$0.00", "$20.00"]
+    assert cols["total_fmt"] == ["≥ $10.00", "$0.00", "$20.00"]  # a venue not covered: the sum is a lower bound
     assert chart_columns(series)[f"{first}_fmt"] == ["$10.00", "$0.00", "$20.00"]

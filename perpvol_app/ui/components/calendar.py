@@ -167,23 +167,33 @@ def legend_html(top: Decimal) -> str:
     )
 
 
-def render_range(report: dict[str, Any] | None, title: str = "") -> str:
-    """HTML of ``volume.range_report``: one row per exchange (display names) and the total."""
+def _bounded(value: Decimal) -> str:
+    """A lower bound: ``≥ $X``, or "not covered" when nothing was stored (never a plain $0)."""
+    return f"≥ {money(value)}" if value else NOT_COVERED
+
+
+def render_range(
+    report: dict[str, Any] | None, title: str = "", bound: set[str] | None = None, note: str = ""
+) -> str:
+    """HTML of ``volume.range_report``: one row per exchange (display names) and the total. ``bound``: the
+    venues the range does not fully cover (their volume and the total read ``≥ $X``), ``note`` says why."""
     if not report:
         return '<div class="pv-muted">Choose a range.</div>'
-    rows = [(display_name(e), cell) for e, cell in report["by_exchange"].items()]
+    bound = bound or set()
+    rows = [(display_name(e), cell, e in bound) for e, cell in report["by_exchange"].items()]
     if len(rows) > 1:
-        rows.append(("Total", report["totals"]))
+        rows.append(("Total", report["totals"], bool(bound & set(report["by_exchange"]))))
     body = [
         {
             "name": name,
             "money": [
-                {"exact": exact(cell[k]), "text": money(cell[k])}
+                {"exact": exact(cell[k]), "text": _bounded(cell[k]) if low and k == "volume_usd" else money(cell[k])}
                 for k in ("volume_usd", "maker_usd", "taker_usd", "fees_usd")
             ],
             "fills": f"{cell['fills']:,}",
+            "partial": low,
         }
-        for name, cell in rows
+        for name, cell, low in rows
     ]
     days = report["days"]
     caption = title or f"{report['from']:%Y-%m-%d} → {report['to']:%Y-%m-%d} · {days} day{'s' if days != 1 else ''}"
@@ -195,6 +205,7 @@ def render_range(report: dict[str, Any] | None, title: str = "") -> str:
         caption=caption,
         headers=("Volume", "Maker", "Taker", "Fees", "Fills"),
         rows=body,
+        note=note,
     )
 
 

@@ -136,14 +136,17 @@ def chart_columns(
     for c in (*EXCHANGES, "total"):
         values = [Decimal(v) for v in agg[c].to_list()] if dates else []
         cols[c] = [float(v) for v in values]
-        cols[f"{c}_fmt"] = [_shown(v, d, coverage.get(c)) for v, d in zip(values, dates, strict=True)]
+        first = coverage.get(c) if c != "total" else max(coverage.values(), default=None)  # total: every venue's
+        cols[f"{c}_fmt"] = [_shown(v, d, first, c == "total") for v, d in zip(values, dates, strict=True)]
         cols[f"{c}_s"] = [_exact_text(v) for v in values]
     return cols
 
 
-def _shown(value: Decimal, period_start: dt.date, first_complete: dt.date | None) -> str:
+def _shown(value: Decimal, period_start: dt.date, first_complete: dt.date | None, total: bool = False) -> str:
     if first_complete is None or period_start >= first_complete:
         return money(value)
+    if total:  # a venue does not cover the period: the sum is a lower bound
+        return f"≥ {money(value)}"
     return f"{NOT_COVERED} ({money(value)} stored)" if value else NOT_COVERED
 
 
@@ -254,6 +257,11 @@ class HistoryChart(pn.viewable.Viewer):
             self.reload()
         else:
             self._redraw()
+
+    @property
+    def figure(self) -> Any:
+        """The chart's Bokeh figure (the dashboard draws the not-covered bands on it)."""
+        return self._figure
 
     @staticmethod
     def _empty_schema() -> dict[str, Any]:

@@ -83,8 +83,13 @@ class Window:
 class FillsWalk:
     """One walk of ``[start_ms, end_ms]`` (see the module docstring); ``pages()`` yields its FillPages."""
 
-    def __init__(self, conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None) -> None:
+    def __init__(
+        self, conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None, dex: str | None = None
+    ) -> None:
         self.conn = conn
+        #: a builder dex read on its own (F13, :mod:`.dexes`): ``dex`` is sent, only that dex's fills are handed
+        #: out, and retention and the empty-address check are left to the walk without ``dex``
+        self.dex = dex
         self.start_ms, self.end_ms = start_ms, end_ms
         pos = position or {}
         try:
@@ -184,6 +189,8 @@ class FillsWalk:
                 window = Window((window.lo + window.hi + 1) // 2, window.hi)
             self._count_request()
             fresh, skipped = self._read_window(window, search_from)
+            if self.dex is not None:
+                fresh = [f for f in fresh if f.market.startswith(self.dex + ":")]
             if self.windows:
                 yield FillPage(fresh, self.position(), window_done_ms=self._complete_from(), skipped=skipped,
                                progress=self._progress())
@@ -200,7 +207,7 @@ class FillsWalk:
         # that it is inclusive; then such fills could crowd the window's own out of a full answer, so the
         # window is asked again with endTime b (once per walk: the reading is kept)
         end = b if self.end_inclusive else b + 1
-        rows = self.conn.fills_by_time_rows(a, end)
+        rows = self.conn.fills_by_time_rows(a, end, self.dex)
         if rows is None:  # an error object for this window (F5): the venue serves nothing that old
             self._refused(window)
             return [], []
@@ -210,7 +217,7 @@ class FillsWalk:
         if not self.end_inclusive and any(f.ts_ms == end for f in fills):
             self.end_inclusive = True
             self._count_request()
-            rows = self.conn.fills_by_time_rows(a, b)
+            rows = self.conn.fills_by_time_rows(a, b, self.dex)
             if rows is None:
                 self._refused(window)
                 return [], []
@@ -256,7 +263,7 @@ class FillsWalk:
         Raises ExchangeError when it does not: the millisecond cannot be read completely (a per-account error).
         """
         self._count_request()
-        rows = self.conn.user_fills_rows()
+        rows = self.conn.user_fills_rows(self.dex)
         fills, _ = parse_fills(rows)
         if not any(f.ts_ms < ts_ms for f in fills) and len(rows) >= self.conn.recent_fills:
             raise ExchangeError(
@@ -291,6 +298,9 @@ class FillsWalk:
         return below
 
     def _last_page(self, fresh: list[Fill], skipped: list[str]) -> FillPage:
+        if self.dex is not None:
+            fresh = [f for f in fresh if f.market.startswith(self.dex + ":")]
+            return FillPage(fresh, None, window_done_ms=self.start_ms, skipped=skipped, progress=1.0)
         if (self.oldest is not None and self.oldest > self.start_ms and self.refused_hi is None
                 and self.served < self.retention and not self.conn.has_stored_fills()):
             fresh = fresh + self._probe_below()

@@ -17,13 +17,14 @@ from typing import Any
 
 from perpvol_core.exchanges._http import (
     BadPayload,
-    Connector,
     FillPage,
     InvalidCredentials,
     RateLimit,
 )
+from perpvol_core.exchanges._profiled import ProfiledConnector
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
-from perpvol_core.exchanges.hyperliquid.paging import RETENTION_FILLS, USER_FILLS_MAX, FillsWalk, describe_refusal
+from perpvol_core.exchanges.hyperliquid.dexes import dex_pages
+from perpvol_core.exchanges.hyperliquid.paging import RETENTION_FILLS, USER_FILLS_MAX, describe_refusal
 from perpvol_core.exchanges.hyperliquid.report import build_report
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def identity(connector: Any, credentials: HyperliquidAddress) -> str | None:
     return credentials.address
 
 
-class HyperliquidConnector(Connector):
+class HyperliquidConnector(ProfiledConnector):
     """One Hyperliquid address (master or sub-account): its fills, its role, the venue's own figures."""
 
     exchange = "hyperliquid"
@@ -56,6 +57,10 @@ class HyperliquidConnector(Connector):
     # full pages runs at the 10 a minute the worst reading allows while small requests stay cheap.
     # No account key: every address read from this machine shares the one per-IP budget.
     limits = {INFO_ENDPOINT: [RateLimit(WEIGHT_BUDGET, 60.0)]}
+    # the venue charges a fill request by its answer, so a request counts from when its answer arrived (the
+    # server charged it by then): the window then needs no allowance for latency, only a thin margin (0.1 %)
+    pacing_margin = 0.001
+    pace_from_answers = True
     max_history_ms = None
     incremental_overlap_ms = 120_000
     history_note = (
@@ -93,16 +98,16 @@ class HyperliquidConnector(Connector):
             headers={"Content-Type": "application/json"}, weight=weight, weigh=weigh,
         )
 
-    def fills_by_time_rows(self, start_ms: int, end_ms: int) -> list[Any] | None:
+    def fills_by_time_rows(self, start_ms: int, end_ms: int, dex: str | None = None) -> list[Any] | None:
         """The fill objects ``userFillsByTime`` serves for ``[start_ms, end_ms]`` (bound readings aside), or
         None when it answers an error object for the window (a window older than retention, F5).
 
-        Raises BadPayload for any other answer, ExchangeError when the venue cannot be read.
+        ``dex``: sent as the request's ``dex`` (one builder dex, F13). Raises BadPayload for any other answer,
+        ExchangeError when the venue cannot be read.
         """
-        payload = self.info({
-            "type": "userFillsByTime", "user": self.credentials.address,
-            "startTime": start_ms, "endTime": end_ms, "aggregateByTime": False,
-        })
+        body = {"type": "userFillsByTime", "user": self.credentials.address, "startTime": start_ms,
+                "endTime": end_ms, "aggregateByTime": False}  # fmt: skip
+        payload = self.info(body if dex is None else {**body, "dex": dex})
         if isinstance(payload, list):
             return payload
         if isinstance(payload, dict):
@@ -110,12 +115,24 @@ class HyperliquidConnector(Connector):
             return None
         raise BadPayload("Hyperliquid userFillsByTime answered something other than a list of fills", retryable=True)
 
-    def user_fills_rows(self) -> list[Any]:
-        """The newest fills (at most 2000) from ``userFills``. Raises BadPayload, ExchangeError."""
-        payload = self.info({"type": "userFills", "user": self.credentials.address, "aggregateByTime": False})
+    def user_fills_rows(self, dex: str | None = None) -> list[Any]:
+        """The newest fills (at most 2000) from ``userFills`` (of ``dex`` when given). Raises BadPayload,
+        ExchangeError."""
+        body = {"type": "userFills", "user": self.credentials.address, "aggregateByTime": False}
+        payload = self.info(body if dex is None else {**body, "dex": dex})
         if not isinstance(payload, list):
             raise BadPayload("Hyperliquid userFills answered something other than a list of fills", retryable=True)
         return payload
+
+    def perp_dexs(self) -> list[str]:
+        """Names of the builder dexes ``perpDexs`` lists (its ``null`` first entry is the core dex).
+
+        Raises BadPayload when the answer is not a list, ExchangeError when the venue cannot be read."""
+        payload = self.info({"type": "perpDexs"})
+        if not isinstance(payload, list):
+            raise BadPayload("Hyperliquid perpDexs answered something other than a list", retryable=True)
+        names = (d.get("name") for d in payload if isinstance(d, dict))
+        return sorted({n.strip() for n in names if isinstance(n, str) and n.strip() and ":" not in n})
 
     def role(self) -> tuple[str | None, str | None]:
         """``(role, related address)`` from ``userRole`` (``user``/``agent``/``vault``/``subAccount``/``missing``;
@@ -133,6 +150,15 @@ class HyperliquidConnector(Connector):
             value = data.get("user") or data.get("master")
             related = value.lower() if isinstance(value, str) else None
         return payload["role"], related
+
+    # -- what the server was seen to do (kept per account by the sync engine) -----------------------
+
+    def observed(self, key: str) -> Any:
+        """What the stored server profile says of ``key`` (None: not observed yet)."""
+        return (self.server_profile or {}).get(key)
+
+    def observe(self, key: str, value: Any) -> None:
+        self.server_profile = {**(self.server_profile or {}), key: value}
 
     # -- identity ---------------------------------------------------------------------------------
 
@@ -178,7 +204,7 @@ class HyperliquidConnector(Connector):
 
         Raises ExchangeError; a per-account error when a millisecond holds more fills than can be read.
         """
-        yield from FillsWalk(self, start_ms, end_ms, position).pages()
+        yield from dex_pages(self, start_ms, end_ms, position)
 
     # -- the venue's own figures ----------------------------------------------------------------------
 

@@ -37,5 +37,6 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.paradex.identity:account_identity",
     simulator="paradex",
+    reported_figures="perpvol_core.exchanges.paradex.figures:SOURCE",
     tier_source="perpvol_core.exchanges.paradex.tiers:tier_source",
 )

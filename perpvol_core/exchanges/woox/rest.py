@@ -9,7 +9,6 @@ and an unknown maximum time span per request (a rejected span is halved).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import logging
@@ -21,10 +20,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.exchanges._http import (
     BadPayload,
-    Connector,
     ExchangeUnavailable,
     FillPage,
     InvalidCredentials,
@@ -35,6 +32,7 @@ from perpvol_core.exchanges._http import (
     to_ms,
     to_text,
 )
+from perpvol_core.exchanges._profiled import ProfiledConnector
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.exchanges.woox.paging import HistoryWalk, ParamRejected
 from perpvol_core.exchanges.woox.profile import describe_server_profile
@@ -244,7 +242,7 @@ def _code(payload: dict[str, Any]) -> int | None:
 # --------------------------------------------------------------------------------------------- connector
 
 
-class WooxConnector(Connector):
+class WooxConnector(ProfiledConnector):
     """One WOO X account (read-only API key). Fills from ``/v3/trade/transactionHistory`` (two years)."""
 
     exchange = "woox"
@@ -263,15 +261,8 @@ class WooxConnector(Connector):
         self.clock: Callable[[], float] = options.pop("clock", time.time)
         #: what this server does with transactionHistory (see ``woox.profile``): the stored one comes with the
         #: sync's facts (``use_facts``), is updated while reading, and read back after each page
-        self.server_profile: dict[str, Any] | None = options.pop("server_profile", None)
+        self.server_profile = options.pop("server_profile", None)
         super().__init__(credentials, base_url, **options)
-
-    def use_facts(self, facts: StoredFacts) -> None:
-        super().use_facts(facts)
-        self.server_profile = copy.deepcopy(dict(facts.server_profile)) if facts.server_profile is not None else None
-
-    def observed_profile(self) -> dict[str, Any] | None:
-        return self.server_profile
 
     def make_auth(self) -> httpx.Auth:
         return WooxAuth(self.credentials.api_key, self.credentials.api_secret, self.clock)

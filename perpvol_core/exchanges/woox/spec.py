@@ -37,6 +37,7 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.woox.identity:account_identity",
     simulator="woox",
+    reported_figures="perpvol_core.exchanges.woox.figures:SOURCE",
     tier_source="perpvol_core.exchanges.woox.tiers:tier_source",
     history_note=(
         "WOO X serves only the past two years of fills through /v3/trade/transactionHistory; "

@@ -1,0 +1,157 @@
+"""HIP-3 builder-dex fills that a request without ``dex`` may leave out (hyperliquid-api.md §8, fork F13).
+
+A ccxt recording shows ``"flx:CRCL"`` fills in a default ``userFills`` answer, so every dex's fills are most
+likely served without ``dex`` ("all"). The notes leave two other readings open: only the core dex unless
+``dex`` names another one ("core": ``dex: "xyz"`` adds that dex's fills to the core's), or one dex per request
+("per_dex": ``dex: "xyz"`` serves only that dex's). The walk without ``dex`` always comes first; then:
+
+* a HIP-3 fill in it shows the "all" reading: nothing more is read, and the server profile says so (later
+  syncs skip the dexes even when their range holds no HIP-3 fill);
+* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes and each is walked
+  with ``dex`` set, handing out only that dex's fills (the walk's own dedupe and the store's keep any other
+  fill from counting twice). What such a walk answers tells "core" (other fills beside the dex's) from
+  "per_dex" (only the dex's); the profile records it.
+
+Once the profile says "core" or "per_dex", later syncs read the dexes first and the walk without ``dex``
+last, so the windows it completes are complete; before the reading is known, the walk without ``dex``
+reports no window complete until its fills show "all" (under the documented earliest-N reading it completes
+the range only at its end anyway).
+
+Positions: ``{"base": FillsWalk position, "dexes_done"}`` in the walk without ``dex`` (a bare FillsWalk
+position, as an older version saved, is read as one); ``{"dex", "dexes" (the ones after it), "walk" (its
+FillsWalk position), "starts" (the retention start the walk without ``dex`` found), "then" ("base": that walk
+comes next; "done")}`` in a dex walk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from perpvol_core.exchanges._http import FillPage
+from perpvol_core.exchanges.hyperliquid.paging import FillsWalk
+
+if TYPE_CHECKING:
+    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
+
+log = logging.getLogger(__name__)
+
+#: the server profile's key for the F13 reading: "all", "core" or "per_dex"
+PROFILE_KEY = "hip3_fills"
+ALL, CORE, PER_DEX = "all", "core", "per_dex"
+
+
+def reading(conn: HyperliquidConnector) -> str | None:
+    value = conn.observed(PROFILE_KEY)
+    return value if value in (ALL, CORE, PER_DEX) else None
+
+
+def _record(conn: HyperliquidConnector, value: str) -> None:
+    if reading(conn) != value:
+        log.info("hyperliquid: HIP-3 fills without `dex`: %s", value)
+        conn.observe(PROFILE_KEY, value)
+
+
+def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
+    """Every fill of ``[start_ms, end_ms]``, builder dexes included under every F13 reading."""
+    pos = position if isinstance(position, dict) else {}
+    if isinstance(pos.get("dex"), str):
+        yield from _dex_walks(conn, start_ms, end_ms, pos)
+        if pos.get("then") == "base":
+            yield from _base_walk(conn, start_ms, end_ms, None, dexes_done=True)
+        return
+    if "base" in pos:
+        base = pos["base"] if isinstance(pos["base"], dict) else None
+        yield from _base_walk(conn, start_ms, end_ms, base, dexes_done=bool(pos.get("dexes_done")))
+        return
+    if position is None and reading(conn) in (CORE, PER_DEX):
+        # known to need the dexes: read them first, so the walk without ``dex`` completes windows truly
+        dexes = conn.perp_dexs()
+        if dexes:
+            first = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "starts": None, "then": "base"}
+            yield from _dex_walks(conn, start_ms, end_ms, first)
+        yield from _base_walk(conn, start_ms, end_ms, None, dexes_done=True)
+        return
+    yield from _base_walk(conn, start_ms, end_ms, position or None, dexes_done=False)  # a bare (older) position
+
+
+def _base_walk(
+    conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool
+) -> Iterator[FillPage]:
+    """The walk without ``dex``. Until its fills show the "all" reading (or the dexes were read before it), a
+    window it completes may still miss HIP-3 fills: it is not reported complete (``window_done_ms``)."""
+    hip3 = False
+    for page in FillsWalk(conn, start_ms, end_ms, position).pages():
+        hip3 = hip3 or any(":" in f.market for f in page.fills)
+        if hip3:
+            _record(conn, ALL)
+        whole = dexes_done or reading(conn) == ALL
+        if page.position is not None:
+            page.position = {"base": page.position, "dexes_done": dexes_done}
+            if not whole:
+                page.window_done_ms = None
+            yield page
+            continue
+        dexes = [] if whole else conn.perp_dexs()
+        if not dexes:
+            yield page
+            return
+        # the dexes' fills are still to be read: this page does not complete the range yet
+        then = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "starts": page.history_starts_ms, "then": "done"}
+        page.position = then
+        page.window_done_ms, page.history_starts_ms, page.progress = None, None, 0.999
+        yield page
+        yield from _dex_walks(conn, start_ms, end_ms, then)
+
+
+def _dex_walks(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
+    """The dexes of ``position`` one after the other; the last page completes the range unless the walk without
+    ``dex`` comes next (``then: "base"``)."""
+    dex: str = position["dex"]
+    rest = [d for d in position.get("dexes") or [] if isinstance(d, str)]
+    starts = position.get("starts") if isinstance(position.get("starts"), int) else None
+    then = "base" if position.get("then") == "base" else "done"
+    walk_position = position.get("walk") if isinstance(position.get("walk"), dict) else None
+    while True:
+        walk = _Observed(conn, start_ms, end_ms, walk_position, dex)
+        for page in walk.pages():
+            last = page.position is None
+            if last:
+                walk.conclude()
+            if last and not rest and then == "done":
+                page.history_starts_ms = starts
+                yield page
+                return
+            if last and not rest:
+                page.position = {"base": None, "dexes_done": True}
+            elif last:
+                page.position = {"dex": rest[0], "dexes": rest[1:], "walk": None, "starts": starts, "then": then}
+            else:
+                page.position = {"dex": dex, "dexes": rest, "walk": page.position, "starts": starts, "then": then}
+            page.window_done_ms = None
+            page.progress = 0.999 if then == "done" else 0.0
+            yield page
+            if last and not rest:
+                return
+        dex, rest, walk_position = rest[0], rest[1:], None
+
+
+class _Observed(FillsWalk):
+    """A dex walk that notes whether the venue answered fills of other markets beside the dex's (F13)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.own = self.other = 0
+
+    def _take(self, fills: list[Any]) -> list[Any]:
+        for fill in fills:
+            if fill.market.startswith(f"{self.dex}:"):
+                self.own += 1
+            else:
+                self.other += 1
+        return super()._take(fills)
+
+    def conclude(self) -> None:
+        if self.own and reading(self.conn) != ALL:
+            _record(self.conn, CORE if self.other else PER_DEX)

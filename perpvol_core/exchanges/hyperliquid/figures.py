@@ -1,0 +1,109 @@
+"""The volume figures Hyperliquid reports about an address (``hyperliquid-api.md`` §4), from the stored
+``exchange_report`` (:mod:`.report`) plus the address's sub-accounts (``subAccounts``).
+
+* ``userFees.dailyUserVlm``: per UTC day ``userCross`` and ``userAdd``. Two meanings are UNCONFIRMED and
+  given as one fork, ``dailyUserVlm``: whether the pair is taker/maker (the notes' strong reading; else
+  only the day's total is compared) and whether spot volume is in it, once or twice (F22). Each reading
+  is a set of figures; the reconciliation keeps the one the data fits.
+* ``portfolio`` ``perpAllTime.vlm`` (all time, perps) and ``perpDay.vlm``, whose "day" is the last 24 h or
+  the UTC day so far (F23, fork ``perpDay``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from perpvol_core.exchanges._figures import FigureSource, ReportedFigure
+from perpvol_core.exchanges.hyperliquid.parse import is_spot
+from perpvol_core.timeutil import MS_PER_DAY, ms_of_datetime
+
+DAILY_FORK = "dailyUserVlm"
+DAY_FORK = "perpDay"
+_SPOT = {0: "perps only", 1: "spot once", 2: "spot twice"}
+_SPLIT = {True: "userCross/userAdd = taker/maker", False: "total only"}
+
+
+def _reading(spot: int, split: bool) -> str:
+    return f"{_SPOT[spot]}; {_SPLIT[split]}"
+
+
+def _day_start(date: str) -> int | None:
+    try:
+        return ms_of_datetime(datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC))
+    except ValueError:
+        return None
+
+
+def _dec(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except ArithmeticError:
+        return None
+
+
+class HyperliquidFigures(FigureSource):
+    forks = {
+        DAILY_FORK: tuple(_reading(spot, split) for split in (True, False) for spot in (0, 1, 2)),
+        DAY_FORK: ("rolling 24 h", "UTC day"),
+    }
+
+    def is_spot(self, market: str) -> bool:
+        return is_spot(market)
+
+    def fetch(self, connector: Any) -> dict[str, Any]:
+        """The address's sub-accounts (``subAccounts``: a list, or null when it has none)."""
+        subs = connector.info({"type": "subAccounts", "user": connector.credentials.address})
+        rows = subs if isinstance(subs, list) else []
+        return {"subaccounts": [str(r["subAccountUser"]).lower() for r in rows
+                                if isinstance(r, dict) and r.get("subAccountUser")]}  # fmt: skip
+
+    def subaccounts(self, report: dict[str, Any]) -> list[str] | None:
+        subs = (report.get("figures") or {}).get("subaccounts")
+        return [str(s) for s in subs] if isinstance(subs, list) else None
+
+    def figures(self, report: dict[str, Any]) -> list[ReportedFigure]:
+        fetched = report.get("fetched_ms")
+        if not isinstance(fetched, int):
+            return []
+        until = fetched + 1
+        out: list[ReportedFigure] = []
+        src = "/info userFees dailyUserVlm"
+        for row in report.get("daily") or []:
+            start = _day_start(str(row.get("date")))
+            if start is None or start >= until:
+                continue
+            end = min(start + MS_PER_DAY, until)
+            day = str(row["date"])
+            values = {"volume": _dec(row.get("total")), "taker_volume": _dec(row.get("taker")),
+                      "maker_volume": _dec(row.get("maker"))}  # fmt: skip
+            for split in (True, False):
+                for spot in (0, 1, 2):
+                    metrics = ("volume", "taker_volume", "maker_volume") if split else ("volume",)
+                    for metric in metrics:
+                        what = {"volume": "volume", "taker_volume": "userCross (taker)",
+                                "maker_volume": "userAdd (maker)"}[metric]  # fmt: skip
+                        out.append(ReportedFigure(
+                            key=f"daily:{day}:{metric}", label=f"daily {what}, {day}", metric=metric,  # type: ignore[arg-type]
+                            period="day", day=day, start_ms=start, end_ms=end, value=values[metric],
+                            spot_factor=spot, source=src, fork=DAILY_FORK, reading=_reading(spot, split),
+                        ))  # fmt: skip
+        all_time = _dec(report.get("perp_all_time_volume"))
+        if report.get("perp_all_time_volume") is not None:
+            out.append(ReportedFigure(
+                key="portfolio:perpAllTime", label="perp volume, all time", period="all_time", end_ms=until,
+                value=all_time, source="/info portfolio perpAllTime.vlm",
+            ))  # fmt: skip
+        day_value = _dec(report.get("perp_day_volume"))
+        if report.get("perp_day_volume") is not None:
+            for reading, start in (("rolling 24 h", fetched - MS_PER_DAY), ("UTC day", fetched - fetched % MS_PER_DAY)):
+                out.append(ReportedFigure(
+                    key="portfolio:perpDay", label="perp volume, day", period="window", start_ms=start,
+                    end_ms=until, value=day_value, source="/info portfolio perpDay.vlm", fork=DAY_FORK,
+                    reading=reading,
+                ))  # fmt: skip
+        return out
+
+
+SOURCE = HyperliquidFigures()
