@@ -21,12 +21,14 @@ The rules (one place, every surface reads them):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import polars as pl
+from cachetools import LRUCache, cached
 
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES, display_name
@@ -123,11 +125,21 @@ def _ceil_day(ms: int) -> date:
 
 
 def _ours_by_account(store: Any) -> dict[int, Decimal]:
+    """Counted perp volume per account id; one read per data version, shared by every caller."""
+    return dict(_shared_ours(store, store.data_version()))
+
+
+# Keyed by (store, data version): fills change the version, so a kept answer is never of older fills.
+_ours_cache: LRUCache[Any, tuple[tuple[int, Decimal], ...]] = LRUCache(maxsize=16)
+
+
+@cached(_ours_cache, condition=threading.Condition())
+def _shared_ours(store: Any, data_version: str) -> tuple[tuple[int, Decimal], ...]:
     rollups = store.rollups_frame().filter(pl.col("counted"))
     if rollups.is_empty():
-        return {}
+        return ()
     grouped = rollups.group_by("account_id").agg(pl.col("notional").sum())
-    return {int(acc): Decimal(total) for acc, total in grouped.iter_rows()}
+    return tuple((int(acc), Decimal(total)) for acc, total in grouped.iter_rows())
 
 
 def venue_coverage(store: Any, exchange: str | None = None) -> dict[str, VenueCoverage]:

@@ -70,9 +70,14 @@ def check_window(store: Any, account_id: int, connector: Connector, start_ms: in
             if start_ms <= f.ts_ms < end_ms:
                 listed[(f.fill_id, f.fill_type)] = (f.ts_ms, f.price, f.size)
     stored = _stored(store, account_id, start_ms, end_ms)
+    unserved = 0
     if served_from is not None:  # fills older than what the venue still serves cannot be listed again
-        stored = {key: row for key, row in stored.items() if row[0] >= served_from}
+        kept = {key: row for key, row in stored.items() if row[0] >= served_from}
+        unserved, stored = len(stored) - len(kept), kept
+        # nor compared: the cap may cut through the millisecond before served_from (its rest is not listed)
+        listed = {key: row for key, row in listed.items() if row[0] >= served_from}
     check = WindowCheck(start_ms, end_ms, exchange_fills=len(listed), stored_fills=len(stored))
+    check.unserved = unserved
     days: set[str] = set()
     for key, (ts, price, size) in listed.items():
         mine = stored.get(key)

@@ -726,7 +726,7 @@ class ParadexState:
     # fills and markets ----------------------------------------------------------------------------
     def owns_fills(self, account: int) -> bool:
         """Only the primary account owns the history; other registered accounts have no fills."""
-        return account == self.primary_account
+        return account == self.primary_account or sim_figures.is_subaccount(self, account)
 
     def markets(self) -> list[str]:
         if self._markets is None:
@@ -1164,13 +1164,14 @@ class FillsHandler(_Handler):
             self.send_json({"next": None, "prev": None, "results": []})
             return
         visible = state.visible_until_ms()
-        fills, more_after, more_before = state.book.page(flt, page_size, state.config, marker, visible)
+        book = sim_figures.book_for(state, account)
+        fills, more_after, more_before = book.page(flt, page_size, state.config, marker, visible)
         if state.faults is not None and state.faults.skip_page(self.request.path):
             # injected fault: silently answer with the page after this one (a pagination bug)
             if fills and more_after:
                 last = fills[-1]
                 skip_marker = (last.ts_ms, last.fill_id, last.fill_type, 0)
-                fills, more_after, _ = state.book.page(flt, page_size, state.config, skip_marker, visible)
+                fills, more_after, _ = book.page(flt, page_size, state.config, skip_marker, visible)
             else:
                 fills, more_after = [], False
         if initial_marker is None and fills:
@@ -1270,7 +1271,7 @@ class AccountHistoryHandler(_Handler):
         if kind not in self._TYPES:
             self.reject(400, "VALIDATION_ERROR", f"type must be one of {', '.join(self._TYPES)}")
         state = self.state
-        values, days = sim_figures.volume_series(state)
+        values, days = sim_figures.volume_series(state, self.account_for())
         if kind != "volume" or not state.owns_fills(self.account_for()):
             values = ["0"] * len(days)
         # Numbers (spec) written from Decimal text, never through float.

@@ -17,6 +17,7 @@ from perpvol_sim.hyperliquid import HyperliquidSim, hyperliquid_history
 from tests.exchanges.test_exchanges_hyperliquid import FAST, assert_truth, connector, page_bound, read_all
 
 N_FILLS = 500
+RETENTION = 300
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,19 @@ def test_a_request_the_venue_cannot_read_is_a_clear_error_in_both_forms(sim, rea
         conn.info({"type": "userFillsByTime", "user": sim.address, "startTime": "yesterday"})
     assert "yesterday" not in str(caught.value)  # a loopback server's body is described, never echoed
     assert conn.stats.requests == 1  # not retried: asking again cannot help
+
+
+@pytest.mark.parametrize("mode", ["core", "per_dex"])
+@pytest.mark.parametrize("profiled", [False, True], ids=["first-sync", "reading-known"])
+def test_the_retention_cap_counts_the_fills_of_every_dex_walk(sim, mode, profiled):
+    # the venue keeps its newest 300 fills of all markets: the walk without dex alone serves fewer than that
+    sim.configure(hip3_mode=mode, page_cap=100, retention_cap=RETENTION)
+    h = sim.history
+    conn = connector(sim, retention_fills=RETENTION)
+    conn.known_markets = lambda: ["BTC"]  # fills already stored: no probe below the oldest served fill
+    if profiled:
+        conn.server_profile = {PROFILE_KEY: mode}  # the dexes are read first
+    got, starts, _ = read_all(conn, h.start_ms, h.now_ms)
+    served = assert_truth(sim, got, starts, h.start_ms)
+    assert len(served) == RETENTION and sum(1 for f in served if ":" not in f.market) < RETENTION
+    assert starts == served[0].ts_ms + 1

@@ -212,7 +212,7 @@ def test_shared_reads_share_one_computation() -> None:
     assert shared(store, "x", compute) == 3
 
 
-def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_volume_event_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from perpvol_core import timeutil
     from perpvol_core.exchanges import counts as is_counted
     from perpvol_core.fill import MS_PER_DAY
@@ -230,7 +230,11 @@ def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypa
     dash = Dashboard(ctx)
     stale = {"totals": {"24h": Decimal(-1)}, "by_exchange": {e: {"24h": Decimal(-1)} for e in EXCHANGES}}
     dash.summary = stale
-    dash.tick()
+    from perpvol_core.services.live import volume_event
+
+    event = volume_event(store)  # what the live feed publishes; the dashboard applies it without a read
+    dash.apply_figures(event.totals, event.by_exchange)
+    assert dash.applied == 1
     # an independent recomputation from the fills in (now - 24h, now]
     assert {e: dash.summary["by_exchange"][e]["24h"] for e in EXCHANGES} == want
     assert dash.summary["totals"]["24h"] == sum(want.values())
