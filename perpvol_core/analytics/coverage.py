@@ -21,19 +21,18 @@ The rules (one place, every surface reads them):
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import polars as pl
-from cachetools import LRUCache, cached
 
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES, display_name
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.money import canonical_decimal
+from perpvol_core.store import read_cache, rollup_reads
 
 #: the key of an ``exchange_report`` holding the venue's own all-time perp volume of the account
 REPORTED_ALL_TIME = "perp_all_time_volume"
@@ -125,16 +124,14 @@ def _ceil_day(ms: int) -> date:
 
 
 def _ours_by_account(store: Any) -> dict[int, Decimal]:
-    """Counted perp volume per account id; one read per data version, shared by every caller."""
-    return dict(_shared_ours(store, store.data_version()))
+    """Counted perp volume per account id; one read per data version (the store's read cache), shared."""
+    if rollup_reads.supported(store):  # the per-day totals
+        return dict(read_cache.versioned(store, "ours_by_account", (),
+                                         lambda: tuple(rollup_reads.all_time_by_account(store).items())))
+    return dict(read_cache.versioned(store, "ours_by_account", (), lambda: _ours_from_rollups(store)))
 
 
-# Keyed by (store, data version): fills change the version, so a kept answer is never of older fills.
-_ours_cache: LRUCache[Any, tuple[tuple[int, Decimal], ...]] = LRUCache(maxsize=16)
-
-
-@cached(_ours_cache, condition=threading.Condition())
-def _shared_ours(store: Any, data_version: str) -> tuple[tuple[int, Decimal], ...]:
+def _ours_from_rollups(store: Any) -> tuple[tuple[int, Decimal], ...]:
     rollups = store.rollups_frame().filter(pl.col("counted"))
     if rollups.is_empty():
         return ()

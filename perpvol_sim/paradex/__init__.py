@@ -1626,6 +1626,10 @@ class ParadexSim:
         self.state.clock_offset_s += seconds
 
 
+#: ``perpvol sim paradex`` flags (the reported figures' readings and disagreements)
+SIM_FLAGS = sim_figures.SIM_FLAGS
+
+
 def demo_subkey_private_key(seed: int) -> int:
     """A deterministic demo subkey (simulator only)."""
     return sa.grind_key(int.from_bytes(hashlib.sha256(f"perpvol-sim-subkey-{seed}".encode()).digest(), "big"))
@@ -1635,7 +1639,8 @@ def cmd_sim(args: Any) -> int:
     """``perpvol sim paradex --port P [--seed N] [--fills N] [--live]``: serve until Ctrl-C."""
     history = History("paradex", args.seed, args.fills)
     subkey = demo_subkey_private_key(args.seed)
-    sim = ParadexSim(history, host=getattr(args, "host", "127.0.0.1"), port=args.port)
+    sim = ParadexSim(history, host=getattr(args, "host", "127.0.0.1"), port=args.port,
+                     **sim_figures.options_of(args))  # fmt: skip
     sim.add_subkey(sim.account, sa.public_key_from_private(subkey))
     sim.start()
     token = sim.mint_read_only_token("demo")
@@ -1647,6 +1652,11 @@ def cmd_sim(args: Any) -> int:
     print(f"L2 main key     : {hex(DEMO_L2_PRIVATE_KEY)}")
     print(f"L2 subkey       : {hex(subkey)}  (POST /v1/auth/{hex(sa.public_key_from_private(subkey))})")
     print(f"read-only token : {token}")
+    if sim_figures.subaccount_history(sim.state) is not None:
+        print(f"subaccount      : {hex(sim_figures.SUBACCOUNT_ADDRESS)}  "
+              f"(read-only token {sim_figures.subaccount_token(sim.state, 'demo-sub')})")
+    if sim_figures.options_of(args):
+        print(f"figures         : {sim_figures.options_of(args)}")
     print(f"fills           : {len(history.fills)}  (seed {args.seed})", flush=True)
     try:
         threading.Event().wait()

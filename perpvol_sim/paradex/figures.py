@@ -34,6 +34,29 @@ HOUR_MS = 3_600_000
 SUBACCOUNT_ADDRESS = 0x5AB0_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0000_0001
 
 
+#: ``perpvol sim paradex`` flags of the figures (flag, dest, argparse keywords); :func:`options_of` reads them
+SIM_FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("--volume-series", "volume_series", {"choices": SERIES_READINGS,
+                                          "help": "paradex: granularity of /account/history?type=volume"}),
+    ("--withheld-day", "withheld_day", {"metavar": "YYYY-MM-DD",
+                                        "help": "paradex: /fills never lists this UTC day; the figures count it"}),
+    ("--figures-include-spot", "figures_include_spot", {"action": "store_true",
+                                                        "help": "paradex: the reported figures count spot fills"}),
+    ("--subaccount-fills", "subaccount_fills", {"type": int, "metavar": "N",
+                                                "help": "paradex: a subaccount with N fills (its token is printed)"}),
+)
+
+
+def options_of(args: Any) -> dict[str, Any]:
+    """:class:`~perpvol_sim.paradex.ParadexSimConfig` fields from the ``SIM_FLAGS`` given in ``args``."""
+    out: dict[str, Any] = {}
+    for _flag, dest, _kw in SIM_FLAGS:
+        value = getattr(args, dest, None)
+        if value not in (None, False):
+            out[dest] = value
+    return out
+
+
 def withheld(config: Any, ts_ms: int) -> bool:
     """A fill ``/fills`` does not list (its UTC day is ``config.withheld_day``)."""
     return bool(config.withheld_day) and utc_day(ts_ms) == config.withheld_day
