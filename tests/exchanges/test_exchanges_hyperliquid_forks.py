@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from perpvol_core.exchanges._errors import BadPayload
+from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
 from perpvol_core.exchanges.hyperliquid.dexes import PROFILE_KEY
 from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
@@ -125,9 +126,8 @@ def test_the_retention_cap_counts_the_fills_of_every_dex_walk(sim, mode, profile
     sim.configure(hip3_mode=mode, page_cap=100, retention_cap=RETENTION)
     h = sim.history
     conn = connector(sim, retention_fills=RETENTION)
-    conn.known_markets = lambda: ["BTC"]  # fills already stored: no probe below the oldest served fill
-    if profiled:
-        conn.server_profile = {PROFILE_KEY: mode}  # the dexes are read first
+    # fills already stored (no probe below the oldest served fill); with the reading known the dexes are read first
+    conn.use_facts(StoredFacts(frozenset({"BTC"}), 1, server_profile={PROFILE_KEY: mode} if profiled else None))
     got, starts, _ = read_all(conn, h.start_ms, h.now_ms)
     served = assert_truth(sim, got, starts, h.start_ms)
     assert len(served) == RETENTION and sum(1 for f in served if ":" not in f.market) < RETENTION
