@@ -29,7 +29,7 @@ import pytest
 from perpvol_core.analytics import coverage
 from perpvol_core.exchanges import VENUES, classify_all, display_name
 from perpvol_core.fill import Fill
-from perpvol_core.store import Store
+from perpvol_core.store import Store, SyncUpdate
 from tests.cli.test_cli_foundation import make_env, run
 from tests.store.test_store import _ANY_VENUE, _MARKETS
 
@@ -64,10 +64,10 @@ def build_example(store: Store) -> None:
     store.ingest_fills(capped.id, classify_all([_fill(CAPPED, 1, "2026-11-19T21:00:00", "30"),
                                                 _fill(CAPPED, 2, "2026-12-03T09:00:00", "20")]))  # fmt: skip
     read_from = _ms("2024-12-05T08:00:00")
-    store.update_sync_state(full.id, covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
-                            complete_from_ms=_ms("2024-12-06T00:00:00"))  # fmt: skip
-    store.update_sync_state(capped.id, covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
-                            complete_from_ms=_ms("2026-11-20T00:00:00"))  # fmt: skip
+    store.update_sync_state(full.id, SyncUpdate(covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
+                                                complete_from_ms=_ms("2024-12-06T00:00:00")))  # fmt: skip
+    store.update_sync_state(capped.id, SyncUpdate(covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
+                                                  complete_from_ms=_ms("2026-11-20T00:00:00")))  # fmt: skip
     store.set_account_doc("capped", "exchange_report", {
         "exchange": CAPPED, "fetched_ms": _ms("2026-12-04T11:30:00"), coverage.REPORTED_ALL_TIME: "12345.67"})
 
