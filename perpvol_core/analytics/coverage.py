@@ -82,6 +82,12 @@ class VenueCoverage:
         return sum((a.ours_all_time for a in self.accounts), Decimal(0))
 
     @property
+    def reported_ms(self) -> int | None:
+        """When the oldest of its accounts' reported figures was fetched (None: not every account reports)."""
+        times = [a.reported_ms for a in self.accounts]
+        return None if not times or any(t is None for t in times) else min(t for t in times if t is not None)
+
+    @property
     def reported_all_time(self) -> Decimal | None:
         """The venue's own all-time figure summed over its accounts; None unless every account reports one."""
         figures = [a.reported_all_time for a in self.accounts]
@@ -214,9 +220,9 @@ def coverage_json(coverage: dict[str, VenueCoverage], now_ms: int, start: date |
 
     ``{"history_start": day, "partial": {period: bool}, "note": {period: text}, "range": {...} (ranged only),
     "venues": {exchange: {display_name, complete_from, partial: {period: bool}, ours_all_time,
-    reported_all_time, accounts: [{label, complete_from, read_from, partial, ours_all_time, reported_all_time,
-    reported_at}]}}}``: days are ``YYYY-MM-DD``, money decimal strings, a venue's ``partial`` period True when
-    its figure for that period is only a lower bound.
+    reported_all_time, reported_at, accounts: [{label, complete_from, read_from, partial, ours_all_time,
+    reported_all_time, reported_at}]}}}``: days are ``YYYY-MM-DD``, money decimal strings, a venue's
+    ``partial`` period True when its figure for that period is only a lower bound.
     """
     periods = summary_gaps(coverage, now_ms)
     venues: dict[str, Any] = {}
@@ -227,6 +233,7 @@ def coverage_json(coverage: dict[str, VenueCoverage], now_ms: int, start: date |
             "partial": {p: any(g.exchange == exch for g in found) for p, found in periods.items()},
             "ours_all_time": _money(v.ours_all_time),
             "reported_all_time": _money(v.reported_all_time),
+            "reported_at": None if v.reported_ms is None else timeutil.iso_utc(v.reported_ms),
             "accounts": [
                 {"label": a.label, "complete_from": _iso(a.complete_from), "read_from": _iso(a.read_from),
                  "partial": a.partial, "ours_all_time": _money(a.ours_all_time),

@@ -15,7 +15,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,7 @@ from perpvol_core.exchanges._errors import (  # noqa: F401  (re-exported for the
     InvalidCredentials,
     RateLimited,
 )
+from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.money import to_decimal  # noqa: F401  (re-exported for the connectors)
 from perpvol_core.security.redaction import redact
 
@@ -257,11 +258,9 @@ class Connector(ABC):
     incremental_overlap_ms: int = 120_000
     #: what to say when the requested range is older than ``max_history_ms``
     history_note: str = ""
-    #: the server's observed behaviour (a JSON document the sync engine stores per account and hands back
-    #: before each sync; connectors that observe nothing leave it None)
-    server_profile: dict[str, Any] | None = None
-    #: markets already seen in this account's fills (set by the sync engine; the exchanges never read the store)
-    known_markets: Callable[[], Iterable[str]] | None = None
+    #: what the store knows of this account (markets, fills, the stored server profile), handed over as data
+    #: by the sync before each run (:meth:`use_facts`); None when no sync runs this connector
+    facts: StoredFacts | None = None
 
     def __init__(
         self,
@@ -323,6 +322,15 @@ class Connector(ABC):
 
         Raises :class:`ExchangeError` (after retries) when the exchange cannot be read.
         """
+
+    def use_facts(self, facts: StoredFacts) -> None:
+        """Take the store's knowledge of the account before a run (a venue may read more of it)."""
+        self.facts = facts
+
+    def observed_profile(self) -> dict[str, Any] | None:
+        """What the connector observed of its server so far, for the store to keep and hand back in
+        ``StoredFacts.server_profile`` (None: nothing is observed)."""
+        return None
 
     @staticmethod
     def describe_server_profile(profile: dict[str, Any] | None) -> str:

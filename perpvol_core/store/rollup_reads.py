@@ -29,7 +29,7 @@ def supported(store: Any) -> bool:
 
 @contextmanager
 def _conn(store: Store) -> Iterator[Connection]:
-    with store._read() as conn:  # noqa: SLF001 - the store package's own read transaction
+    with store.db.read() as conn:
         yield conn
 
 

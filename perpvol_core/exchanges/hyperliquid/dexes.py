@@ -7,10 +7,11 @@ likely served without ``dex`` ("all"). The notes leave two other readings open: 
 
 * a HIP-3 fill in it shows the "all" reading: nothing more is read, and the server profile says so (later
   syncs skip the dexes even when their range holds no HIP-3 fill);
-* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes and each is walked
-  with ``dex`` set, handing out only that dex's fills (the walk's own dedupe and the store's keep any other
-  fill from counting twice). What such a walk answers tells "core" (other fills beside the dex's) from
-  "per_dex" (only the dex's); the profile records it.
+* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes; one ``userFills``
+  with ``dex`` per dex drops those that hold none of the account's fills in the range (a short answer without
+  one), and each other dex is walked with ``dex`` set, handing out only that dex's fills (the walk's own
+  dedupe and the store's keep any other fill from counting twice). What these answers hold tells "core"
+  (other fills beside the dex's) from "per_dex" (only the dex's); the profile records it.
 
 Once the profile says "core" or "per_dex", later syncs read the dexes first and the walk without ``dex``
 last, so the windows it completes are complete; before the reading is known, the walk without ``dex``
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from perpvol_core.exchanges._http import FillPage
 from perpvol_core.exchanges.hyperliquid.paging import FillsWalk
+from perpvol_core.exchanges.hyperliquid.parse import parse_fills
 
 if TYPE_CHECKING:
     from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
@@ -65,7 +67,7 @@ def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: 
         return
     if position is None and reading(conn) in (CORE, PER_DEX):
         # known to need the dexes: read them first, so the walk without ``dex`` completes windows truly
-        dexes = conn.perp_dexs()
+        dexes = _dexes_to_walk(conn, start_ms, end_ms)
         if dexes:
             first = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "then": "base"}
             yield from _dex_walks(conn, start_ms, end_ms, first)
@@ -73,6 +75,22 @@ def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: 
         yield from _base_walk(conn, start_ms, end_ms, None, True, (0, None))
         return
     yield from _base_walk(conn, start_ms, end_ms, position or None, False, (0, None))  # a bare (older) position
+
+
+def _dexes_to_walk(conn: HyperliquidConnector, start_ms: int, end_ms: int) -> list[str]:
+    """The builder dexes whose fills may still be missing: ``perpDexs``, less each dex whose newest fills
+    (``userFills`` with ``dex``: one request) show it holds none of the account's fills in the range (a short
+    answer without one). A dex fill of the range in that answer tells the reading ("core" when other fills
+    come with it, "per_dex" when not): the walk without ``dex``, over the same range, did not return it."""
+    dexes = []
+    for dex in conn.perp_dexs():
+        fills, _ = parse_fills(conn.user_fills_rows(dex))
+        own = sum(1 for f in fills if f.market.startswith(f"{dex}:") and start_ms <= f.ts_ms <= end_ms)
+        if own:
+            _record(conn, CORE if own < len(fills) else PER_DEX)
+        if own or len(fills) >= conn.recent_fills:  # its fills, or too many others to tell: walk it
+            dexes.append(dex)
+    return dexes
 
 
 Tally = tuple[int, "int | None"]
@@ -118,7 +136,7 @@ def _base_walk(
         tally = _add(before, walk.served, walk.oldest)
         if page.history_starts_ms is None:  # the dexes read before this walk count toward the cap too
             page.history_starts_ms = _retention_start(conn, start_ms, tally)
-        dexes = [] if whole else conn.perp_dexs()
+        dexes = [] if whole else _dexes_to_walk(conn, start_ms, end_ms)
         if not dexes:
             yield page
             return

@@ -205,9 +205,8 @@ class HistoryWalk:
         if self._symbol_cache is not None:
             return self._symbol_cache
         listed = set(self.c.perp_instruments())
-        known = set()
-        if self.c.known_markets is not None:
-            known = {m for m in self.c.known_markets() if str(m).startswith("PERP_")}
+        facts = self.c.facts  # the store's knowledge: symbols already seen in this account's fills
+        known = {m for m in facts.known_markets if m.startswith("PERP_")} if facts is not None else set()
         self._symbol_cache = sorted(listed | known)
         return self._symbol_cache
 

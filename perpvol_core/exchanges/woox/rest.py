@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,7 +22,6 @@ import httpx
 
 from perpvol_core.exchanges._http import (
     BadPayload,
-    Connector,
     ExchangeUnavailable,
     FillPage,
     InvalidCredentials,
@@ -33,6 +32,7 @@ from perpvol_core.exchanges._http import (
     to_ms,
     to_text,
 )
+from perpvol_core.exchanges._profiled import ProfiledConnector
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.exchanges.woox.paging import HistoryWalk, ParamRejected
 from perpvol_core.exchanges.woox.profile import describe_server_profile
@@ -242,7 +242,7 @@ def _code(payload: dict[str, Any]) -> int | None:
 # --------------------------------------------------------------------------------------------- connector
 
 
-class WooxConnector(Connector):
+class WooxConnector(ProfiledConnector):
     """One WOO X account (read-only API key). Fills from ``/v3/trade/transactionHistory`` (two years)."""
 
     exchange = "woox"
@@ -259,11 +259,9 @@ class WooxConnector(Connector):
     def __init__(self, credentials: WooxCredentials, base_url: str | None = None, **options: Any) -> None:
         self.page_limit = int(options.pop("page_limit", PAGE_LIMIT))
         self.clock: Callable[[], float] = options.pop("clock", time.time)
-        #: what this server does with transactionHistory (see ``woox.profile``): set from the store by the
-        #: sync engine before a sync, updated while reading, read back after each page
-        self.server_profile: dict[str, Any] | None = options.pop("server_profile", None)
-        #: symbols already seen in this account's fills (the store's knowledge, passed in by the engine)
-        self.known_markets: Callable[[], Iterable[str]] | None = options.pop("known_markets", None)
+        #: what this server does with transactionHistory (see ``woox.profile``): the stored one comes with the
+        #: sync's facts (``use_facts``), is updated while reading, and read back after each page
+        self.server_profile = options.pop("server_profile", None)
         super().__init__(credentials, base_url, **options)
 
     def make_auth(self) -> httpx.Auth:
