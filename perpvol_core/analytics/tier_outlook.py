@@ -12,6 +12,11 @@ table's window. From an account's counted perp volume per UTC day (the fills per
 * **the fee paid**: fees ÷ volume of the window's maker fills and taker fills apart, in basis points, beside
   the schedule's rates for the tier and the rates the venue reports for the account.
 
+A venue whose tier counts a main account and its subaccounts together (the groups the reconciliation finds,
+``analytics.reconcile``) gets the group's volume for the tier of each member (``scope`` names the accounts
+counted, ``missing_subaccounts`` the ones the venue lists that perpvol does not hold); the fee paid stays the
+account's own.
+
 :func:`project` is the arithmetic on plain day -> volume mappings; :func:`outlook` reads the store.
 """
 
@@ -121,6 +126,10 @@ class TierOutlook(BaseModel):
     taker: FeePaid
     fetched_ms: int | None
     source: str
+    #: the accounts whose volume makes the tier's window (a main account and its subaccounts added)
+    scope: list[str]
+    #: the venue's ids of subaccounts it counts in the tier that perpvol does not hold
+    missing_subaccounts: list[str]
     readings: list[str]
     notes: list[str]
     error: str | None
@@ -141,18 +150,23 @@ def _side(frame: pl.DataFrame, liquidity: str, schedule_rate: Decimal | None, re
                    schedule_bps=_rate_bps(schedule_rate), reported_bps=_rate_bps(reported))  # fmt: skip
 
 
-def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str, date] | None = None) -> TierOutlook:
-    """The outlook of one account (its stored schedule, its stored fills) on ``today``."""
+def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str, date] | None = None,
+                    group: list[Any] | None = None, missing: list[str] | None = None) -> TierOutlook:
+    """The outlook of one account (its stored schedule, its stored fills) on ``today``; the tier's volume is
+    that of ``group`` (the account and the others counted with it) when given."""
     spec = VENUES.get(account.exchange)
     schedule: FeeSchedule | None = stored(store, account)
     table = schedule.table() if schedule else None
     window = table.window_days if table else 14
     first = today - timedelta(days=max(window, PACE_DAYS + 1) - 1)
     frame = _daily(store, account.id, first, today)
+    members = group or [account]
     daily: dict[date, Decimal] = {}
-    for day_ms, notional in zip(frame["day_ms"].to_list(), frame["notional"].to_list(), strict=True):
-        day = timeutil.date_of_ms(int(day_ms))
-        daily[day] = daily.get(day, Decimal(0)) + Decimal(notional)
+    for member in members:
+        rows = frame if member.id == account.id else _daily(store, member.id, first, today)
+        for day_ms, notional in zip(rows["day_ms"].to_list(), rows["notional"].to_list(), strict=True):
+            day = timeutil.date_of_ms(int(day_ms))
+            daily[day] = daily.get(day, Decimal(0)) + Decimal(notional)
     empty = FeeTable(kind="", window_days=window, published=False)
     proj = project(daily, today, table or empty)
     in_window = frame.filter(pl.col("day_ms") >= timeutil.day_ms(today - timedelta(days=window - 1)))
@@ -166,6 +180,12 @@ def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str
     elif schedule.note:
         notes.append(schedule.note)
     start = today - timedelta(days=window - 1)
+    if len(members) > 1:
+        venue = spec.display_name if spec else account.exchange
+        notes.append(f"The tier counts {', '.join(m.label for m in members)} together, as {venue} does.")
+    if missing:
+        notes.append(f"{len(missing)} subaccount(s) the venue counts in the tier are not in perpvol "
+                     f"({', '.join(m[:10] + '…' for m in missing)}): the venue's tier volume is higher.")
     covered = (coverage or {}).get(account.exchange)
     if covered is not None and covered > start:
         notes.append(f"Days before {covered.isoformat()} are not covered: the window's volume may be higher.")
@@ -187,6 +207,8 @@ def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str
                     schedule.taker_rate if schedule else None),
         fetched_ms=schedule.fetched_ms if schedule else None,
         source=schedule.source if schedule else "",
+        scope=[m.label for m in members],
+        missing_subaccounts=list(missing or []),
         readings=list(schedule.readings) if schedule else [],
         notes=notes,
         error=schedule.error if schedule else None,
@@ -203,4 +225,23 @@ def outlook(store: Any, now_ms: int | None = None) -> list[TierOutlook]:
     accounts = sorted(store.list_accounts(),
                       key=lambda a: (order.index(a.exchange) if a.exchange in order else len(order), a.label))
     coverage = complete_from(store)
-    return [account_outlook(store, a, today, coverage) for a in accounts]
+    groups, missing = _groups(store, accounts, now_ms)
+    return [account_outlook(store, a, today, coverage, groups.get(a.label), missing.get(a.label)) for a in accounts]
+
+
+def _groups(store: Any, accounts: list[Any], now_ms: int) -> tuple[dict[str, list[Any]], dict[str, list[str]]]:
+    """label -> the accounts counted together for its tier (main first), and label -> subaccounts not held."""
+    from perpvol_core.analytics.reconcile import reconcile
+
+    by_label = {a.label: a for a in accounts}
+    groups: dict[str, list[Any]] = {}
+    missing: dict[str, list[str]] = {}
+    for rec in reconcile(store, now_ms=now_ms).accounts:
+        main = rec.main or rec.label
+        if rec.main is None and rec.missing_subaccounts:
+            missing[rec.label] = list(rec.missing_subaccounts)
+        if rec.subaccounts and main in by_label:
+            members = [by_label[main], *(by_label[s] for s in rec.subaccounts if s in by_label)]
+            for member in members:
+                groups[member.label] = members
+    return groups, missing

@@ -83,6 +83,7 @@ def _outlook(o: TierOutlook, rec: Reconciliation | None) -> dict[str, Any]:
         fraction = min(Decimal(1), p.volume / p.next_threshold)
     return {
         "label": o.label, "exchange": o.exchange, "venue": o.venue, "window_days": o.window_days,
+        "scope": ",".join(o.scope),
         "window": f"{o.window_start.isoformat()} to {o.window_end.isoformat()}",
         "read": o.table is not None, "published": published, "volume": _amount(p.volume), "pace": _amount(p.pace, 0),
         "tier": p.tier, "reported_tier": o.reported_tier, "next_tier": p.next_tier,
