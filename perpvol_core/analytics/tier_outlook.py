@@ -3,7 +3,8 @@
 The window on a UTC date ``X`` is the ``W`` UTC days ending with ``X`` (today's part included), ``W`` the
 table's window. From an account's counted perp volume per UTC day (the fills perpvol stored):
 
-* **where it stands**: the window's volume today and the tier of the venue's table it reaches;
+* **where it stands**: the window's volume today (spot counted ``spot_weight`` times where the venue's table
+  says so) and the tier of the venue's table it reaches;
 * **the next tier**: the volume still needed (its threshold minus the window's volume), and the first date
   the window reaches it if every day from tomorrow on trades the recent pace (the average of the
   ``PACE_DAYS`` whole UTC days before today) while the oldest days drop out: None when it never does;
@@ -136,10 +137,35 @@ class TierOutlook(BaseModel):
 
 
 def _daily(store: Any, account_id: int, first: date, today: date) -> pl.DataFrame:
-    frame = store.rollups_frame(
+    return _rollups(store, account_id, first, today).filter(pl.col("counted"))
+
+
+def _rollups(store: Any, account_id: int, first: date, today: date) -> pl.DataFrame:
+    return store.rollups_frame(
         start_day_ms=timeutil.day_ms(first), end_day_ms=timeutil.day_ms(today), account_id=account_id
     )
-    return frame.filter(pl.col("counted"))
+
+
+def _tier_volume(store: Any, members: list[Any], first: date, today: date, spot_weight: Decimal | None
+                 ) -> dict[date, Decimal]:
+    """Per UTC day, the volume the tier counts: the members' counted perp volume, plus ``spot_weight`` times
+    their spot volume (fills of markets that are not perps) where the venue counts spot."""
+    daily: dict[date, Decimal] = {}
+    for member in members:
+        spec = VENUES.get(member.exchange)
+        frame = _rollups(store, member.id, first, today)
+        for day_ms, notional, counted, market in zip(frame["day_ms"].to_list(), frame["notional"].to_list(),
+                                                     frame["counted"].to_list(), frame["market"].to_list(),
+                                                     strict=True):  # fmt: skip
+            if counted:
+                weight = Decimal(1)
+            elif spot_weight and spec is not None and not spec.is_perp(str(market)):
+                weight = spot_weight
+            else:
+                continue
+            day = timeutil.date_of_ms(int(day_ms))
+            daily[day] = daily.get(day, Decimal(0)) + Decimal(notional) * weight
+    return daily
 
 
 def _side(frame: pl.DataFrame, liquidity: str, schedule_rate: Decimal | None, reported: Decimal | None) -> FeePaid:
@@ -161,12 +187,7 @@ def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str
     first = today - timedelta(days=max(window, PACE_DAYS + 1) - 1)
     frame = _daily(store, account.id, first, today)
     members = group or [account]
-    daily: dict[date, Decimal] = {}
-    for member in members:
-        rows = frame if member.id == account.id else _daily(store, member.id, first, today)
-        for day_ms, notional in zip(rows["day_ms"].to_list(), rows["notional"].to_list(), strict=True):
-            day = timeutil.date_of_ms(int(day_ms))
-            daily[day] = daily.get(day, Decimal(0)) + Decimal(notional)
+    daily = _tier_volume(store, members, first, today, table.spot_weight if table else None)
     empty = FeeTable(kind="", window_days=window, published=False)
     proj = project(daily, today, table or empty)
     in_window = frame.filter(pl.col("day_ms") >= timeutil.day_ms(today - timedelta(days=window - 1)))

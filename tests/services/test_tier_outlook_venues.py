@@ -32,13 +32,18 @@ OPTIONS = {"max_attempts": 6, "backoff_s": 0.05, "timeout": 5.0}
 
 
 def _expected(sim, start_ms: int, end_ms: int) -> dict[str, tuple[Decimal, Decimal]]:
-    """(notional, USD fees) of the counted fills in [start_ms, end_ms), per liquidity, from the simulator."""
-    out = {"MAKER": (Decimal(0), Decimal(0)), "TAKER": (Decimal(0), Decimal(0))}
+    """(notional, USD fees) of the counted fills in [start_ms, end_ms), per liquidity, and the spot notional
+    (``SPOT``, fees unused), from the simulator."""
+    out = {"MAKER": (Decimal(0), Decimal(0)), "TAKER": (Decimal(0), Decimal(0)), "SPOT": (Decimal(0), Decimal(0))}
     profile = sim.history.profile
     for f in sim.history.fills:
-        if start_ms <= f.ts_ms < end_ms and profile.counts(f.market, f.fill_type):
+        if not start_ms <= f.ts_ms < end_ms:
+            continue
+        if profile.counts(f.market, f.fill_type):
             volume, fees = out[f.liquidity]
             out[f.liquidity] = (volume + f.price * f.size, fees + (f.fee if f.fee_asset.upper() in USD else 0))
+        elif not profile.is_perp(f.market):
+            out["SPOT"] = (out["SPOT"][0] + f.price * f.size, Decimal(0))
     return out
 
 
@@ -86,7 +91,9 @@ def test_every_venue_schedule_and_fee_paid(synced) -> None:
         expected = _expected(sim, start, timeutil.day_ms(today) + timeutil.MS_PER_DAY)
         maker_v, maker_f = expected["MAKER"]
         taker_v, taker_f = expected["TAKER"]
-        assert o.projection.volume == maker_v + taker_v, name
+        weight = table.spot_weight or 0  # a venue whose tier counts spot (weighted), else perps only
+        assert o.projection.volume == maker_v + taker_v + weight * expected["SPOT"][0], name
+        assert (weight > 0) == (name == "hyperliquid") and (name != "hyperliquid" or expected["SPOT"][0] > 0)
         assert (o.maker.volume, o.maker.fees, o.taker.volume, o.taker.fees) == (maker_v, maker_f, taker_v, taker_f)
         assert taker_v and o.taker.effective_bps == taker_f / taker_v * 10_000, name
         if maker_v:
