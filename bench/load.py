@@ -7,7 +7,8 @@ Prints; asserts nothing.
 2. API, per database: a server process (``perpvol_app.api`` routes, no worker) on that store; ``--clients``
    concurrent aiohttp clients issue ``--requests`` requests to each of ``GET /api/v1/volume/summary``,
    ``/volume/daily`` and ``/volume/range``; p50/p99/max per endpoint; the server's RSS at start and its peak
-   (psutil, sampled every 50 ms); then the three endpoints mixed while ``--live-fills`` fills land one by one
+   (psutil, sampled every 50 ms) and its CPU time per request (robust to a loaded machine, unlike latency);
+   then the three endpoints mixed while ``--live-fills`` fills land one by one
    (10 per second, each a new data version, so reads recompute from the totals);
 3. dashboard first load in headless chromium (``bench/dashboard.py``'s ``browser_time``), SQLite only;
 4. backfill of ``--backfill-fills`` fills (default 1 million) against the Paradex simulator, as a ratio to the
@@ -145,6 +146,7 @@ class _Peak:
 
         self._ps = psutil.Process(pid)
         self.start = self.peak = self._ps.memory_info().rss
+        self.cpu_s = lambda: sum(self._ps.cpu_times()[:2])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -162,6 +164,8 @@ class _Peak:
 
 
 def _line(label: str, lat: list[float], clients: int) -> str:
+    if not lat:
+        return f"  GET {label:<58} no request completed"
     lat = sorted(lat)
     p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     return (f"  GET {label:<58} {len(lat):>5} requests, {clients} clients: p50 {p50 * 1000:6.1f} ms, "
@@ -178,8 +182,10 @@ def api_load(settings: Settings, clients: int, requests: int, live_fills: int) -
         peak = _Peak(proc.pid)
         url = f"http://127.0.0.1:{port}/api/v1"
         for path in ENDPOINTS:
+            cpu0 = peak.cpu_s()
             lat = asyncio.run(_hammer([url + path], clients, requests))[url + path]
-            print(_line(path, lat, clients))
+            per = (peak.cpu_s() - cpu0) / (len(lat) + 1) * 1000  # the server's CPU, whatever else runs
+            print(_line(path, lat, clients) + f", server CPU {per:.2f} ms/request")
         print(f"  server RSS: {peak.start / 2**20:.0f} MiB at start, peak {peak.peak / 2**20:.0f} MiB under load")
         if live_fills:
             stop = threading.Event()
