@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from perpvol_core.exchanges._http import FillPage
 from perpvol_core.exchanges.hyperliquid.paging import FillsWalk
-
-if TYPE_CHECKING:
-    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
+from perpvol_core.exchanges.hyperliquid.source import FillsSource
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +40,18 @@ PROFILE_KEY = "hip3_fills"
 ALL, CORE, PER_DEX = "all", "core", "per_dex"
 
 
-def reading(conn: HyperliquidConnector) -> str | None:
+def reading(conn: FillsSource) -> str | None:
     value = conn.observed(PROFILE_KEY)
     return value if value in (ALL, CORE, PER_DEX) else None
 
 
-def _record(conn: HyperliquidConnector, value: str) -> None:
+def _record(conn: FillsSource, value: str) -> None:
     if reading(conn) != value:
         log.info("hyperliquid: HIP-3 fills without `dex`: %s", value)
         conn.observe(PROFILE_KEY, value)
 
 
-def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
+def dex_pages(conn: FillsSource, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
     """Every fill of ``[start_ms, end_ms]``, builder dexes included under every F13 reading."""
     pos = position if isinstance(position, dict) else {}
     if isinstance(pos.get("dex"), str):
@@ -77,7 +75,7 @@ def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: 
 
 
 def _base_walk(
-    conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool
+    conn: FillsSource, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool
 ) -> Iterator[FillPage]:
     """The walk without ``dex``. Until its fills show the "all" reading (or the dexes were read before it), a
     window it completes may still miss HIP-3 fills: it is not reported complete (``window_done_ms``)."""
@@ -105,7 +103,7 @@ def _base_walk(
         yield from _dex_walks(conn, start_ms, end_ms, then)
 
 
-def _dex_walks(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
+def _dex_walks(conn: FillsSource, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
     """The dexes of ``position`` one after the other; the last page completes the range unless the walk without
     ``dex`` comes next (``then: "base"``)."""
     dex: str = position["dex"]
