@@ -343,7 +343,7 @@ class Connector(ABC):
         return None
 
     def min_pages(self, n_fills: int) -> int:
-        """The fewest requests that can return ``n_fills`` (the page size: the verify windows and the benchmark read it)."""
+        """The fewest requests that can return ``n_fills`` (verify windows and the benchmark read it)."""
         return max(1, -(-n_fills // 500))
 
     def exchange_report(self) -> dict[str, Any] | None:
