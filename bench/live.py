@@ -1,128 +1,104 @@
-"""Fill-to-client latency: simulator fill → private stream → store → bus → ``/api/v1/stream`` message.
+"""Fill → page latency: a simulator's emit time against a browser-side timestamp of the DOM change.
 
-Runs both simulators, a SQLite store (or ``--database-url``), the worker with the live feed and the API
-server in-process, and one WebSocket client. Each fill is added at the simulator; the clock stops when
-the client receives the volume message whose all-time total includes it. Prints median and p99.
+For each deployment shape (``tests/live_rig.py``): ``sqlite`` is one ``perpvol serve`` (server and worker in one
+process) on SQLite; ``pg`` is ``perpvol worker`` and ``perpvol serve --no-worker`` apart, on PostgreSQL and Redis.
+Every registered venue has its simulator; ``--tabs`` dashboards are open in headless chromium, each watching
+its live 24h figure (every 5 ms, through the shadow roots, stamped with the browser's clock). ``--fills`` fills
+are emitted one at a time, the venues in turn; each is waited for in every tab (30 s at most: beyond, it counts
+as missed) before the next. The latency of a fill in a tab is the first change of the figure after the emit
+minus the emit time (the simulator's ``add_live_fill``, same machine clock). Prints p50/p99/max per shape.
 
-    .venv/bin/python bench/live.py [--fills 200] [--history 2000] [--database-url URL]
+    .venv/bin/python bench/live.py [--fills 100] [--tabs 5] [--shapes sqlite,pg]
+
+To compare with an older checkout, run this file and ``tests/live_rig.py`` from inside that checkout.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import secrets
 import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
-
-from websockets.sync.client import connect as ws_connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from perpvol_app import api  # noqa: E402
-from perpvol_app.server import BackgroundApp  # noqa: E402
-from perpvol_core.config import Settings  # noqa: E402
-from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials  # noqa: E402
-from perpvol_core.exchanges.woox.credentials import WooxCredentials  # noqa: E402
-from perpvol_core.security.redaction import Secret  # noqa: E402
-from perpvol_core.security.vault import Vault  # noqa: E402
-from perpvol_core.services.events import EventBus  # noqa: E402
-from perpvol_core.services.live import LIVE, LiveFeed  # noqa: E402
-from perpvol_core.services.worker import Worker  # noqa: E402
-from perpvol_core.store import Store  # noqa: E402
-from perpvol_sim.history import History  # noqa: E402
-from perpvol_sim.paradex import ParadexSim  # noqa: E402
-from perpvol_sim.woox import WooxSim  # noqa: E402
+from tests.live_rig import CHROME_ARGS, CHROMIUM, WATCH_JS, LiveRig, pg_available  # noqa: E402
+
+MISSED_S = 30.0
 
 
-def _wait(pred, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.02)
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def run_shape(shape: str, fills: int, tabs: int, history: int) -> dict[str, float]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"perpvol-bench-live-{shape}-"))
+    rig = LiveRig(tmp, shape, fills=history)
+    t = time.perf_counter()
+    rig.start()
+    print(f"[{shape}] deployment up in {time.perf_counter() - t:.1f} s (venues: {', '.join(rig.venues())})",
+          flush=True)  # fmt: skip
+    latencies: list[float] = []
+    missed = 0
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+            context = browser.new_context()
+            pages = [context.new_page() for _ in range(tabs)]
+            rig.login(pages[0])
+            for page in pages[1:]:
+                page.goto(f"{rig.url}/app", wait_until="commit")
+            for page in pages[1:]:
+                page.locator('[data-window="24h"] .pv-figure-value').wait_for(timeout=90_000)
+            for page in pages:
+                page.evaluate(WATCH_JS, "24h")
+            time.sleep(5.0)  # streams connected and their catch-up syncs done
+            venues = rig.venues()
+            for i in range(fills):
+                _, emitted = rig.emit(venues[i % len(venues)])
+                for page in pages:
+                    try:
+                        page.wait_for_function("(t) => window.pvChanges.some(c => c[0] > t)", arg=emitted,
+                                               timeout=MISSED_S * 1000)  # fmt: skip
+                    except PlaywrightTimeout:
+                        missed += 1
+                        continue
+                    seen = page.evaluate("(t) => window.pvChanges.find(c => c[0] > t)[0]", emitted)
+                    latencies.append(seen - emitted)
+                time.sleep(0.05)
+            browser.close()
+    finally:
+        rig.stop()
+    result = {"n": len(latencies), "missed": missed, "p50": statistics.median(latencies) if latencies else 0.0,
+              "p99": pct(latencies, 0.99) if latencies else 0.0, "max": max(latencies, default=0.0)}  # fmt: skip
+    print(f"[{shape}] fill → page over {fills} fills × {tabs} tabs: p50 {result['p50']:.0f} ms, "
+          f"p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms, missed (>{MISSED_S:.0f} s) {missed}", flush=True)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--fills", type=int, default=200)
-    p.add_argument("--history", type=int, default=2000, help="historical fills per simulated exchange")
-    p.add_argument("--database-url", default=None)
-    args = p.parse_args(argv)
-
-    tmp = Path(tempfile.mkdtemp(prefix="perpvol-bench-live-"))
-    home = tmp / "home"
-    home.mkdir(mode=0o700)
-    token = secrets.token_urlsafe(24)
-    settings = Settings(home=home, database_url=args.database_url or f"sqlite:///{home / 'perpvol.db'}",
-                        api_token=Secret(token))
-    store = Store.open(settings)
-    vault = Vault.open(settings, store)
-    woox = WooxSim(History("woox", 5, args.history, days=60))
-    paradex = ParadexSim(History("paradex", 6, args.history, days=60))
-    woox.start()
-    paradex.start()
-    creds = [
-        ("bench-woox", "woox", woox.base_url,
-         WooxCredentials(api_key=woox.config.api_key, api_secret=Secret(woox.config.api_secret))),
-        ("bench-paradex", "paradex", paradex.base_url,
-         ParadexTokenCredentials(token=Secret(paradex.mint_read_only_token()))),
-    ]
-    for label, exchange, url, c in creds:
-        store.add_account(label, exchange, url, vault.encrypt(c, label=label, base_url=url), c.hint)
-    bus = EventBus()
-    worker = Worker(settings, store=store, vault=vault, interval_s=3600, days=70)
-    worker.engine.bus = bus
-    t = time.perf_counter()
-    worker.run_once()
-    print(f"backfill of {2 * args.history} fills: {time.perf_counter() - t:.1f} s")
-    feed = LiveFeed(store, vault, bus=bus, sync_now=worker.sync_now, refresh_interval_s=3600)
-    worker.add_service(feed)
-    worker.start()
-    server = BackgroundApp(api.make_app(api.ApiContext(settings, store=store, vault=vault, worker=worker, bus=bus)))
-    server.start()
-    try:
-        _wait(lambda: [s["state"] for s in feed.status()["streams"]] == [LIVE, LIVE], 30, "both streams live")
-        ws = ws_connect(f"{server.ws_url}/api/v1/stream?token={token}", open_timeout=10)
-        expected = woox.history.expected_total() + paradex.history.expected_total()
-        total: Decimal | None = None
-
-        def read_until(target: Decimal, timeout: float) -> None:
-            nonlocal total
-            deadline = time.monotonic() + timeout
-            while total != target:
-                msg = json.loads(ws.recv(timeout=max(0.001, deadline - time.monotonic())))
-                if msg.get("type") == "volume":
-                    total = Decimal(msg["totals"]["all"])
-
-        read_until(expected, 30)
-        latencies: list[float] = []
-        for i in range(args.fills):
-            sim, market = (woox, "PERP_BTC_USDT") if i % 2 == 0 else (paradex, "BTC-USD-PERP")
-            t0 = time.perf_counter()
-            fill = sim.history.add_live_fill(market=market)
-            expected += fill.price * fill.size
-            read_until(expected, 30)
-            latencies.append((time.perf_counter() - t0) * 1000)
-        ws.close()
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * len(latencies))) - 1)]
-        print(f"fill-to-client latency over {len(latencies)} fills (WOO X and Paradex alternating, "
-              f"{store.dialect}): median {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms, "
-              f"max {latencies[-1]:.1f} ms")
-        new = sum(s["fills_new"] for s in feed.status()["streams"])
-        print(f"fills ingested from the streams: {new}")
-    finally:
-        server.stop()
-        worker.stop()
-        woox.stop()
-        paradex.stop()
-        store.close()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fills", type=int, default=100)
+    ap.add_argument("--tabs", type=int, default=5)
+    ap.add_argument("--history", type=int, default=2000, help="historical fills per simulated venue")
+    ap.add_argument("--shapes", default="sqlite,pg")
+    args = ap.parse_args(argv)
+    results = {}
+    for shape in args.shapes.split(","):
+        if shape == "pg" and (reason := pg_available()):
+            print(f"[pg] skipped: PostgreSQL unreachable: {reason}")
+            continue
+        results[shape] = run_shape(shape, args.fills, args.tabs, args.history)
+    for shape, r in results.items():
+        print(f"{shape:>6}: p50 {r['p50']:7.0f} ms   p99 {r['p99']:7.0f} ms   max {r['max']:7.0f} ms   "
+              f"({r['n']} fill×tab samples, {r['missed']} missed)")
     return 0
 
 

@@ -23,7 +23,16 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from perpvol_app import api_accounts, api_embed, api_health, api_reconcile, api_stream, api_sync, api_volume
+from perpvol_app import (
+    api_accounts,
+    api_embed,
+    api_health,
+    api_reconcile,
+    api_stream,
+    api_sync,
+    api_tiers,
+    api_volume,
+)
 from perpvol_app.api_context import ApiContext
 from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
 from perpvol_app.api_models import DECIMAL_PATTERN  # noqa: F401 - part of this module's interface (tests read it)
@@ -71,6 +80,7 @@ def include_api(app: FastAPI) -> None:
     app.include_router(api_accounts.router)
     app.include_router(api_sync.router)
     app.include_router(api_volume.router)
+    app.include_router(api_tiers.router)
     app.include_router(api_reconcile.router)
     app.include_router(api_stream.upgrade)
     app.include_router(api_embed.embed)

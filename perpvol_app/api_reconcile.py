@@ -47,6 +47,8 @@ class ReconRow(BaseModel):
     status: Status
     causes: list[ReconCause]
     days: list[Day]
+    #: the accounts whose fills make ``ours`` (a main account and its subaccounts added, for a group figure)
+    accounts: list[str]
 
 
 class ReconFit(BaseModel):
@@ -66,6 +68,10 @@ class ReconAccount(BaseModel):
     fetched_ms: int | None = None
     complete_from: Day | None = None
     note: str
+    #: the main account's label when this one is its subaccount; the subaccounts added; those not added
+    main: str | None = None
+    subaccounts: list[str]
+    missing_subaccounts: list[str]
     rows: list[ReconRow]
     fits: list[ReconFit]
 

@@ -1,6 +1,9 @@
-"""The API's WebSocket ``/api/v1/stream``: a volume snapshot on connect, then every change (bounded queue).
+"""The API's WebSocket ``/api/v1/stream``: a volume snapshot on connect, then every bus event (bounded queue).
 
-``router`` is the WebSocket; ``upgrade`` documents it in the OpenAPI document (a plain GET gets a 426)."""
+Each message is one typed event of :mod:`perpvol_core.services.events` as JSON (``type`` names it): a new fill
+arrives as one ``fills_stored`` (with the totals after it), other changes of the totals as ``volume``.
+``router`` is the WebSocket; ``upgrade`` documents it in the OpenAPI document (a plain GET gets a 426).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +24,13 @@ from perpvol_app.api_routing import secured_router
 from perpvol_app.frontdoor import API_PREFIX
 from perpvol_core import timeutil
 from perpvol_core.security.redaction import redact
-from perpvol_core.services.events import EventBus
+from perpvol_core.services.events import EventBus, FillsStored, VolumeChanged
 
 log = logging.getLogger(__name__)
 
 #: Event types the stream forwards to clients.
-STREAM_EVENT_TYPES = frozenset({"volume", "sync_progress", "sync_done", "account_status", "live_status"})
+STREAM_EVENT_TYPES = frozenset({"volume", "fills_stored", "sync_progress", "sync_done", "account_status", "account",
+                                "live_status", "bus_status"})
 STREAM_QUEUE = 1000
 router = APIRouter(prefix=API_PREFIX)
 
@@ -42,9 +46,9 @@ async def stream(websocket: WebSocket) -> None:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=STREAM_QUEUE)
 
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type") in STREAM_EVENT_TYPES:
-            loop.call_soon_threadsafe(_offer, queue, event)
+    def on_event(event: Any) -> None:
+        if event.type in STREAM_EVENT_TYPES:
+            loop.call_soon_threadsafe(_offer, queue, event.model_dump(mode="json"))
 
     bus = ctx.bus
     unsubscribe = bus.subscribe(on_event)  # before the snapshot: nothing between is lost
@@ -74,9 +78,14 @@ def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
 
 
 async def _snapshot(ctx: ApiContext, bus: EventBus) -> list[dict[str, Any]]:
-    last = list(bus.last.items())
-    snapshot = next((e for k, e in reversed(last) if k.startswith("volume:")), None)
-    if snapshot is None:
+    last = list(bus.last.values())
+    totals = [e for e in last if isinstance(e, VolumeChanged | FillsStored)]
+    snapshot: dict[str, Any] | None = None
+    if totals:
+        newest = max(totals, key=lambda e: e.ts_ms)
+        snapshot = VolumeChanged(totals=newest.totals, by_exchange=newest.by_exchange, ts_ms=newest.ts_ms,
+                                 snapshot=True).model_dump(mode="json")  # fmt: skip
+    else:
         try:
             s = await run_in_threadpool(views.summary_payload, ctx.store)
             snapshot = {"type": "volume", "totals": s["totals"], "by_exchange": s["by_exchange"],
@@ -84,7 +93,7 @@ async def _snapshot(ctx: ApiContext, bus: EventBus) -> list[dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001 - the stream still works without a snapshot
             log.warning("stream snapshot failed: %s", redact(exc))
     events = [snapshot] if snapshot is not None else []
-    return events + [e for k, e in last if k.startswith(("sync_progress:", "live_status:"))]
+    return events + [e.model_dump(mode="json") for e in last if e.type in ("sync_progress", "live_status")]
 
 
 async def _pings(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]]) -> None:

@@ -114,7 +114,9 @@ class Services:
 
     def close(self) -> None:
         from perpvol_app.ui.components.context import set_context
+        from perpvol_app.ui.live_hub import close_hub
 
+        close_hub()
         set_context(None)
         if self.worker is not None:
             try:

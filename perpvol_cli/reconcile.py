@@ -27,6 +27,8 @@ def _usd(value: Decimal | None) -> str:
 
 def _row(r: ReconRow) -> list[str]:
     line = f"  {MARK[r.status]}  {r.figure:<44} venue {_usd(r.theirs):>18}  ours {_usd(r.ours):>18}"
+    if len(r.accounts) > 1:
+        line += f"  (ours: {' + '.join(r.accounts)})"
     if r.status == "differs":
         line += f"  diff {_usd(r.difference)}"
     lines = [line]
@@ -41,6 +43,12 @@ def account_lines(a: AccountReconciliation) -> list[str]:
     """One account as text: its status, the reading each fork fits, then its figures (agreeing day figures of a
     series summed up in one line, every other figure on its own)."""
     lines = [f"{a.label} ({a.venue}): {a.status.replace('_', ' ')}"]
+    if a.main:
+        lines.append(f"  subaccount of {a.main}")
+    if a.subaccounts:
+        lines.append(f"  subaccounts added: {', '.join(a.subaccounts)}")
+    if a.missing_subaccounts:
+        lines.append(f"  subaccounts the venue lists, not added: {', '.join(a.missing_subaccounts)}")
     if a.note:
         lines.append(f"  {a.note}")
     lines.extend(f"  reading: {fit.text}" for fit in a.fits)

@@ -89,7 +89,8 @@ def _print_coverage(cov: dict, exchange: str | None) -> None:
             notes.append(f"{v['display_name']}: partial, not covered before {since}" if since
                          else f"{v['display_name']}: partial, not synced yet")  # fmt: skip
         if v.get("reported_all_time") is not None:
-            notes.append(f"{v['display_name']} reports {_usd(v['reported_all_time'])} all-time perp volume "
+            when = f" as of {v['reported_at']}" if v.get("reported_at") else ""
+            notes.append(f"{v['display_name']} reports {_usd(v['reported_all_time'])} all-time perp volume{when} "
                          f"(perpvol stores {_usd(v['ours_all_time'])})")  # fmt: skip
     if notes:
         print()

@@ -1,5 +1,6 @@
-"""The dashboard: every component assembled on the gold template, refreshed by one periodic
-callback per session that only reads (the worker syncs; sessions never do).
+"""The dashboard: every component assembled on the gold template, updated by events (the worker syncs and
+publishes; sessions never read on a timer). A served session registers with the process's one
+:class:`~perpvol_app.ui.live_hub.LiveHub`, which applies each event to what it changed.
 
 First paint: a served session builds the headline and the history chart only; the range totals,
 calendar, breakdowns, fee tiers and keys are built once the page has loaded (``pn.state.onload``),
@@ -12,9 +13,7 @@ the imports and the first reads.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -29,21 +28,13 @@ from perpvol_app.ui.components.coverage import CoverageView
 from perpvol_app.ui.components.headline import Headline, render_summary
 from perpvol_app.ui.components.history import HistoryChart, normalize_daily
 from perpvol_app.ui.theme import apply_theme, make_template
-from perpvol_core import timeutil
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import VENUES
-from perpvol_core.fill import MS_PER_DAY
-from perpvol_core.security.redaction import redact
 
 #: the registered venues, in the registry's order (every breakdown lists each)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)
 
 log = logging.getLogger(__name__)
-
-REFRESH_MS = 2000
-#: a full reload (history, breakdowns, tiers, 7d/30d/all) happens at most this often, and only
-#: when the stored data changed (a sync finished or new fills arrived).
-FULL_RELOAD_MIN_S = 10.0
 
 EMPTY_HTML = """
 <div class="pv-empty" id="pv-empty">
@@ -55,28 +46,9 @@ EMPTY_HTML = """
 """
 
 
-def _live_24h(ctx: AppContext) -> dict[str, Decimal]:
-    """Exact counted volume of the last 24 hours per exchange (fills table, index range scan)."""
-    from perpvol_core.analytics import volume
-
-    now = timeutil.now_ms()
-    return {e: volume.window_volume(ctx.store, now + 1 - MS_PER_DAY, now + 1, e) for e in EXCHANGES}
-
-
-def live_24h(ctx: AppContext) -> dict[str, Decimal]:
-    """Shared across sessions: computed at most every ~1.5 s per process."""
-    result: dict[str, Decimal] = shared(ctx.store, "live_24h", lambda: _live_24h(ctx))
-    return result
-
-
 def account_rows(ctx: AppContext) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = shared(ctx.store, "account_rows", lambda: snapshot(ctx.store))
     return rows
-
-
-def _data_version(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """Changes when a sync stored something new (fills, coverage, last success) or an account came/went."""
-    return tuple((r["label"], r["fills"], r["covered_to_ms"], r["last_sync_ms"]) for r in rows)
 
 
 def with_all_time_of(summary: dict[str, Any], daily: Any) -> dict[str, Any]:
@@ -142,14 +114,15 @@ class Dashboard(pn.viewable.Viewer):
         self._range = pn.pane.HTML("", sizing_mode="stretch_width", margin=(5, 10))
         self._day = pn.pane.HTML("", sizing_mode="stretch_width", margin=(5, 10))
         self._empty = pn.pane.HTML(EMPTY_HTML, sizing_mode="stretch_width", visible=not self.rows, margin=(5, 10))
-        self._version = _data_version(self.rows)
-        self._busy = False
-        self._last_full = time.monotonic()
+        self._bus_status = pn.pane.HTML("", sizing_mode="stretch_width", visible=False, margin=(5, 10))
+        #: events applied to this session (the tests count work with it)
+        self.applied = 0
         self._calendar_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._breakdowns_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._tiers_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._keys_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._layout = pn.Column(
+            self._bus_status,
             self._empty,
             self.headline,
             self.coverage,
@@ -222,55 +195,24 @@ class Dashboard(pn.viewable.Viewer):
     def _on_summary(self) -> None:
         self.headline.summary = self.summary
 
-    def _read(self) -> dict[str, Any]:
-        """Every store read of one refresh (runs on a worker thread; touches no widget)."""
-        out: dict[str, Any] = {"rows": account_rows(self.context)}
-        version = _data_version(out["rows"])
-        if version != self._version and time.monotonic() - self._last_full >= FULL_RELOAD_MIN_S:
-            out["version"] = version
-            out["full"] = self._fetch()
-        else:
-            out["live"] = live_24h(self.context)
-        return out
+    # -- live updates (called by the hub on this session's next tick) -----------------------------
+    def apply_figures(self, totals: dict[str, Decimal], by_exchange: dict[str, dict[str, Decimal]]) -> None:
+        """The headline figures of a ``fills_stored`` or ``volume`` event (no read)."""
+        self.applied += 1
+        if totals != (self.summary or {}).get("totals") or by_exchange != (self.summary or {}).get("by_exchange"):
+            self.summary = {**(self.summary or {}), "totals": dict(totals), "by_exchange": dict(by_exchange)}
 
-    def _apply(self, update: dict[str, Any]) -> None:
-        if update["rows"] != self.rows:
-            self.rows = update["rows"]
-        if "full" in update:
-            self._version = update["version"]
-            self._apply_full(update["full"])
-        else:
-            self._merge_live(update["live"])
+    def apply_rows(self, rows: list[dict[str, Any]]) -> None:
+        """The account rows (sync progress, statuses) after a sync or account event."""
+        self.applied += 1
+        if rows != self.rows:
+            self.rows = rows
 
-    def tick(self) -> None:
-        """One refresh, synchronously (tests, the benchmark)."""
-        self._apply(self._read())
-
-    async def atick(self) -> None:
-        """The periodic callback: reads off the event loop, then updates the live 24h figure and sync
-        progress, and everything after a sync stored new data. Sessions only read."""
-        if self._busy:
-            return
-        self._busy = True
-        try:
-            self._apply(await asyncio.to_thread(self._read))
-        except asyncio.CancelledError:  # the tab closed while reading: nothing to update
-            return
-        except Exception as exc:  # noqa: BLE001 - a failed read must not kill the session's callback
-            log.warning("dashboard refresh failed: %s", redact(exc))
-        finally:
-            self._busy = False
-
-    def _merge_live(self, live: dict[str, Decimal]) -> None:
-        summary = self.summary or {"totals": {}, "by_exchange": {}}
-        if all((summary.get("by_exchange", {}).get(e) or {}).get("24h") == v for e, v in live.items()):
-            return
-        by_exchange = {e: dict(v) for e, v in summary.get("by_exchange", {}).items()}
-        for e, v in live.items():
-            by_exchange.setdefault(e, {})["24h"] = v
-        totals = dict(summary.get("totals", {}))
-        totals["24h"] = sum(live.values(), Decimal(0))
-        self.summary = {"totals": totals, "by_exchange": by_exchange}
+    def set_bus_status(self, html: str) -> None:
+        """The banner that says live updates are paused (empty: hidden)."""
+        self.applied += 1
+        self._bus_status.object = html
+        self._bus_status.visible = bool(html)
 
     def _fetch(self) -> dict[str, Any]:
         """Everything from the store (shared reads: one query per data change for all sessions)."""
@@ -286,8 +228,16 @@ class Dashboard(pn.viewable.Viewer):
             out["tiers"] = tiers.compute(self.context.store)
         return out
 
+    def fetch_full(self) -> dict[str, Any]:
+        """Everything a full update shows (shared reads; safe off the event loop)."""
+        return self._fetch()
+
+    def apply_full(self, data: dict[str, Any]) -> None:
+        """History, calendar, breakdowns, tiers and figures after stored data changed."""
+        self.applied += 1
+        self._apply_full(data)
+
     def _apply_full(self, data: dict[str, Any]) -> None:
-        self._last_full = time.monotonic()
         self.summary = data["summary"]
         if "coverage_view" in data:
             self.coverage.param.update(**data["coverage_view"])
@@ -331,9 +281,10 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         if dashboard.rows:  # the figures in the page HTML: readable before BokehJS has drawn anything
             template.first_paint(render_summary(dashboard.summary, dashboard.headline.partial))
         pn.state.onload(dashboard.build_rest)
-        # panel runs coroutine functions as callbacks; its annotation only names plain ones
-        cb = pn.state.add_periodic_callback(dashboard.atick, period=REFRESH_MS)  # type: ignore[arg-type]
-        pn.state.on_session_destroyed(lambda _ctx: cb.stop())
+        from perpvol_app.ui.live_hub import get_hub
+
+        unregister = get_hub(ctx).register(dashboard, pn.state.curdoc)  # events, not a timer
+        pn.state.on_session_destroyed(lambda _ctx: unregister())
     template.dashboard = dashboard  # type: ignore[attr-defined]  # read back by tests and the benchmark
     return template
 

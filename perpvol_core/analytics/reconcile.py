@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from itertools import accumulate
@@ -64,6 +65,8 @@ class ReconRow(BaseModel):
     causes: list[Cause] = []
     #: the UTC days the difference is in (``YYYY-MM-DD``), where they can be told
     days: list[str] = []
+    #: the accounts whose fills make ours (a main account and the subaccounts added, for a group figure)
+    accounts: list[str] = []
 
 
 class ForkFit(BaseModel):
@@ -84,6 +87,11 @@ class AccountReconciliation(BaseModel):
     fetched_ms: int | None = None
     complete_from: str | None = None
     note: str = ""
+    #: the group: the main account's label when this one is its subaccount, and the subaccounts added
+    main: str | None = None
+    subaccounts: list[str] = []
+    #: the venue's ids of subaccounts it lists that perpvol does not hold
+    missing_subaccounts: list[str] = []
     rows: list[ReconRow] = []
     fits: list[ForkFit] = []
 
@@ -101,12 +109,26 @@ class Reconciliation(BaseModel):
 
 
 class _Sums:
-    """Prefix sums of the account's fills by time: counted and spot notional, all / taker / maker."""
+    """Prefix sums of the accounts' fills by time from the UTC day of ``since_ms`` on (counted and spot notional,
+    all / taker / maker), and the same totals of every earlier day from the daily rollups (no full scan)."""
 
-    def __init__(self, store: Any, account_ids: list[int], source: FigureSource) -> None:
+    def __init__(self, store: Any, account_ids: list[int], source: FigureSource, since_ms: int | None) -> None:
+        since = None if since_ms is None else since_ms - since_ms % timeutil.MS_PER_DAY
+        zero = Decimal(0)
+        self.base = {(m, k): zero for m in ("volume", "taker_volume", "maker_volume") for k in ("counted", "spot")}
         rows: list[tuple[int, Decimal, bool, bool, bool]] = []
         for account_id in account_ids:
-            f = store.fills_frame(account_id=account_id)
+            if since is not None:  # every day before: from the rollups
+                r = store.rollups_frame(end_day_ms=since - timeutil.MS_PER_DAY, account_id=account_id)
+                for market, liquidity, counted, notional in zip(r["market"].to_list(), r["liquidity"].to_list(),
+                                                                r["counted"].to_list(), r["notional"].to_list(),
+                                                                strict=True):  # fmt: skip
+                    taker = str(liquidity).upper() == "TAKER"
+                    for kind, member in (("counted", bool(counted)), ("spot", source.is_spot(str(market)))):
+                        if member:
+                            self.base[("volume", kind)] += Decimal(notional)
+                            self.base[("taker_volume" if taker else "maker_volume", kind)] += Decimal(notional)
+            f = store.fills_frame(start_ms=since, account_id=account_id)
             for ts, notional, counted, market, liquidity in zip(
                 f["ts_ms"].to_list(), f["notional"].to_list(), f["counted"].to_list(), f["market"].to_list(),
                 f["liquidity"].to_list(), strict=True,
@@ -115,7 +137,6 @@ class _Sums:
                              str(liquidity).upper() == "TAKER"))  # fmt: skip
         rows.sort(key=lambda r: r[0])
         self.ts = [r[0] for r in rows]
-        zero = Decimal(0)
         self.prefix: dict[tuple[str, str], list[Decimal]] = {}
         for metric in ("volume", "taker_volume", "maker_volume"):
             for kind in ("counted", "spot"):
@@ -130,7 +151,8 @@ class _Sums:
         lo = 0 if start is None else bisect.bisect_left(self.ts, start)
         hi = len(self.ts) if end is None else bisect.bisect_left(self.ts, end)
         p = self.prefix[(metric, kind)]
-        return p[hi] - p[lo] if hi > lo else Decimal(0)
+        within = p[hi] - p[lo] if hi > lo else Decimal(0)
+        return within + self.base[(metric, kind)] if start is None else within
 
     def ours(self, fig: ReportedFigure) -> Decimal:
         counted = self.total(fig.metric, "counted", fig.start_ms, fig.end_ms)
@@ -147,8 +169,8 @@ def _day(ms: int | None) -> str:
     return timeutil.display_utc(ms, with_time=False) if ms is not None else "—"
 
 
-def _settle(figs: list[ReportedFigure], sums: _Sums, source: FigureSource) -> tuple[list[ReportedFigure],
-                                                                                     list[ForkFit]]:  # fmt: skip
+def _settle(figs: list[ReportedFigure], sums_of: Callable[[ReportedFigure], _Sums],
+            source: FigureSource) -> tuple[list[ReportedFigure], list[ForkFit]]:  # fmt: skip
     """The figures of the reading each fork's data fits best, and how every reading scored."""
     by_fork: dict[str, dict[str, list[ReportedFigure]]] = defaultdict(lambda: defaultdict(list))
     keep = [f for f in figs if not f.fork]
@@ -161,7 +183,7 @@ def _settle(figs: list[ReportedFigure], sums: _Sums, source: FigureSource) -> tu
         scored: dict[str, tuple[int, int, int]] = {}
         for reading in order:
             rows = [f for f in readings.get(reading, []) if f.value is not None]
-            good = sum(1 for f in rows if f.value is not None and _agrees(f.value, sums.ours(f), f.rounding))
+            good = sum(1 for f in rows if f.value is not None and _agrees(f.value, sums_of(f).ours(f), f.rounding))
             scored[reading] = (good - (len(rows) - good), good, len(rows))
         best = max(order, key=lambda r: (scored[r][0], -order.index(r)))
         keep.extend(readings.get(best, []))
@@ -227,17 +249,30 @@ def _account(store: Any, account: Any, accounts: list[Any]) -> AccountReconcilia
         why = report.get("error") or f"{venue}'s own figures come with the next sync (not fetched yet)"
         return AccountReconciliation(status="not_reported", note=str(why), **base)
     figs = source.figures(report)
-    subs = source.subaccounts(report)
-    added = {str(a.identity).lower() for a in accounts if a.exchange == account.exchange and a.identity}
-    missing = [s for s in subs if s.lower() not in added] if subs is not None else None
-    sums = _Sums(store, [account.id], source)
-    figs, fits = _settle(figs, sums, source)
+    main, subs = _main_of(account, accounts, source)
+    where = _ident(main)[1]  # the venue's ids are scoped by host (a simulator's beside the venue's own)
+    same = {_ident(a)[0]: a for a in accounts if a.exchange == account.exchange and a.identity
+            and _ident(a)[1] == where}  # fmt: skip
+    missing = [s for s in subs if s.lower() not in same] if subs is not None else None
+    group = [main, *(same[s.lower()] for s in subs or [] if s.lower() in same and same[s.lower()].id != main.id)]
+    # fills are read from the earliest edge a figure needs; whole days before it come from the rollups
+    edges = [f.start_ms if f.start_ms is not None else f.end_ms for f in figs]
+    since = min(edges) if edges else None
+    own = _Sums(store, [account.id], source, since)
+    whole = own if [a.id for a in group] == [account.id] else _Sums(store, [a.id for a in group], source, since)
+
+    def sums_of(fig: ReportedFigure) -> _Sums:
+        return whole if fig.scope == "account_and_subaccounts" else own
+
+    figs, fits = _settle(figs, sums_of, source)
     rows = []
     for fig in figs:
+        sums = sums_of(fig)
         ours = sums.ours(fig)
+        counted = [a.label for a in group] if sums is whole else [account.label]
         row = dict(label=account.label, exchange=account.exchange, key=fig.key, figure=fig.label, metric=fig.metric,
                    period=fig.period, day=fig.day, start_ms=fig.start_ms, end_ms=fig.end_ms, scope=fig.scope,
-                   source=fig.source, reading=fig.reading, ours=ours)  # fmt: skip
+                   source=fig.source, reading=fig.reading, ours=ours, accounts=counted)  # fmt: skip
         if fig.value is None:
             rows.append(ReconRow(status="not_reported", **row))
         elif _agrees(fig.value, ours, fig.rounding):
@@ -256,8 +291,11 @@ def _account(store: Any, account: Any, accounts: list[Any]) -> AccountReconcilia
     note = "" if rows else f"{venue} answered without a readable figure"
     if (err := (report.get("figures") or {}).get("error")) or report.get("error"):
         note = str(err or report.get("error"))
+    group_info: dict[str, Any] = dict(main=main.label if main.id != account.id else None,
+                                      subaccounts=[a.label for a in group if a.id != main.id],
+                                      missing_subaccounts=missing or [])
     return AccountReconciliation(status=status, fetched_ms=report.get("fetched_ms"), note=note, rows=rows,
-                                 fits=fits, **base)  # fmt: skip
+                                 fits=fits, **group_info, **base)  # fmt: skip
 
 
 def _explain_by_days(row: ReconRow, rows: list[ReconRow]) -> None:
@@ -271,6 +309,27 @@ def _explain_by_days(row: ReconRow, rows: list[ReconRow]) -> None:
             causes = {c.code: c for r in members for c in r.causes}
             row.causes = list(causes.values())
             return
+
+
+def _ident(account: Any) -> tuple[str, str]:
+    """(the venue's id of the account, lower-case; the host it is scoped to, "" for the venue's own)."""
+    ident, _, host = str(account.identity or "").partition("@")
+    return ident.lower(), host
+
+
+def _main_of(account: Any, accounts: list[Any], source: FigureSource) -> tuple[Any, list[str] | None]:
+    """The main account of ``account``'s group and the subaccounts the venue lists for it: the account itself
+    when the venue lists subaccounts of it (or none is known), else the stored account listing it as one."""
+    subs = source.subaccounts(account.exchange_report or {})
+    if subs or not account.identity:
+        return account, subs
+    me, where = _ident(account)
+    for other in accounts:
+        if other.exchange == account.exchange and other.id != account.id and _ident(other)[1] == where:
+            theirs = source.subaccounts(other.exchange_report or {}) or []
+            if me in {s.lower() for s in theirs}:
+                return other, theirs
+    return account, subs
 
 
 def _in(day: str, start: int | None, end: int | None) -> bool:

@@ -34,6 +34,7 @@ from perpvol_core.exchanges import (
 )
 from perpvol_core.security.credentials import Credentials, CredentialsInvalid
 from perpvol_core.security.redaction import redact
+from perpvol_core.services.events import AccountChanged, publish_quietly
 from perpvol_core.store import Account, AccountExists, AccountNotFound, Store
 
 LABEL_MAX = 64
@@ -319,15 +320,17 @@ def add_account_report(
         replaced = store.replace_credentials(
             label, blob, creds.hint, **({"base_url": base_url} if base_url is not None else {})
         )
+        publish_quietly(AccountChanged(action="changed", label=label, exchange=creds.exchange))
         return replaced, report
     account = store.add_account(label, creds.exchange, base_url, blob, creds.hint)
-    if identity is None:
-        return account, report
-    try:
-        return _set_identity(store, label, creds.exchange, identity), report
-    except DuplicateAccount:  # another writer stored the same account meanwhile: take this one back out
-        store.remove_account(label)
-        raise
+    if identity is not None:
+        try:
+            account = _set_identity(store, label, creds.exchange, identity)
+        except DuplicateAccount:  # another writer stored the same account meanwhile: take this one back out
+            store.remove_account(label)
+            raise
+    publish_quietly(AccountChanged(action="added", label=label, exchange=creds.exchange))
+    return account, report
 
 
 def _set_identity(store: Store, label: str, exchange: str, identity: str | None) -> Account:
@@ -387,7 +390,10 @@ def remove_account(store: Store, label: str) -> None:
 
     Raises AccountInputError (malformed label), AccountNotFound.
     """
-    store.remove_account(_stored_label(store, label))
+    stored = _stored_label(store, label)
+    account = _existing(store, stored)
+    store.remove_account(stored)
+    publish_quietly(AccountChanged(action="removed", label=stored, exchange=account.exchange if account else None))
 
 
 __all__ = [

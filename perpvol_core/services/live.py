@@ -9,9 +9,11 @@ Pushed fills are classified by the venue's rules and ingested through the same i
 ``store.ingest_fills`` as REST sync, so a fill seen live and later in REST counts once. A dropped stream
 reconnects with exponential backoff; after every (re)connect one incremental REST sync of that account
 closes the gap, and while a stream is down (or the credential cannot open one) the feed asks for
-frequent incremental REST syncs instead. Each change of the 24h/7d/30d/all totals is published on the
-event bus as ``{"type": "volume", "totals": {...}, "by_exchange": {...}, "ts_ms": ...}`` (decimal strings);
-stream states as ``{"type": "live_status", "label": ..., "state": ...}``.
+frequent incremental REST syncs instead. Fills stored from a stream are published on the event bus as one
+:class:`~perpvol_core.services.events.FillsStored` per account and burst, carrying the 24h/7d/30d/all totals
+after them; any other change of the totals (a REST sync stored fills, the rolling windows moved) as a
+:class:`~perpvol_core.services.events.VolumeChanged`; stream states as
+:class:`~perpvol_core.services.events.LiveStatus`.
 """
 
 from __future__ import annotations
@@ -37,9 +39,8 @@ from perpvol_core.exchanges import ExchangeError, StreamAdapter, classify, make_
 from perpvol_core.exchanges._errors import StreamAuthRefused, StreamProtocolError
 from perpvol_core.exchanges._spec import StreamTarget
 from perpvol_core.fill import Fill
-from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
-from perpvol_core.services.events import EventBus, get_bus
+from perpvol_core.services.events import BusStatus, EventBus, FillsStored, LiveStatus, VolumeChanged, get_bus
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,23 @@ class StreamStatus:
         }
 
 
-def volume_event(store: Any, now_ms: int | None = None) -> dict[str, Any]:
-    """The ``volume`` bus event for the store's current totals (decimal strings)."""
+def volume_event(store: Any, now_ms: int | None = None) -> VolumeChanged:
+    """The ``volume`` bus event for the store's current totals."""
     from perpvol_core.analytics import volume
 
     now = timeutil.now_ms() if now_ms is None else now_ms
     s = volume.summary(store, now_ms=now)
-    return {
-        "type": "volume",
-        "totals": {k: canonical_decimal(v) for k, v in s["totals"].items()},
-        "by_exchange": {
-            ex: {k: canonical_decimal(v) for k, v in vals.items()} for ex, vals in s["by_exchange"].items()
-        },
-        "ts_ms": now,
-    }
+    return VolumeChanged(totals=s["totals"], by_exchange=s["by_exchange"], ts_ms=now)
+
+
+@dataclass
+class _Stored:
+    """New fills of one account stored since the last publish."""
+
+    exchange: str
+    count: int
+    first_ms: int
+    last_ms: int
 
 
 class _Connection:
@@ -171,6 +175,7 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
         self._last_totals: Any = None
+        self._stored: dict[str, _Stored] = {}  # label → fills stored from its stream, not yet published
         self._sync_requests: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -250,9 +255,12 @@ class LiveFeed:
             for st in self._statuses.values():
                 st.state = STOPPED
 
-    def _on_bus_event(self, event: dict[str, Any]) -> None:
+    def _on_bus_event(self, event: Any) -> None:
         # a REST sync that finished (or ingested a page) may have changed the totals; bursts coalesce
-        if event.get("type") in ("sync_done", "sync_progress"):
+        if event.type in ("sync_done", "sync_progress"):
+            self.mark_dirty()
+        elif isinstance(event, BusStatus) and event.state == "connected":
+            self._last_totals = None  # the shared bus is back: others may have missed the totals, send them again
             self.mark_dirty()
 
     def _dirty_event(self) -> asyncio.Event:
@@ -268,18 +276,31 @@ class LiveFeed:
             self._dirty_event().set()
 
     async def _publisher(self) -> None:
-        """Coalesces bursts: one recompute per wake-up, published only when the totals changed."""
+        """Coalesces bursts: one recompute per wake-up. Fills stored from the streams go out as one
+        ``fills_stored`` per account (with the totals after them); otherwise a ``volume`` event when the
+        totals changed."""
         dirty = self._dirty_event()
         while True:
             await dirty.wait()
             dirty.clear()
+            with self._lock:
+                stored, self._stored = self._stored, {}
             try:
                 event = await asyncio.to_thread(volume_event, self.store)
             except Exception as exc:  # noqa: BLE001 - try again on the next change
                 log.warning("live totals not computed: %s", redact(exc))
+                with self._lock:
+                    for label, s in stored.items():
+                        self._stored.setdefault(label, s)
                 continue
-            key = (event["totals"], event["by_exchange"])
-            if key != self._last_totals:
+            key = (event.totals, event.by_exchange)
+            for label, s in stored.items():
+                self.bus.publish(FillsStored(label=label, exchange=s.exchange, new_fills=s.count, first_ms=s.first_ms,
+                                             last_ms=s.last_ms, totals=event.totals, by_exchange=event.by_exchange,
+                                             ts_ms=event.ts_ms))  # fmt: skip
+            if stored:
+                self._last_totals = key
+            elif key != self._last_totals:
                 self._last_totals = key
                 self.bus.publish(event)
 
@@ -316,8 +337,7 @@ class LiveFeed:
             if state == LIVE:
                 st.last_error = None
         if changed:
-            self.bus.publish({"type": "live_status", "label": st.label, "exchange": st.exchange, "state": state,
-                              "error": st.last_error, "ts_ms": timeutil.now_ms()})
+            self.bus.publish(LiveStatus(label=st.label, exchange=st.exchange, state=state, error=st.last_error))
 
     async def _request_sync(self, label: str, reason: str) -> None:
         if self._sync_now is None:
@@ -486,6 +506,13 @@ class LiveFeed:
             st.fills_received += 1
             st.fills_new += int(new or 0)
             st.last_fill_ms = fill.ts_ms
+            if new:
+                s = self._stored.get(account.label)
+                if s is None:
+                    self._stored[account.label] = _Stored(account.exchange, int(new), fill.ts_ms, fill.ts_ms)
+                else:
+                    s.count += int(new)
+                    s.first_ms, s.last_ms = min(s.first_ms, fill.ts_ms), max(s.last_ms, fill.ts_ms)
         if new:
             self._dirty_event().set()
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perpvol_core import timeutil
+from perpvol_core.analytics import fee_schedule
 from perpvol_core.exchanges import VENUES, Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.security.redaction import redact
 from perpvol_core.services import reported
@@ -70,9 +71,14 @@ def check_window(store: Any, account_id: int, connector: Connector, start_ms: in
             if start_ms <= f.ts_ms < end_ms:
                 listed[(f.fill_id, f.fill_type)] = (f.ts_ms, f.price, f.size)
     stored = _stored(store, account_id, start_ms, end_ms)
+    unserved = 0
     if served_from is not None:  # fills older than what the venue still serves cannot be listed again
-        stored = {key: row for key, row in stored.items() if row[0] >= served_from}
+        kept = {key: row for key, row in stored.items() if row[0] >= served_from}
+        unserved, stored = len(stored) - len(kept), kept
+        # nor compared: the cap may cut through the millisecond before served_from (its rest is not listed)
+        listed = {key: row for key, row in listed.items() if row[0] >= served_from}
     check = WindowCheck(start_ms, end_ms, exchange_fills=len(listed), stored_fills=len(stored))
+    check.unserved = unserved
     days: set[str] = set()
     for key, (ts, price, size) in listed.items():
         mine = stored.get(key)
@@ -236,6 +242,7 @@ def after_sync(store: Any, label: str, connector: Connector, *, backfilled: bool
         out.check.repaired = repaired
         record(store, label, out.check)
     out.report = refresh_exchange_report(store, store.get_account(label), connector, now_ms)
+    fee_schedule.refresh(store, store.get_account(label), connector, now_ms)
     out.requests = connector.stats.requests - requests0
     return out
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from perpvol_core import timeutil
 from perpvol_core.security.redaction import redact
-from perpvol_core.store import conflicts
+from perpvol_core.store import conflicts, volume_totals
 from perpvol_core.store import models as m
 from perpvol_core.store.db import Database
 from perpvol_core.store.errors import AccountExists, AccountNotFound
@@ -147,6 +147,7 @@ class AccountRepository:
             self.fills.remove_account_fills(conn, account_id)
             conn.execute(m.sync_state.delete().where(m.sync_state.c.account_id == account_id))
             conflicts.forget(conn, account_id)
+            volume_totals.forget(conn, account_id)
             conn.execute(m.accounts.delete().where(m.accounts.c.id == account_id))
 
     def set_identity(self, label: str, identity: str | None) -> Account:

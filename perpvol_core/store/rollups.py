@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from perpvol_core import timeutil
 from perpvol_core.store import models as m
+from perpvol_core.store import volume_totals
 from perpvol_core.store.db import Database, chunks
 from perpvol_core.store.frames import frame
 from perpvol_core.store.meta import MetaRepository
@@ -54,6 +55,7 @@ def rollup_deltas(rows: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], list[
 
 def add_to_rollups(db: Database, conn: Connection, account_id: int, new_rows: list[dict[str, Any]]) -> None:
     """Add fill rows (just inserted, counted for ``account_id``) to the rollups, inside the caller's transaction."""
+    volume_totals.add(conn, new_rows)  # the read totals, in the same transaction (store/volume_totals.py)
     deltas = rollup_deltas(new_rows)
     if db.dialect == "postgresql":
         ins = pg_dialect.insert(m.rollups)

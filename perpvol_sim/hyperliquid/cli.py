@@ -39,6 +39,8 @@ _FIELD_HELP = {
     "max_connection_s": "F19 forced WebSocket disconnect after N seconds (none: never)",
     "daily_days": "F21 dailyUserVlm entries",
     "portfolio_day": "F23 portfolio day: rolling 24 h or UTC day",
+    "daily_meaning": "§4.1 dailyUserVlm userCross/userAdd: taker/maker or another split (by side)",
+    "withheld_day": "a UTC day (YYYY-MM-DD) never served while userFees and portfolio count it",
     "extra_weight_per_items": "F25 extra weight per 20 fills returned",
 }
 

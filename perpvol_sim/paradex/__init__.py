@@ -101,7 +101,7 @@ _TESTNET_SYSTEM_CONFIG: dict[str, Any] = {
     ],
 }
 
-# /system/volume-tiers (§1): 14-day retail tiers; the account's tier follows its 14-day volume.
+# /system/volume-tiers (§1, §9): 14-day retail and pro tables; the account's tier follows its 14-day volume.
 _VOLUME_TIERS = [
     ("VIP 0", Decimal("0")),
     ("VIP 1", Decimal("100000")),
@@ -109,6 +109,13 @@ _VOLUME_TIERS = [
     ("VIP 3", Decimal("10000000")),
     ("VIP 4", Decimal("50000000")),
 ]
+_PRO_TIERS = [
+    ("Pro 0", Decimal("0")),
+    ("Pro 1", Decimal("5000000")),
+    ("Pro 2", Decimal("25000000")),
+    ("Pro 3", Decimal("100000000")),
+]
+_TABLES = {"retail": _VOLUME_TIERS, "pro": _PRO_TIERS}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -168,6 +175,9 @@ class ParadexSimConfig:
     #: Window of ``volume_tiers[kind].volume``: "rolling" (the last 14 × 24 h, default) or "utc_days" (the
     #: last 14 whole UTC days including today's part) — the notes give only the 14-day duration.
     volume_window: str = "rolling"
+    #: The kinds ``/account/info`` reports in ``volume_tiers`` (which appear is UNCONFIRMED): ("retail",),
+    #: ("retail", "pro") or ("pro",); ``fees`` are the first kind's tier rates.
+    volume_tier_kinds: tuple[str, ...] = ("retail",)
     #: Granularity of ``/account/history?type=volume`` (UNCONFIRMED): "daily", "hourly" or "cumulative"
     #: (perpvol_sim/paradex/figures.py). The three options below make the figures disagree with the fills.
     volume_series: str = "daily"
@@ -726,7 +736,7 @@ class ParadexState:
     # fills and markets ----------------------------------------------------------------------------
     def owns_fills(self, account: int) -> bool:
         """Only the primary account owns the history; other registered accounts have no fills."""
-        return account == self.primary_account
+        return account == self.primary_account or sim_figures.is_subaccount(self, account)
 
     def markets(self) -> list[str]:
         if self._markets is None:
@@ -974,8 +984,15 @@ class SystemStateHandler(_Handler):
         self.send_json({"status": "ok"})
 
 
-def _tier_fee_rates(order: int) -> dict[str, str]:
+def _tier_fee_rates(order: int, kind: str = "retail") -> dict[str, str]:
+    if kind == "pro":  # pro: a small maker fee, a lower taker fee
+        return {"maker_rate": plain_decimal(Decimal("0.00005") - Decimal("0.00001") * order),
+                "taker_rate": plain_decimal(Decimal("0.00025") - Decimal("0.00002") * order)}  # fmt: skip
     return {"maker_rate": "0", "taker_rate": plain_decimal(Decimal("0.0003") - Decimal("0.00002") * order)}
+
+
+def _tier_of(kind: str, volume: Decimal) -> int:
+    return max(i for i, (_name, minimum) in enumerate(_TABLES[kind]) if volume >= minimum)
 
 
 class VolumeTiersHandler(_Handler):
@@ -983,18 +1000,19 @@ class VolumeTiersHandler(_Handler):
 
     def get(self) -> None:
         results = []
-        for order, (name, min_volume) in enumerate(_VOLUME_TIERS):
-            results.append(
-                {
-                    "kind": "retail",
-                    "tier_name": name,
-                    "min_volume": plain_decimal(min_volume),
-                    "min_volume_duration": "14d",
-                    "nft_min_volume": "0",
-                    "sort_order": order,
-                    "fee_rates": _tier_fee_rates(order),
-                }
-            )
+        for kind, table in _TABLES.items():
+            for order, (name, min_volume) in enumerate(table):
+                results.append(
+                    {
+                        "kind": kind,
+                        "tier_name": name,
+                        "min_volume": plain_decimal(min_volume),
+                        "min_volume_duration": "14d",
+                        "nft_min_volume": plain_decimal(min_volume / 2) if kind == "retail" else "0",
+                        "sort_order": order,
+                        "fee_rates": _tier_fee_rates(order, kind),
+                    }
+                )
         self.send_json({"results": results})
 
 
@@ -1164,13 +1182,14 @@ class FillsHandler(_Handler):
             self.send_json({"next": None, "prev": None, "results": []})
             return
         visible = state.visible_until_ms()
-        fills, more_after, more_before = state.book.page(flt, page_size, state.config, marker, visible)
+        book = sim_figures.book_for(state, account)
+        fills, more_after, more_before = book.page(flt, page_size, state.config, marker, visible)
         if state.faults is not None and state.faults.skip_page(self.request.path):
             # injected fault: silently answer with the page after this one (a pagination bug)
             if fills and more_after:
                 last = fills[-1]
                 skip_marker = (last.ts_ms, last.fill_id, last.fill_type, 0)
-                fills, more_after, _ = state.book.page(flt, page_size, state.config, skip_marker, visible)
+                fills, more_after, _ = book.page(flt, page_size, state.config, skip_marker, visible)
             else:
                 fills, more_after = [], False
         if initial_marker is None and fills:
@@ -1235,8 +1254,9 @@ class AccountInfoHandler(_Handler):
             if state.owns_fills(account)
             else Decimal(0)
         )
-        order = max(i for i, (_name, minimum) in enumerate(_VOLUME_TIERS) if volume >= minimum)
-        tier = _VOLUME_TIERS[order][0]
+        kinds = state.config.volume_tier_kinds or ("retail",)
+        volume_tiers = {k: {"tier": _TABLES[k][_tier_of(k, volume)][0], "volume": plain_decimal(volume)} for k in kinds}
+        fee_rates = _tier_fee_rates(_tier_of(kinds[0], volume), kinds[0])
         self.send_json(
             {
                 "results": [
@@ -1250,8 +1270,8 @@ class AccountInfoHandler(_Handler):
                         "username": "",
                         "isolated_market": "",
                         "has_ecosystem_nft": False,
-                        "fees": {**_tier_fee_rates(order), "commission_rate": "0", "discount_rate": "0"},
-                        "volume_tiers": {"retail": {"tier": tier, "volume": plain_decimal(volume)}},
+                        "fees": {**fee_rates, "commission_rate": "0", "discount_rate": "0"},
+                        "volume_tiers": volume_tiers,
                     }
                 ]
             }
@@ -1270,7 +1290,7 @@ class AccountHistoryHandler(_Handler):
         if kind not in self._TYPES:
             self.reject(400, "VALIDATION_ERROR", f"type must be one of {', '.join(self._TYPES)}")
         state = self.state
-        values, days = sim_figures.volume_series(state)
+        values, days = sim_figures.volume_series(state, self.account_for())
         if kind != "volume" or not state.owns_fills(self.account_for()):
             values = ["0"] * len(days)
         # Numbers (spec) written from Decimal text, never through float.
@@ -1625,6 +1645,10 @@ class ParadexSim:
         self.state.clock_offset_s += seconds
 
 
+#: ``perpvol sim paradex`` flags (the reported figures' readings and disagreements)
+SIM_FLAGS = sim_figures.SIM_FLAGS
+
+
 def demo_subkey_private_key(seed: int) -> int:
     """A deterministic demo subkey (simulator only)."""
     return sa.grind_key(int.from_bytes(hashlib.sha256(f"perpvol-sim-subkey-{seed}".encode()).digest(), "big"))
@@ -1634,7 +1658,8 @@ def cmd_sim(args: Any) -> int:
     """``perpvol sim paradex --port P [--seed N] [--fills N] [--live]``: serve until Ctrl-C."""
     history = History("paradex", args.seed, args.fills)
     subkey = demo_subkey_private_key(args.seed)
-    sim = ParadexSim(history, host=getattr(args, "host", "127.0.0.1"), port=args.port)
+    sim = ParadexSim(history, host=getattr(args, "host", "127.0.0.1"), port=args.port,
+                     **sim_figures.options_of(args))  # fmt: skip
     sim.add_subkey(sim.account, sa.public_key_from_private(subkey))
     sim.start()
     token = sim.mint_read_only_token("demo")
@@ -1646,6 +1671,11 @@ def cmd_sim(args: Any) -> int:
     print(f"L2 main key     : {hex(DEMO_L2_PRIVATE_KEY)}")
     print(f"L2 subkey       : {hex(subkey)}  (POST /v1/auth/{hex(sa.public_key_from_private(subkey))})")
     print(f"read-only token : {token}")
+    if sim_figures.subaccount_history(sim.state) is not None:
+        print(f"subaccount      : {hex(sim_figures.SUBACCOUNT_ADDRESS)}  "
+              f"(read-only token {sim_figures.subaccount_token(sim.state, 'demo-sub')})")
+    if sim_figures.options_of(args):
+        print(f"figures         : {sim_figures.options_of(args)}")
     print(f"fills           : {len(history.fills)}  (seed {args.seed})", flush=True)
     try:
         threading.Event().wait()

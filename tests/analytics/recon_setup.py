@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from perpvol_core.config import Settings
-from perpvol_core.exchanges import VENUES, parse_credentials
+from perpvol_core.exchanges import VENUES
 from perpvol_core.security.vault import Vault
+from perpvol_core.services.accounts import AccountRequest, add_account
 from perpvol_core.services.events import EventBus
 from perpvol_core.services.sync import SyncEngine
 from perpvol_core.store import Store
@@ -38,9 +39,9 @@ class Synced:
         self.engine = SyncEngine(self.store, self.vault, EventBus(), connector_options=options())
 
     def add(self, label: str, exchange: str, sim: Any) -> None:
-        creds = parse_credentials(sim.credentials())
-        blob = self.vault.encrypt(creds, label=label, base_url=sim.base_url)
-        self.store.add_account(label, exchange, sim.base_url, blob, creds.hint)
+        """The one account path (tested against the simulator; the venue's own id of the account stored)."""
+        req = AccountRequest(exchange, label, base_url=sim.base_url, credentials=sim.credentials())
+        add_account(self.store, self.vault, req, **options()[exchange])
 
     def sync(self) -> None:
         for res in self.engine.sync(days=730):

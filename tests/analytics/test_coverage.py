@@ -126,7 +126,7 @@ def _check_json(cov: dict[str, Any], ranged: bool) -> None:
     assert capped["display_name"] == display_name(CAPPED) and capped["complete_from"] == "2026-11-20"
     assert capped["reported_all_time"] == "12345.67" and capped["ours_all_time"] == "50"
     assert capped["accounts"][0]["partial"] is True and capped["accounts"][0]["read_from"] == "2024-12-06"
-    assert capped["accounts"][0]["reported_at"] == "2026-12-04T11:30:00Z"
+    assert capped["accounts"][0]["reported_at"] == capped["reported_at"] == "2026-12-04T11:30:00Z"
     assert cov["venues"][FULL]["partial"]["all"] is False and cov["venues"][FULL]["reported_all_time"] is None
     if ranged:
         assert cov["range"] == {"partial": True, "not_covered": {CAPPED: "2026-11-20"}, "note": (
@@ -190,7 +190,8 @@ def test_cli_volume_marks_partial(example: Any, tmp_path: Path) -> None:
     assert any(line.startswith(CAPPED) and line.rstrip().endswith("≥ 50.00") for line in lines)
     assert any(line.startswith(FULL) and line.rstrip().endswith(" 150.00") and "≥" not in line for line in lines)
     assert f"{display_name(CAPPED)}: partial, not covered before 2026-11-20" in lines
-    assert f"{display_name(CAPPED)} reports 12,345.67 all-time perp volume (perpvol stores 50.00)" in lines
+    assert (f"{display_name(CAPPED)} reports 12,345.67 all-time perp volume as of 2026-12-04T11:30:00Z "
+            "(perpvol stores 50.00)") in lines
     rng = run(env, "volume", "--from", "2026-11-01", "--to", "2026-11-15").stdout
     assert "partial: " in rng and "not covered in this range" in rng
 

@@ -112,13 +112,14 @@ def test_reported_figure_matches_ours_and_the_panel_uses_the_reported_table(run)
 
     ft = FeeTiers()
     ft.refresh(env.store, now_ms=NOW_MS)
-    by = {p.exchange: p for p in ft.progress}
-    assert by["paradex"].source == "reported" and by["woox"].source == "indicative"
+    [outlook] = ft.progress["outlooks"]
+    assert outlook.table is not None and outlook.table.published and outlook.reported_tier
     px_table = table_from_report(report)
     assert [t.min_volume for t in px_table.tiers][-1] == Decimal(50_000_000)
+    assert [t.min_volume for t in outlook.table.tiers] == [t.min_volume for t in px_table.tiers]
     html = ft._pane.object
     assert 'data-reconcile="match"' in html and f'data-theirs="{exact(rec.theirs)}"' in html
-    assert "exchange says" in html and "perpvol counts" in html and "WOO X publishes no account-volume figure" in html
+    assert "exchange says" in html and "perpvol counts" in html and 'data-tier-row="VIP 4"' in html
 
 
 def test_withheld_fills_show_the_difference_and_its_likely_cause(run) -> None:

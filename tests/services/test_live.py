@@ -70,7 +70,7 @@ class StreamClient:
         except TimeoutError:
             return None
         self.messages.append(msg)
-        if msg.get("type") == "volume":
+        if msg.get("type") in ("volume", "fills_stored"):  # a stored fill carries the totals after it
             self.total = Decimal(msg["totals"]["all"])
             self.last_volume = msg
         return msg

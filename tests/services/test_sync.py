@@ -61,7 +61,7 @@ class Env:
         self.vault = Vault.open(settings, self.store)
         self.bus = EventBus()
         self.events: list[dict] = []
-        self.bus.subscribe(self.events.append)
+        self.bus.subscribe(lambda event: self.events.append(event.model_dump()))
         self.history = history
         self.engine = self.new_engine(options)
 

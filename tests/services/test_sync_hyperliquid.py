@@ -29,8 +29,10 @@ OPTIONS = {"hyperliquid": {"max_attempts": 3, "backoff_s": 0.01, "max_backoff_s"
                            "rate_limits": {"info": []}, "retention_fills": RETENTION}}  # fmt: skip
 
 
-@pytest.fixture(params=[{}, {"page_cap": 97, "window_pick": "latest", "number_style": "strings"}],
-                ids=["documented", "page-97-latest-strings"])  # fmt: skip
+@pytest.fixture(params=[{}, {"page_cap": 97, "window_pick": "latest", "number_style": "strings"},
+                        {"hip3_mode": "per_dex", "old_window": "error", "window_pick": "descending",
+                         "end_inclusive": False}],
+                ids=["documented", "page-97-latest-strings", "per-dex-refused-descending-exclusive"])  # fmt: skip
 def hl(request):
     now = int(time.time() * 1000)
     history = hyperliquid_history(31, 900, now_ms=now, days=120)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
 from perpvol_core.security.redaction import Secret
@@ -31,9 +32,9 @@ def test_backfill_at_the_page_bound_with_coverage_advancing(settings) -> None:
         bus = EventBus()
         claims: list[tuple[int, int]] = []  # (covered_from_ms stated, fills stored at that moment with ts >= it)
 
-        def on_event(event: dict) -> None:
-            if event.get("type") == "sync_progress" and event.get("covered_from_ms") is not None:
-                since = event["covered_from_ms"]
+        def on_event(event: Any) -> None:
+            if event.type == "sync_progress" and event.covered_from_ms is not None:
+                since = event.covered_from_ms
                 stored = store.fills_frame(start_ms=since, account_id=acc.id).height
                 claims.append((since, stored))
 

@@ -61,10 +61,11 @@ def say(text):
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-def on_event(ev):
-    if ev.get("type") == "sync_progress":
+def on_event(ev):  # a progress dict (the sync's callback) or a typed bus event
+    kind = ev.get("type") if isinstance(ev, dict) else ev.type
+    if kind == "sync_progress":
         say("P")
-    elif ev.get("type") == "volume":
+    elif kind in ("volume", "fills_stored"):
         say("V")
 
 if sys.argv[1] == "sync":

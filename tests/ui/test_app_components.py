@@ -192,10 +192,14 @@ def test_fee_tiers_use_window_volumes(seeded) -> None:
     store, _ = seeded
     ft = FeeTiers()
     ft.refresh(store, now_ms=NOW_MS)
-    by = {p.exchange: p for p in ft.progress}
-    assert by["paradex"].volume == volume.window_volume(store, NOW_MS - 14 * 86_400_000, NOW_MS, "paradex")
-    assert by["woox"].volume == volume.window_volume(store, NOW_MS - 30 * 86_400_000, NOW_MS, "woox")
-    assert 'data-exchange="paradex"' in ft._pane.object
+    outlooks = ft.progress["outlooks"]
+    assert {o.exchange for o in outlooks} == set(EXCHANGES)
+    for o in outlooks:  # each venue's window of whole UTC days, today included (one account per venue here)
+        start = int(dt.datetime.combine(o.window_start, dt.time(), dt.UTC).timestamp() * 1000)
+        end = int(dt.datetime.combine(o.window_end, dt.time(), dt.UTC).timestamp() * 1000) + 86_400_000
+        assert o.projection.volume == volume.window_volume(store, start, end, o.exchange), o.exchange
+        assert f'data-label="{o.label}"' in ft._pane.object
+    assert "fee schedule not read yet" in ft._pane.object  # the demo store was never synced
 
 
 def test_shared_reads_share_one_computation() -> None:
@@ -212,7 +216,7 @@ def test_shared_reads_share_one_computation() -> None:
     assert shared(store, "x", compute) == 3
 
 
-def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_volume_event_updates_the_live_figure(seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from perpvol_core import timeutil
     from perpvol_core.exchanges import counts as is_counted
     from perpvol_core.fill import MS_PER_DAY
@@ -230,7 +234,11 @@ def test_dashboard_tick_updates_the_live_figure(seeded, tmp_path: Path, monkeypa
     dash = Dashboard(ctx)
     stale = {"totals": {"24h": Decimal(-1)}, "by_exchange": {e: {"24h": Decimal(-1)} for e in EXCHANGES}}
     dash.summary = stale
-    dash.tick()
+    from perpvol_core.services.live import volume_event
+
+    event = volume_event(store)  # what the live feed publishes; the dashboard applies it without a read
+    dash.apply_figures(event.totals, event.by_exchange)
+    assert dash.applied == 1
     # an independent recomputation from the fills in (now - 24h, now]
     assert {e: dash.summary["by_exchange"][e]["24h"] for e in EXCHANGES} == want
     assert dash.summary["totals"]["24h"] == sum(want.values())

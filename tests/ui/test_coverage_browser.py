@@ -139,7 +139,8 @@ def _check(page, width: int, complete: date) -> None:  # noqa: ANN001
         assert f["left"] >= 0 and f["right"] <= width and not f["clipped"], f
     note = one("#pv-coverage")
     assert f"partial: {name} not covered before {complete.isoformat()}" in note["text"], note
-    assert f"{name} reports $12,345.67 all-time perp volume · perpvol: ≥ $500.00" in note["text"], note
+    when = f"(as of {(complete + timedelta(days=10)).isoformat()} 00:00 UTC)"  # fetched at today's midnight
+    assert f"{name} reports $12,345.67 all-time perp volume {when} · perpvol: ≥ $500.00" in note["text"], note
     assert 0 <= note["left"] and note["right"] <= width, note
     key = one("#pv-chart-key")
     assert f"{name} before {complete.isoformat()}" in key["text"] and key["right"] <= width, key

@@ -37,7 +37,8 @@ def _groups(rows: list[Any]) -> list[dict[str, Any]]:
             members = [r for r in members if r not in agreeing]
         out.append({"key": f"{key}:{metric}", "summary": summary, "count": len(agreeing), "rows": [
             {"status": r.status, "key": r.key, "day": r.day, "figure": r.figure, "theirs": _amount(r.theirs),
-             "ours": _amount(r.ours), "difference": _amount(r.difference), "days": r.days, "causes": r.causes}
+             "ours": _amount(r.ours), "difference": _amount(r.difference), "days": r.days, "causes": r.causes,
+             "group": " + ".join(r.accounts) if len(r.accounts) > 1 else ""}
             for r in members]})  # fmt: skip
     return out
 
@@ -45,7 +46,8 @@ def _groups(rows: list[Any]) -> list[dict[str, Any]]:
 def render(rec: Any) -> str:
     """HTML of the panel (template ``ui/reconcile.html``; autoescape escapes labels, notes and causes)."""
     accounts = [{"label": a.label, "exchange": a.exchange, "venue": a.venue, "status": a.status, "note": a.note,
-                 "fits": a.fits, "groups": _groups(a.rows)} for a in rec.accounts]  # fmt: skip
+                 "fits": a.fits, "groups": _groups(a.rows), "main": a.main, "subaccounts": a.subaccounts,
+                 "missing": a.missing_subaccounts} for a in rec.accounts]  # fmt: skip
     totals = {"agrees": rec.agrees, "differs": rec.differs, "not_reported": rec.not_reported}
     return render_template("ui/reconcile.html", accounts=accounts, totals=totals)
 

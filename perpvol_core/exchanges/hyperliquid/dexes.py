@@ -7,10 +7,11 @@ likely served without ``dex`` ("all"). The notes leave two other readings open: 
 
 * a HIP-3 fill in it shows the "all" reading: nothing more is read, and the server profile says so (later
   syncs skip the dexes even when their range holds no HIP-3 fill);
-* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes and each is walked
-  with ``dex`` set, handing out only that dex's fills (the walk's own dedupe and the store's keep any other
-  fill from counting twice). What such a walk answers tells "core" (other fills beside the dex's) from
-  "per_dex" (only the dex's); the profile records it.
+* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes; one ``userFills``
+  with ``dex`` per dex drops those that hold none of the account's fills in the range (a short answer without
+  one), and each other dex is walked with ``dex`` set, handing out only that dex's fills (the walk's own
+  dedupe and the store's keep any other fill from counting twice). What these answers hold tells "core"
+  (other fills beside the dex's) from "per_dex" (only the dex's); the profile records it.
 
 Once the profile says "core" or "per_dex", later syncs read the dexes first and the walk without ``dex``
 last, so the windows it completes are complete; before the reading is known, the walk without ``dex``
@@ -31,6 +32,7 @@ from typing import Any
 
 from perpvol_core.exchanges._http import FillPage
 from perpvol_core.exchanges.hyperliquid.paging import FillsWalk
+from perpvol_core.exchanges.hyperliquid.parse import parse_fills
 from perpvol_core.exchanges.hyperliquid.source import FillsSource
 
 log = logging.getLogger(__name__)
@@ -56,51 +58,94 @@ def dex_pages(conn: FillsSource, start_ms: int, end_ms: int, position: dict | No
     pos = position if isinstance(position, dict) else {}
     if isinstance(pos.get("dex"), str):
         yield from _dex_walks(conn, start_ms, end_ms, pos)
-        if pos.get("then") == "base":
-            yield from _base_walk(conn, start_ms, end_ms, None, dexes_done=True)
         return
     if "base" in pos:
         base = pos["base"] if isinstance(pos["base"], dict) else None
-        yield from _base_walk(conn, start_ms, end_ms, base, dexes_done=bool(pos.get("dexes_done")))
+        yield from _base_walk(conn, start_ms, end_ms, base, bool(pos.get("dexes_done")), _tally(pos))
         return
     if position is None and reading(conn) in (CORE, PER_DEX):
         # known to need the dexes: read them first, so the walk without ``dex`` completes windows truly
-        dexes = conn.perp_dexs()
+        dexes = _dexes_to_walk(conn, start_ms, end_ms)
         if dexes:
-            first = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "starts": None, "then": "base"}
+            first = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "then": "base"}
             yield from _dex_walks(conn, start_ms, end_ms, first)
-        yield from _base_walk(conn, start_ms, end_ms, None, dexes_done=True)
+            return
+        yield from _base_walk(conn, start_ms, end_ms, None, True, (0, None))
         return
-    yield from _base_walk(conn, start_ms, end_ms, position or None, dexes_done=False)  # a bare (older) position
+    yield from _base_walk(conn, start_ms, end_ms, position or None, False, (0, None))  # a bare (older) position
+
+
+def _dexes_to_walk(conn: FillsSource, start_ms: int, end_ms: int) -> list[str]:
+    """The builder dexes whose fills may still be missing: ``perpDexs``, less each dex whose newest fills
+    (``userFills`` with ``dex``: one request) show it holds none of the account's fills in the range (a short
+    answer without one). A dex fill of the range in that answer tells the reading ("core" when other fills
+    come with it, "per_dex" when not): the walk without ``dex``, over the same range, did not return it."""
+    dexes = []
+    for dex in conn.perp_dexs():
+        fills, _ = parse_fills(conn.user_fills_rows(dex))
+        own = sum(1 for f in fills if f.market.startswith(f"{dex}:") and start_ms <= f.ts_ms <= end_ms)
+        if own:
+            _record(conn, CORE if own < len(fills) else PER_DEX)
+        if own or len(fills) >= conn.recent_fills:  # its fills, or too many others to tell: walk it
+            dexes.append(dex)
+    return dexes
+
+
+Tally = tuple[int, "int | None"]
+
+
+def _tally(pos: dict) -> Tally:
+    """Fills served so far by the walks before this one, and the oldest of them (the retention evidence)."""
+    served, oldest = pos.get("served"), pos.get("oldest")
+    return (served if isinstance(served, int) else 0), (oldest if isinstance(oldest, int) else None)
+
+
+def _add(tally: Tally, served: int, oldest: int | None) -> Tally:
+    older = [t for t in (tally[1], oldest) if t is not None]
+    return tally[0] + served, (min(older) if older else None)
+
+
+def _retention_start(conn: FillsSource, start_ms: int, tally: Tally) -> int | None:
+    """The venue serves only its newest fills of every market: all the walks together served as many as it
+    keeps, so nothing older than their oldest is served (as ``FillsWalk`` decides for one walk)."""
+    served, oldest = tally
+    return oldest + 1 if oldest is not None and oldest > start_ms and served >= conn.retention_fills else None
 
 
 def _base_walk(
-    conn: FillsSource, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool
+    conn: FillsSource, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool, before: Tally
 ) -> Iterator[FillPage]:
     """The walk without ``dex``. Until its fills show the "all" reading (or the dexes were read before it), a
     window it completes may still miss HIP-3 fills: it is not reported complete (``window_done_ms``)."""
     hip3 = False
-    for page in FillsWalk(conn, start_ms, end_ms, position).pages():
+    walk = FillsWalk(conn, start_ms, end_ms, position)
+    for page in walk.pages():
         hip3 = hip3 or any(":" in f.market for f in page.fills)
         if hip3:
             _record(conn, ALL)
         whole = dexes_done or reading(conn) == ALL
         if page.position is not None:
-            page.position = {"base": page.position, "dexes_done": dexes_done}
+            page.position = {"base": page.position, "dexes_done": dexes_done, "served": before[0],
+                             "oldest": before[1]}  # fmt: skip
             if not whole:
                 page.window_done_ms = None
             yield page
             continue
-        dexes = [] if whole else conn.perp_dexs()
+        tally = _add(before, walk.served, walk.oldest)
+        if page.history_starts_ms is None:  # the dexes read before this walk count toward the cap too
+            page.history_starts_ms = _retention_start(conn, start_ms, tally)
+        dexes = [] if whole else _dexes_to_walk(conn, start_ms, end_ms)
         if not dexes:
             yield page
             return
         # the dexes' fills are still to be read: this page does not complete the range yet
-        then = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "starts": page.history_starts_ms, "then": "done"}
+        then = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "starts": page.history_starts_ms, "then": "done",
+                "served": tally[0], "oldest": tally[1]}  # fmt: skip
         page.position = then
         page.window_done_ms, page.history_starts_ms, page.progress = None, None, 0.999
         yield page
         yield from _dex_walks(conn, start_ms, end_ms, then)
+        return
 
 
 def _dex_walks(conn: FillsSource, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
@@ -111,36 +156,49 @@ def _dex_walks(conn: FillsSource, start_ms: int, end_ms: int, position: dict) ->
     starts = position.get("starts") if isinstance(position.get("starts"), int) else None
     then = "base" if position.get("then") == "base" else "done"
     walk_position = position.get("walk") if isinstance(position.get("walk"), dict) else None
+    tally = _tally(position)
+    own = position.get("own") if walk_position is not None else None
     while True:
         walk = _Observed(conn, start_ms, end_ms, walk_position, dex)
+        if isinstance(own, list) and len(own) == 2 and isinstance(own[0], int):
+            walk.own_served, walk.own_oldest = own[0], own[1] if isinstance(own[1], int) else None
         for page in walk.pages():
-            last = page.position is None
-            if last:
-                walk.conclude()
-            if last and not rest and then == "done":
-                page.history_starts_ms = starts
+            if page.position is not None:
+                page.position = {"dex": dex, "dexes": rest, "walk": page.position, "starts": starts, "then": then,
+                                 "served": tally[0], "oldest": tally[1], "own": [walk.own_served, walk.own_oldest]}
+                page.window_done_ms = None
+                page.progress = 0.999 if then == "done" else 0.0
+                yield page
+                continue
+            walk.conclude()
+            tally = _add(tally, walk.own_served, walk.own_oldest)
+            if not rest and then == "done":
+                page.history_starts_ms = starts or _retention_start(conn, start_ms, tally)
                 yield page
                 return
-            if last and not rest:
-                page.position = {"base": None, "dexes_done": True}
-            elif last:
-                page.position = {"dex": rest[0], "dexes": rest[1:], "walk": None, "starts": starts, "then": then}
+            if rest:
+                page.position = {"dex": rest[0], "dexes": rest[1:], "walk": None, "starts": starts, "then": then,
+                                 "served": tally[0], "oldest": tally[1]}  # fmt: skip
             else:
-                page.position = {"dex": dex, "dexes": rest, "walk": page.position, "starts": starts, "then": then}
+                page.position = {"base": None, "dexes_done": True, "served": tally[0], "oldest": tally[1]}
             page.window_done_ms = None
             page.progress = 0.999 if then == "done" else 0.0
             yield page
-            if last and not rest:
+            if not rest:
+                yield from _base_walk(conn, start_ms, end_ms, None, True, tally)
                 return
-        dex, rest, walk_position = rest[0], rest[1:], None
+        dex, rest, walk_position, own = rest[0], rest[1:], None, None
 
 
 class _Observed(FillsWalk):
-    """A dex walk that notes whether the venue answered fills of other markets beside the dex's (F13)."""
+    """A dex walk that counts the dex's own fills it served (retention evidence) and notes whether the venue
+    answered fills of other markets beside them (F13)."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.own = self.other = 0
+        self.own_served = 0
+        self.own_oldest: int | None = None
 
     def _take(self, fills: list[Any]) -> list[Any]:
         for fill in fills:
@@ -148,7 +206,12 @@ class _Observed(FillsWalk):
                 self.own += 1
             else:
                 self.other += 1
-        return super()._take(fills)
+        fresh = super()._take(fills)
+        for fill in fresh:
+            if fill.market.startswith(f"{self.dex}:"):
+                self.own_served += 1
+                self.own_oldest = fill.ts_ms if self.own_oldest is None else min(self.own_oldest, fill.ts_ms)
+        return fresh
 
     def conclude(self) -> None:
         if self.own and reading(self.conn) != ALL:

@@ -21,6 +21,7 @@ from typing import Any
 
 from perpvol_core.exchanges._errors import ExchangeError
 from perpvol_core.exchanges._figures import FigureSource, ReportedFigure, utc_day_window
+from perpvol_core.exchanges.paradex.identity import _address
 from perpvol_core.money import canonical_decimal, to_decimal
 from perpvol_core.timeutil import MS_PER_DAY
 
@@ -154,8 +155,11 @@ class ParadexFigures(FigureSource):
         return out
 
     def subaccounts(self, report: dict[str, Any]) -> list[str] | None:
+        """The subaccounts' addresses, spelled as the account's identity is (``identity._address``)."""
         subs = (report.get("figures") or {}).get("subaccounts")
-        return [str(s) for s in subs] if isinstance(subs, list) else None
+        if not isinstance(subs, list):
+            return None
+        return [a for a in (_address(s) for s in subs) if a is not None]
 
 
 SOURCE = ParadexFigures()
