@@ -35,7 +35,7 @@ class FillPage:
 
 @dataclass
 class RequestStats:
-    """Counters of one connector (the benchmark and the tests read them)."""
+    """Counters of one connector (the sync reports them per account)."""
 
     requests: int = 0
     retries: int = 0
