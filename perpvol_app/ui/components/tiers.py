@@ -70,7 +70,8 @@ def _table(t: FeeTable, current: str | None, nxt: str | None) -> dict[str, Any]:
 
 
 def _side(name: str, paid: FeePaid) -> dict[str, Any]:
-    return {"name": name, "volume": _amount(paid.volume), "fees": _amount(paid.fees),
+    return {"name": name, "volume": _amount(paid.fee_volume), "fees": _amount(paid.fees),
+            "other": paid.other_asset_fills,
             "effective": _bps(paid.effective_bps), "schedule": _bps(paid.schedule_bps),
             "reported": _bps(paid.reported_bps)}  # fmt: skip
 
@@ -83,6 +84,7 @@ def _outlook(o: TierOutlook, rec: Reconciliation | None) -> dict[str, Any]:
         fraction = min(Decimal(1), p.volume / p.next_threshold)
     return {
         "label": o.label, "exchange": o.exchange, "venue": o.venue, "window_days": o.window_days,
+        "scope": ",".join(o.scope),
         "window": f"{o.window_start.isoformat()} to {o.window_end.isoformat()}",
         "read": o.table is not None, "published": published, "volume": _amount(p.volume), "pace": _amount(p.pace, 0),
         "tier": p.tier, "reported_tier": o.reported_tier, "next_tier": p.next_tier,

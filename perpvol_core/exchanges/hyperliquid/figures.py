@@ -7,6 +7,11 @@
   is a set of figures; the reconciliation keeps the one the data fits.
 * ``portfolio`` ``perpAllTime.vlm`` (all time, perps) and ``perpDay.vlm``, whose "day" is the last 24 h or
   the UTC day so far (F23, fork ``perpDay``).
+
+Whether the address's sub-accounts are in these figures is UNCONFIRMED too (F22): when the venue lists
+sub-accounts of the address, every figure is also given with the scope "address and its sub-accounts" (its
+reading ends in ``SUBS``; the unforked all-time figure gets the fork ``portfolio scope``), compared with the
+address plus the sub-accounts added to perpvol.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from perpvol_core.timeutil import MS_PER_DAY, ms_of_datetime
 
 DAILY_FORK = "dailyUserVlm"
 DAY_FORK = "perpDay"
+SCOPE_FORK = "portfolio scope"
+SUBS = "; sub-accounts included"
 _SPOT = {0: "perps only", 1: "spot once", 2: "spot twice"}
 _SPLIT = {True: "userCross/userAdd = taker/maker", False: "total only"}
 
@@ -47,6 +54,7 @@ class HyperliquidFigures(FigureSource):
     forks = {
         DAILY_FORK: tuple(_reading(spot, split) for split in (True, False) for spot in (0, 1, 2)),
         DAY_FORK: ("rolling 24 h", "UTC day"),
+        SCOPE_FORK: ("address only", "address only" + SUBS),
     }
 
     def is_spot(self, market: str) -> bool:
@@ -103,6 +111,19 @@ class HyperliquidFigures(FigureSource):
                     end_ms=until, value=day_value, source="/info portfolio perpDay.vlm", fork=DAY_FORK,
                     reading=reading,
                 ))  # fmt: skip
+        if self.subaccounts(report):
+            out = self._with_subaccounts(out)
+        return out
+
+    @staticmethod
+    def _with_subaccounts(figures: list[ReportedFigure]) -> list[ReportedFigure]:
+        """Each figure under both scopes: the address only, and the address with its sub-accounts."""
+        out = []
+        for fig in figures:
+            fork, reading = (fig.fork, fig.reading) if fig.fork else (SCOPE_FORK, "address only")
+            out.append(fig.model_copy(update={"fork": fork, "reading": reading}))
+            out.append(fig.model_copy(update={"fork": fork, "reading": reading + SUBS,
+                                              "scope": "account_and_subaccounts"}))  # fmt: skip
         return out
 
 
