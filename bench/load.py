@@ -7,7 +7,8 @@ Prints; asserts nothing.
 2. API, per database: a server process (``perpvol_app.api`` routes, no worker) on that store; ``--clients``
    concurrent aiohttp clients issue ``--requests`` requests to each of ``GET /api/v1/volume/summary``,
    ``/volume/daily`` and ``/volume/range``; p50/p99/max per endpoint; the server's RSS at start and its peak
-   (psutil, sampled every 50 ms); then the three endpoints mixed while ``--live-fills`` fills land one by one
+   (psutil, sampled every 50 ms) and its CPU time per request (robust to a loaded machine, unlike latency);
+   then the three endpoints mixed while ``--live-fills`` fills land one by one
    (10 per second, each a new data version, so reads recompute from the totals);
 3. dashboard first load in headless chromium (``bench/dashboard.py``'s ``browser_time``), SQLite only;
 4. backfill of ``--backfill-fills`` fills (default 1 million) against the Paradex simulator, as a ratio to the
@@ -96,8 +97,9 @@ def synth_fills(exchange: str, n: int, now_ms: int, seed: int, batch: int) -> It
         yield out
 
 
-def seed_store(settings: Settings, n_total: int, batch: int) -> None:
-    """``n_total`` fills through the public ingest path (the same transaction keeps rollups and totals)."""
+def seed_store(settings: Settings, n_total: int, batch: int, bulk: bool = False) -> None:
+    """``n_total`` fills through the public ingest path (the same transaction keeps rollups and totals), or on
+    PostgreSQL with ``bulk`` by COPY with the derived tables computed by the database (``bench/pg_bulk.py``)."""
     from perpvol_core.security.vault import Vault
     from perpvol_core.store import Store
     from perpvol_sim.demo import DEMO_CREDENTIALS
@@ -110,14 +112,26 @@ def seed_store(settings: Settings, n_total: int, batch: int) -> None:
     for k, exchange in enumerate(("woox", "paradex")):
         acc = store.add_account(f"load-{exchange}", exchange, None, DEMO_CREDENTIALS, "load (no credentials)")
         share = n_total // 2 + (n_total % 2 if k == 0 else 0)
-        for chunk in synth_fills(exchange, share, now, 7 + k, batch):
-            store.ingest_fills(acc.id, classify_all(chunk))
-            done += len(chunk)
-            el = time.perf_counter() - t0
-            print(f"  ingested {done:>10,} fills  {done / el:>9,.0f} fills/s", file=sys.stderr, flush=True)
+        if bulk:
+            from bench.pg_bulk import copy_fills
+
+            done += copy_fills(settings.database_url, acc.id,
+                               (classify_all(c) for c in synth_fills(exchange, share, now, 7 + k, batch)))  # fmt: skip
+        else:
+            for chunk in synth_fills(exchange, share, now, 7 + k, batch):
+                store.ingest_fills(acc.id, classify_all(chunk))
+                done += len(chunk)
+                el = time.perf_counter() - t0
+                print(f"  ingested {done:>10,} fills  {done / el:>9,.0f} fills/s", file=sys.stderr, flush=True)
         store.set_status(f"load-{exchange}", "ok")
+    if bulk:
+        from bench.pg_bulk import derive, new_data_version
+
+        derive(settings.database_url)
+        new_data_version(store)
     el = time.perf_counter() - t0
-    print(f"ingest: {done:,} fills in {el:.1f} s = {done / el:,.0f} fills/s ({store.dialect}, batches of {batch:,})")
+    how = "COPY + derived tables" if bulk else f"ingest_fills, batches of {batch:,}"
+    print(f"seed: {done:,} fills in {el:.1f} s = {done / el:,.0f} fills/s ({store.dialect}, {how})")
     store.close()
 
 
@@ -132,6 +146,7 @@ class _Peak:
 
         self._ps = psutil.Process(pid)
         self.start = self.peak = self._ps.memory_info().rss
+        self.cpu_s = lambda: sum(self._ps.cpu_times()[:2])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -149,6 +164,8 @@ class _Peak:
 
 
 def _line(label: str, lat: list[float], clients: int) -> str:
+    if not lat:
+        return f"  GET {label:<58} no request completed"
     lat = sorted(lat)
     p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     return (f"  GET {label:<58} {len(lat):>5} requests, {clients} clients: p50 {p50 * 1000:6.1f} ms, "
@@ -165,8 +182,10 @@ def api_load(settings: Settings, clients: int, requests: int, live_fills: int) -
         peak = _Peak(proc.pid)
         url = f"http://127.0.0.1:{port}/api/v1"
         for path in ENDPOINTS:
+            cpu0 = peak.cpu_s()
             lat = asyncio.run(_hammer([url + path], clients, requests))[url + path]
-            print(_line(path, lat, clients))
+            per = (peak.cpu_s() - cpu0) / (len(lat) + 1) * 1000  # the server's CPU, whatever else runs
+            print(_line(path, lat, clients) + f", server CPU {per:.2f} ms/request")
         print(f"  server RSS: {peak.start / 2**20:.0f} MiB at start, peak {peak.peak / 2**20:.0f} MiB under load")
         if live_fills:
             stop = threading.Event()
@@ -261,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                    help="PostgreSQL server (a scratch database is created on it and dropped)")
     p.add_argument("--batch", type=int, default=100_000)
+    p.add_argument("--pg-seed", choices=("copy", "ingest"), default="copy",
+                   help="PostgreSQL: COPY + derived tables (bench/pg_bulk.py; fast) or the ingest path (slow)")
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--requests", type=int, default=2000, help="requests per endpoint")
     p.add_argument("--live-fills", type=int, default=50, help="fills landing during a mixed read run (0: none)")
@@ -281,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 settings = Settings(home=home, database_url=url)
                 print(f"== {db}")
-                seed_store(settings, a.fills, a.batch)
+                seed_store(settings, a.fills, a.batch, bulk=db == "postgresql" and a.pg_seed == "copy")
                 api_load(settings, a.clients, a.requests, a.live_fills)
                 if db == "sqlite" and not a.no_browser:
                     from bench.dashboard import browser_time

@@ -29,7 +29,9 @@ def _bps(value: Decimal | None) -> str:
 
 
 def _fee_line(side: str, paid: Any) -> str:
-    text = f"{side} {_bps(paid.effective_bps)} bps on {_usd(paid.volume)}"
+    text = f"{side} {_bps(paid.effective_bps)} bps on {_usd(paid.fee_volume)}"
+    if paid.other_asset_fills:
+        text += f" (+{paid.other_asset_fills} fills with fees in other assets left out)"
     extra = []
     if paid.schedule_bps is not None:
         extra.append(f"tier's rate {_bps(paid.schedule_bps)}")

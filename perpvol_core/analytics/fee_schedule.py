@@ -57,6 +57,8 @@ class FeeTable(BaseModel):
     published: bool = True
     #: True when a tier needs volume strictly above its threshold ("> $5M"), False when reaching it is enough
     above: bool = False
+    #: spot volume counts this many times towards the tier (perps once); None: spot does not count
+    spot_weight: Exact | None = None
     tiers: list[FeeTier] = Field(default_factory=list)
     note: str = ""
 

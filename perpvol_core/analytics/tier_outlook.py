@@ -3,7 +3,8 @@
 The window on a UTC date ``X`` is the ``W`` UTC days ending with ``X`` (today's part included), ``W`` the
 table's window. From an account's counted perp volume per UTC day (the fills perpvol stored):
 
-* **where it stands**: the window's volume today and the tier of the venue's table it reaches;
+* **where it stands**: the window's volume today (spot counted ``spot_weight`` times where the venue's table
+  says so) and the tier of the venue's table it reaches;
 * **the next tier**: the volume still needed (its threshold minus the window's volume), and the first date
   the window reaches it if every day from tomorrow on trades the recent pace (the average of the
   ``PACE_DAYS`` whole UTC days before today) while the oldest days drop out: None when it never does;
@@ -33,7 +34,8 @@ from pydantic import BaseModel
 from perpvol_core import timeutil
 from perpvol_core.analytics.fee_schedule import BPS, Exact, FeeSchedule, FeeTable, stored
 from perpvol_core.exchanges import VENUES
-from perpvol_core.fill import MAKER, TAKER
+from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER
+from perpvol_core.store import USD_ASSETS
 
 PACE_DAYS = 7
 
@@ -99,10 +101,15 @@ def _rate_bps(rate: Decimal | None) -> Decimal | None:
 
 
 class FeePaid(BaseModel):
-    """Fees ÷ volume of one side (maker or taker) over the window, against the rates it should be."""
+    """Fees ÷ volume of one side (maker or taker) over the window, against the rates it should be.
+
+    ``fees`` are the fees paid in a USD asset; ``effective_bps`` divides them by the volume of those same fills
+    (``fee_volume``): a fill whose fee is in another asset (``other_asset_fills``) is left out of both."""
 
     volume: Exact
     fees: Exact
+    fee_volume: Exact
+    other_asset_fills: int
     effective_bps: Exact | None
     schedule_bps: Exact | None
     reported_bps: Exact | None
@@ -135,19 +142,49 @@ class TierOutlook(BaseModel):
     error: str | None
 
 
-def _daily(store: Any, account_id: int, first: date, today: date) -> pl.DataFrame:
-    frame = store.rollups_frame(
+def _rollups(store: Any, account_id: int, first: date, today: date) -> pl.DataFrame:
+    return store.rollups_frame(
         start_day_ms=timeutil.day_ms(first), end_day_ms=timeutil.day_ms(today), account_id=account_id
     )
-    return frame.filter(pl.col("counted"))
 
 
-def _side(frame: pl.DataFrame, liquidity: str, schedule_rate: Decimal | None, reported: Decimal | None) -> FeePaid:
-    part = frame.filter(pl.col("liquidity") == liquidity)
-    volume = sum((Decimal(v) for v in part["notional"].to_list()), Decimal(0))
-    fees = sum((Decimal(v) for v in part["fees"].to_list()), Decimal(0))
-    return FeePaid(volume=volume, fees=fees, effective_bps=bps(fees, volume),
-                   schedule_bps=_rate_bps(schedule_rate), reported_bps=_rate_bps(reported))  # fmt: skip
+def _tier_volume(store: Any, members: list[Any], first: date, today: date, spot_weight: Decimal | None
+                 ) -> dict[date, Decimal]:
+    """Per UTC day, the volume the tier counts: the members' counted perp volume, plus ``spot_weight`` times
+    their spot volume (fills of markets that are not perps) where the venue counts spot."""
+    daily: dict[date, Decimal] = {}
+    for member in members:
+        spec = VENUES.get(member.exchange)
+        frame = _rollups(store, member.id, first, today)
+        for day_ms, notional, counted, market in zip(frame["day_ms"].to_list(), frame["notional"].to_list(),
+                                                     frame["counted"].to_list(), frame["market"].to_list(),
+                                                     strict=True):  # fmt: skip
+            if counted:
+                weight = Decimal(1)
+            elif spot_weight and spec is not None and not spec.is_perp(str(market)):
+                weight = spot_weight
+            else:
+                continue
+            day = timeutil.date_of_ms(int(day_ms))
+            daily[day] = daily.get(day, Decimal(0)) + Decimal(notional) * weight
+    return daily
+
+
+def _side(fills: pl.DataFrame, liquidity: str, schedule_rate: Decimal | None, reported: Decimal | None) -> FeePaid:
+    volume = fees = fee_volume = Decimal(0)
+    other = 0
+    part = fills.filter(pl.col("liquidity") == liquidity)
+    for notional, fee, asset in zip(part["notional"].to_list(), part["fee"].to_list(), part["fee_asset"].to_list(),
+                                    strict=True):  # fmt: skip
+        volume += Decimal(notional)
+        if str(asset).upper() in USD_ASSETS:
+            fees += Decimal(fee)
+            fee_volume += Decimal(notional)
+        else:
+            other += 1
+    return FeePaid(volume=volume, fees=fees, fee_volume=fee_volume, other_asset_fills=other,
+                   effective_bps=bps(fees, fee_volume), schedule_bps=_rate_bps(schedule_rate),
+                   reported_bps=_rate_bps(reported))  # fmt: skip
 
 
 def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str, date] | None = None,
@@ -159,17 +196,13 @@ def account_outlook(store: Any, account: Any, today: date, coverage: Mapping[str
     table = schedule.table() if schedule else None
     window = table.window_days if table else 14
     first = today - timedelta(days=max(window, PACE_DAYS + 1) - 1)
-    frame = _daily(store, account.id, first, today)
     members = group or [account]
-    daily: dict[date, Decimal] = {}
-    for member in members:
-        rows = frame if member.id == account.id else _daily(store, member.id, first, today)
-        for day_ms, notional in zip(rows["day_ms"].to_list(), rows["notional"].to_list(), strict=True):
-            day = timeutil.date_of_ms(int(day_ms))
-            daily[day] = daily.get(day, Decimal(0)) + Decimal(notional)
+    daily = _tier_volume(store, members, first, today, table.spot_weight if table else None)
     empty = FeeTable(kind="", window_days=window, published=False)
     proj = project(daily, today, table or empty)
-    in_window = frame.filter(pl.col("day_ms") >= timeutil.day_ms(today - timedelta(days=window - 1)))
+    start_ms = timeutil.day_ms(today - timedelta(days=window - 1))
+    in_window = store.fills_frame(start_ms=start_ms, end_ms=timeutil.day_ms(today) + MS_PER_DAY,
+                                  account_id=account.id).filter(pl.col("counted"))  # fmt: skip
     tier_row = None
     if table is not None and table.tiers:
         index = table.tier_at(proj.volume)

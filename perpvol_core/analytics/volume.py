@@ -69,7 +69,10 @@ def daily_volume(
     return with_date(daily).select("date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
 
 
-def _daily_from_totals(store: Store, start: date | None, end: date | None, exchange: str | None) -> pl.DataFrame:
+def _daily_cells(
+    store: Store, start: date | None, end: date | None, exchange: str | None
+) -> dict[tuple[int, str], list[Any]]:
+    """(day_ms, exchange) -> [volume, maker, taker, USD fees, fills] from the store's per-day totals, sorted."""
     cells: dict[tuple[int, str], list[Any]] = {}
     rows = rollup_reads.day_rows(store, day_ms(start) if start else None, day_ms(end) if end else None, exchange)
     for day, exch, liquidity, notional, fee, fills in rows:
@@ -78,6 +81,11 @@ def _daily_from_totals(store: Store, start: date | None, end: date | None, excha
         cell[1 if liquidity == MAKER else 2] += notional
         cell[3] += fee
         cell[4] += fills
+    return cells
+
+
+def _daily_from_totals(store: Store, start: date | None, end: date | None, exchange: str | None) -> pl.DataFrame:
+    cells = _daily_cells(store, start, end, exchange)
     names = ("volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
     columns: dict[str, Sequence[Any]] = {"day_ms": [k[0] for k in cells], "exchange": [k[1] for k in cells]}
     for i, name in enumerate(names):
@@ -132,6 +140,14 @@ def _shared_daily_rows(
     exchange: str | None, market: str | None,
 ) -> tuple[dict[str, Any], ...]:
     first = dict(coverage)
+    if market is None and rollup_reads.supported(store):  # straight from the per-day totals (no frame)
+        out = []
+        for (day, exch), cell in _daily_cells(store, start, end, exchange).items():
+            when = timeutil.date_of_ms(day)
+            out.append({"date": when.isoformat(), "exchange": exch,
+                        **{k: canonical_decimal(v) for k, v in zip(RANGE_FIELDS, cell[:4], strict=True)},
+                        "fills": int(cell[4]), "covered": is_covered(first, exch, when)})  # fmt: skip
+        return tuple(out)
     return tuple(
         {
             "date": row["date"].isoformat(),

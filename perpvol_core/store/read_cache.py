@@ -86,7 +86,9 @@ _caches_lock = threading.Lock()
 
 
 def for_store(store: Any) -> ReadCache:
-    """The read cache of ``store`` (one per store object, gone with it)."""
+    """The read cache of ``store`` (one per store, gone with it): a store and its repositories share their
+    database object's cache."""
+    store = getattr(store, "db", store)
     with _caches_lock:
         try:
             cache = _caches.get(store)

@@ -4,21 +4,19 @@ notional, the USD-asset fees and the fill count. Kept in the same transaction as
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from decimal import Decimal, localcontext
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
-from cachetools import LRUCache
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from perpvol_core import timeutil
 from perpvol_core.store import models as m
-from perpvol_core.store import volume_totals
+from perpvol_core.store import read_cache, volume_totals
 from perpvol_core.store.db import Database, chunks
 from perpvol_core.store.frames import frame
 from perpvol_core.store.meta import MetaRepository
@@ -27,7 +25,6 @@ from perpvol_core.store.meta import MetaRepository
 USD_ASSETS = frozenset({"USDT", "USDC", "USD"})
 #: Rows per upsert round trip.
 UPSERT_CHUNK = 5000
-ROLLUPS_CACHE_SIZE = 64
 
 
 def rollup_deltas(rows: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], list[Any]]:
@@ -109,11 +106,6 @@ class RollupRepository:
     def __init__(self, db: Database, meta: MetaRepository) -> None:
         self.db = db
         self.meta = meta
-        # frame results by (filters, data version): every surface re-reads the same rollups (API requests,
-        # dashboard sessions), and they change only when fills are added or removed.
-        self._cache: LRUCache[tuple[Any, ...], pl.DataFrame] = LRUCache(maxsize=ROLLUPS_CACHE_SIZE)
-        self._cache_lock = threading.Lock()
-
     def frame(
         self,
         start_day_ms: int | None = None,
@@ -127,15 +119,12 @@ class RollupRepository:
         Columns: account_id, exchange, day_ms, market, liquidity, fill_type, counted, notional (Decimal),
         fees (Decimal, USD-asset fees only), fills.
         """
-        key = (start_day_ms, end_day_ms, exchange, market, account_id, self.meta.data_version())
-        with self._cache_lock:
-            cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        result = self._read(start_day_ms, end_day_ms, exchange, market, account_id)
-        with self._cache_lock:
-            self._cache[key] = result
-        return result
+        # every surface re-reads the same rollups (API requests, dashboard sessions); they change only when fills
+        # are added or removed: kept in the store's one read cache under the data version
+        key = ("rollups", start_day_ms, end_day_ms, exchange, market, account_id, self.meta.data_version())
+        return read_cache.for_store(self.db).get(
+            key, lambda: self._read(start_day_ms, end_day_ms, exchange, market, account_id)
+        )
 
     def _read(
         self,

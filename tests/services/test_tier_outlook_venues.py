@@ -31,14 +31,22 @@ TOKEN = "tiers-test-token-0123456789"
 OPTIONS = {"max_attempts": 6, "backoff_s": 0.05, "timeout": 5.0}
 
 
-def _expected(sim, start_ms: int, end_ms: int) -> dict[str, tuple[Decimal, Decimal]]:
-    """(notional, USD fees) of the counted fills in [start_ms, end_ms), per liquidity, from the simulator."""
-    out = {"MAKER": (Decimal(0), Decimal(0)), "TAKER": (Decimal(0), Decimal(0))}
+def _expected(sim, start_ms: int, end_ms: int) -> dict[str, list[Decimal]]:
+    """[notional, USD fees, notional of the fills with a USD fee] of the counted fills in [start_ms, end_ms), per
+    liquidity, and the spot notional (``SPOT``), from the simulator."""
+    out = {k: [Decimal(0), Decimal(0), Decimal(0)] for k in ("MAKER", "TAKER", "SPOT")}
     profile = sim.history.profile
     for f in sim.history.fills:
-        if start_ms <= f.ts_ms < end_ms and profile.counts(f.market, f.fill_type):
-            volume, fees = out[f.liquidity]
-            out[f.liquidity] = (volume + f.price * f.size, fees + (f.fee if f.fee_asset.upper() in USD else 0))
+        if not start_ms <= f.ts_ms < end_ms:
+            continue
+        if profile.counts(f.market, f.fill_type):
+            row = out[f.liquidity]
+            row[0] += f.price * f.size
+            if f.fee_asset.upper() in USD:
+                row[1] += f.fee
+                row[2] += f.price * f.size
+        elif not profile.is_perp(f.market):
+            out["SPOT"][0] += f.price * f.size
     return out
 
 
@@ -84,13 +92,16 @@ def test_every_venue_schedule_and_fee_paid(synced) -> None:
         today = timeutil.date_of_ms(now_ms)
         start = timeutil.day_ms(today - timedelta(days=o.window_days - 1))
         expected = _expected(sim, start, timeutil.day_ms(today) + timeutil.MS_PER_DAY)
-        maker_v, maker_f = expected["MAKER"]
-        taker_v, taker_f = expected["TAKER"]
-        assert o.projection.volume == maker_v + taker_v, name
+        maker_v, maker_f, maker_usd_v = expected["MAKER"]
+        taker_v, taker_f, taker_usd_v = expected["TAKER"]
+        weight = table.spot_weight or 0  # a venue whose tier counts spot (weighted), else perps only
+        assert o.projection.volume == maker_v + taker_v + weight * expected["SPOT"][0], name
+        assert (weight > 0) == (name == "hyperliquid") and (name != "hyperliquid" or expected["SPOT"][0] > 0)
         assert (o.maker.volume, o.maker.fees, o.taker.volume, o.taker.fees) == (maker_v, maker_f, taker_v, taker_f)
-        assert taker_v and o.taker.effective_bps == taker_f / taker_v * 10_000, name
-        if maker_v:
-            assert o.maker.effective_bps == maker_f / maker_v * 10_000, name
+        assert taker_usd_v and o.taker.effective_bps == taker_f / taker_usd_v * 10_000, name
+        if maker_usd_v:
+            assert o.maker.effective_bps == maker_f / maker_usd_v * 10_000, name
+        assert (o.taker.fee_volume, o.maker.fee_volume) == (taker_usd_v, maker_usd_v), name
         assert o.taker.reported_bps == schedule.taker_rate * 10_000, name
         if table.published:
             assert o.projection.tier is not None and o.taker.schedule_bps is not None, name

@@ -70,7 +70,8 @@ def _table(t: FeeTable, current: str | None, nxt: str | None) -> dict[str, Any]:
 
 
 def _side(name: str, paid: FeePaid) -> dict[str, Any]:
-    return {"name": name, "volume": _amount(paid.volume), "fees": _amount(paid.fees),
+    return {"name": name, "volume": _amount(paid.fee_volume), "fees": _amount(paid.fees),
+            "other": paid.other_asset_fills,
             "effective": _bps(paid.effective_bps), "schedule": _bps(paid.schedule_bps),
             "reported": _bps(paid.reported_bps)}  # fmt: skip
 

@@ -16,6 +16,8 @@ from perpvol_core.exchanges._errors import BadPayload
 from perpvol_core.money import canonical_decimal, to_decimal
 
 WINDOW_DAYS = 14
+#: "(14d weighted volume) = (14d perps volume) + 2 * (14d spot volume)" (§5)
+SPOT_WEIGHT = "2"
 
 
 def _dec(value: Any) -> str | None:
@@ -60,6 +62,7 @@ def parse_user_fees(payload: Any, fetched_ms: int) -> dict[str, Any]:
     tables = []
     if tiers:
         tables.append({"kind": "vip", "window_days": WINDOW_DAYS, "published": True, "above": True, "tiers": tiers,
+                       "spot_weight": SPOT_WEIGHT,
                        "note": "14-day weighted volume (perps + 2 x spot), assessed at the end of each UTC day"})
     return {
         "source": "/info userFees",
