@@ -113,7 +113,9 @@ def _print_range(rng: dict, cov: dict) -> None:
     if len(names) > 1:
         cells.append(("total", rng["totals"], bool(gaps)))
     for name, c, partial in cells:
-        rows.append((name, _bound(c["volume_usd"], partial), _usd(c["maker_usd"]), _usd(c["taker_usd"]),
+        nothing = partial and name != "total" and not Decimal(c["volume_usd"])  # a venue: never a plain 0.00
+        shown = "not covered" if nothing else _bound(c["volume_usd"], partial)
+        rows.append((name, shown, _usd(c["maker_usd"]), _usd(c["taker_usd"]),
                      _usd(c["fees_usd"]), f"{c['fills']:,}"))  # fmt: skip
     _print_table(rows)
 

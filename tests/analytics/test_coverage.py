@@ -194,6 +194,10 @@ def test_cli_volume_marks_partial(example: Any, tmp_path: Path) -> None:
             "(perpvol stores 50.00)") in lines
     rng = run(env, "volume", "--from", "2026-11-01", "--to", "2026-11-15").stdout
     assert "partial: " in rng and "not covered in this range" in rng
+    table = rng.splitlines()[rng.splitlines().index(next(x for x in rng.splitlines() if x.startswith("exchange"))):]
+    row = next(line for line in table if line.startswith(display_name(CAPPED)))
+    assert row[len(display_name(CAPPED)):].split()[:2] == ["not", "covered"], row  # never a plain 0.00
+    assert next(line for line in table if line.startswith("total")).split()[1:3] == ["≥", "0.00"]
 
 
 def test_embed_widget_marks_partial_totals_without_naming_an_account(example: Any) -> None:
