@@ -5,7 +5,8 @@ fill is added or removed (the store's data version changes): the payload is buil
 response model and encoded once, then served from the store's one read cache
 (``perpvol_core.store.read_cache``). A client that accepts gzip gets the compressed copy (compressed once,
 not per request). The summary's rolling windows also slide with the clock: its key holds the current
-second, so its figures and ``generated_at`` are at most a second old.
+second, so its figures and ``generated_at`` are at most a second old — two while the next second's answer is
+being computed: the other clients get the previous second's meanwhile instead of waiting.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def encode(model: type[BaseModel], payload: dict[str, Any]) -> Encoded:
 
 
 def cached_json(
-    store: Any, name: str, args: tuple[Hashable, ...], model: type[BaseModel], build: Callable[[], dict[str, Any]]
+    store: Any, name: str, args: tuple[Hashable, ...], model: type[BaseModel], build: Callable[[], dict[str, Any]],
+    stale_args: tuple[Hashable, ...] | None = None,
 ) -> Encoded:
-    """The encoded ``build()`` under (``name``, ``args``, data version); blocking (call it in a thread)."""
-    return read_cache.versioned(store, f"api:{name}", args, lambda: encode(model, build()))
+    """The encoded ``build()`` under (``name``, ``args``, data version); blocking (call it in a thread). While
+    one caller builds it, the others get the answer under ``stale_args`` when it is kept."""
+    return read_cache.versioned(store, f"api:{name}", args, lambda: encode(model, build()), stale_args)
 
 
 def respond(request: Request, encoded: Encoded) -> Response:

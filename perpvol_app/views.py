@@ -200,8 +200,9 @@ def summary_bytes(store: Any) -> Any:
     from perpvol_core.analytics.volume import SUMMARY_TTL_MS
     from perpvol_core.store import rollup_reads
 
-    key = (now_ms() // SUMMARY_TTL_MS, rollup_reads.coverage_inputs(store))
-    return cached_json(store, "summary", key, Summary, lambda: summary_payload(store))
+    second, inputs = now_ms() // SUMMARY_TTL_MS, rollup_reads.coverage_inputs(store)
+    return cached_json(store, "summary", (second, inputs), Summary, lambda: summary_payload(store),
+                       stale_args=(second - 1, inputs))  # fmt: skip
 
 
 def daily_bytes(store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None) -> Any:

@@ -43,10 +43,12 @@ class ReadCache:
     def maxsize(self) -> int:
         return int(self._lru.maxsize)
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def get(self, key: Hashable, compute: Callable[[], T], stale_key: Hashable | None = None) -> T:
         """The value under ``key``, computing it (once, however many threads ask) when absent.
 
-        An exception of ``compute`` reaches every waiting caller and nothing is cached.
+        While another thread computes it, a caller gets the value under ``stale_key`` when that one is kept
+        (the previous answer, e.g. a second older) instead of waiting. An exception of ``compute`` reaches
+        every waiting caller and nothing is cached.
         """
         with self._lock:
             try:
@@ -58,6 +60,9 @@ class ReadCache:
                 return value
             running = self._running.get(key)
             owner = running is None
+            if not owner and stale_key is not None and stale_key in self._lru:
+                self.hits += 1
+                return self._lru[stale_key]
             if running is None:
                 running = self._running[key] = Future()
                 self.misses += 1
@@ -99,6 +104,12 @@ def for_store(store: Any) -> ReadCache:
         return cache
 
 
-def versioned(store: Any, name: str, args: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
-    """``compute()`` cached under (``name``, ``args``, the store's current data version)."""
-    return for_store(store).get((name, args, store.data_version()), compute)
+def versioned(
+    store: Any, name: str, args: tuple[Hashable, ...], compute: Callable[[], T],
+    stale_args: tuple[Hashable, ...] | None = None,
+) -> T:
+    """``compute()`` cached under (``name``, ``args``, the store's current data version); while it is being
+    computed, other callers get the value under ``stale_args`` (same version) when kept."""
+    version = store.data_version()
+    stale = None if stale_args is None else (name, stale_args, version)
+    return for_store(store).get((name, args, version), compute, stale)

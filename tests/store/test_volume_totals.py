@@ -163,3 +163,24 @@ def test_the_read_cache_is_bounded_and_computes_each_key_once() -> None:
         else:
             raise AssertionError("the error was swallowed")
     assert cache.get("bad", lambda: 3) == 3
+
+
+def test_while_one_caller_computes_the_others_get_the_kept_previous_answer() -> None:
+    cache = read_cache.ReadCache(maxsize=8)
+    cache.get(("summary", 1), lambda: "second 1")
+    started, release = threading.Event(), threading.Event()
+
+    def compute() -> str:
+        started.set()
+        release.wait(30)
+        return "second 2"
+
+    owner: list[str] = []
+    t = threading.Thread(target=lambda: owner.append(cache.get(("summary", 2), compute, ("summary", 1))))
+    t.start()
+    assert started.wait(30)
+    # a second caller does not wait: it gets the previous answer; without one kept it would wait
+    assert cache.get(("summary", 2), lambda: "never", ("summary", 1)) == "second 1"
+    release.set()
+    t.join(30)
+    assert owner == ["second 2"] and cache.get(("summary", 2), lambda: "never", ("summary", 1)) == "second 2"

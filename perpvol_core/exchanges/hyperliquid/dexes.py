@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from perpvol_core.exchanges._http import FillPage
 from perpvol_core.exchanges.hyperliquid.paging import FillsWalk
 from perpvol_core.exchanges.hyperliquid.parse import parse_fills
-
-if TYPE_CHECKING:
-    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
+from perpvol_core.exchanges.hyperliquid.source import FillsSource
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +42,18 @@ PROFILE_KEY = "hip3_fills"
 ALL, CORE, PER_DEX = "all", "core", "per_dex"
 
 
-def reading(conn: HyperliquidConnector) -> str | None:
+def reading(conn: FillsSource) -> str | None:
     value = conn.observed(PROFILE_KEY)
     return value if value in (ALL, CORE, PER_DEX) else None
 
 
-def _record(conn: HyperliquidConnector, value: str) -> None:
+def _record(conn: FillsSource, value: str) -> None:
     if reading(conn) != value:
         log.info("hyperliquid: HIP-3 fills without `dex`: %s", value)
         conn.observe(PROFILE_KEY, value)
 
 
-def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
+def dex_pages(conn: FillsSource, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
     """Every fill of ``[start_ms, end_ms]``, builder dexes included under every F13 reading."""
     pos = position if isinstance(position, dict) else {}
     if isinstance(pos.get("dex"), str):
@@ -77,7 +75,7 @@ def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: 
     yield from _base_walk(conn, start_ms, end_ms, position or None, False, (0, None))  # a bare (older) position
 
 
-def _dexes_to_walk(conn: HyperliquidConnector, start_ms: int, end_ms: int) -> list[str]:
+def _dexes_to_walk(conn: FillsSource, start_ms: int, end_ms: int) -> list[str]:
     """The builder dexes whose fills may still be missing: ``perpDexs``, less each dex whose newest fills
     (``userFills`` with ``dex``: one request) show it holds none of the account's fills in the range (a short
     answer without one). A dex fill of the range in that answer tells the reading ("core" when other fills
@@ -107,7 +105,7 @@ def _add(tally: Tally, served: int, oldest: int | None) -> Tally:
     return tally[0] + served, (min(older) if older else None)
 
 
-def _retention_start(conn: HyperliquidConnector, start_ms: int, tally: Tally) -> int | None:
+def _retention_start(conn: FillsSource, start_ms: int, tally: Tally) -> int | None:
     """The venue serves only its newest fills of every market: all the walks together served as many as it
     keeps, so nothing older than their oldest is served (as ``FillsWalk`` decides for one walk)."""
     served, oldest = tally
@@ -115,7 +113,7 @@ def _retention_start(conn: HyperliquidConnector, start_ms: int, tally: Tally) ->
 
 
 def _base_walk(
-    conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool, before: Tally
+    conn: FillsSource, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool, before: Tally
 ) -> Iterator[FillPage]:
     """The walk without ``dex``. Until its fills show the "all" reading (or the dexes were read before it), a
     window it completes may still miss HIP-3 fills: it is not reported complete (``window_done_ms``)."""
@@ -150,7 +148,7 @@ def _base_walk(
         return
 
 
-def _dex_walks(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
+def _dex_walks(conn: FillsSource, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
     """The dexes of ``position`` one after the other; the last page completes the range unless the walk without
     ``dex`` comes next (``then: "base"``)."""
     dex: str = position["dex"]
