@@ -1,24 +1,29 @@
-"""Load benchmark: N stored fills (default 5 million), then the API under 50 clients, the dashboard's first
-load, the server's peak memory and a large backfill's ratio to the rate-limit bound. Prints; asserts nothing.
+"""Load benchmark: N stored fills (default 5 million), then the API under 50 clients on SQLite AND PostgreSQL,
+the server's peak memory, the dashboard's first load and a large backfill's ratio to the rate-limit bound.
+Prints; asserts nothing.
 
-1. ingest: synthesized fills (two exchanges, 20 perps each plus spot noise, two years) through
-   ``Store.ingest_fills`` in big batches; prints the ingest rate;
-2. API: a server process (``perpvol_app.api`` routes, no worker) on that store; 50 concurrent httpx clients
-   issue a bounded number of ``GET /api/v1/volume/summary`` and ``/api/v1/volume/daily`` requests; p50/p99;
-   the server's peak RSS (psutil, sampled every 50 ms) during the load;
-3. dashboard first load in headless chromium (``bench/dashboard.py``'s ``browser_time``: login, then
-   navigation → chart drawn and document idle);
+1. ingest: synthesized fills (two exchanges, 20 perps each plus spot noise, two years) through the public
+   ``Store.ingest_fills`` in big batches (fills, rollups and volume totals in one transaction each); the rate;
+2. API, per database: a server process (``perpvol_app.api`` routes, no worker) on that store; ``--clients``
+   concurrent aiohttp clients issue ``--requests`` requests to each of ``GET /api/v1/volume/summary``,
+   ``/volume/daily`` and ``/volume/range``; p50/p99/max per endpoint; the server's RSS at start and its peak
+   (psutil, sampled every 50 ms) and its CPU time per request (robust to a loaded machine, unlike latency);
+   then the three endpoints mixed while ``--live-fills`` fills land one by one
+   (10 per second, each a new data version, so reads recompute from the totals);
+3. dashboard first load in headless chromium (``bench/dashboard.py``'s ``browser_time``), SQLite only;
 4. backfill of ``--backfill-fills`` fills (default 1 million) against the Paradex simulator, as a ratio to the
    documented rate-limit bound (``bench/backfill.py``'s ``bench_paradex``).
 
-Run: ``.venv/bin/python bench/load.py [--fills 5000000] [--db URL] [--requests 1000] [--no-browser]
-[--backfill-fills 1000000]``. Everything talks to 127.0.0.1 only.
+Run: ``.venv/bin/python bench/load.py [--fills 5000000] [--dbs sqlite,postgresql] [--requests 2000]
+[--no-browser] [--backfill-fills 0]``. PostgreSQL: a scratch database on ``--pg`` (default the local server),
+dropped afterwards. Everything talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import statistics
@@ -31,8 +36,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -44,24 +47,25 @@ from perpvol_sim.server import free_port  # noqa: E402
 TOKEN = "load-bench-token-0123456789abcdef"  # noqa: S105 - a local benchmark token
 COINS = "BTC ETH SOL XRP DOGE ADA AVAX LINK DOT TRX TON SUI APT ARB OP NEAR LTC BCH ATOM FIL".split()
 SERVER = r"""
-import asyncio, os
+import os
 from pathlib import Path
 from perpvol_app import api
 from perpvol_core.config import Settings
 from perpvol_core.security.redaction import Secret
-async def main():
-    settings = Settings(home=Path(os.environ["T_HOME"]), database_url=os.environ["T_DB"],
-                        api_token=Secret(os.environ["T_TOKEN"]))
-    import uvicorn
-    server = uvicorn.Server(uvicorn.Config(api.make_app(api.ApiContext(settings, use_worker=False)),
-                                           host="127.0.0.1", port=int(os.environ["T_PORT"]), log_config=None,
-                                           access_log=False))
-    serving = asyncio.create_task(server.serve())
+import threading, time
+import uvicorn
+settings = Settings(home=Path(os.environ["T_HOME"]), database_url=os.environ["T_DB"],
+                    api_token=Secret(os.environ["T_TOKEN"]))
+# as `perpvol serve` runs it (uvicorn.run: its best event loop and HTTP parser)
+server = uvicorn.Server(uvicorn.Config(api.make_app(api.ApiContext(settings, use_worker=False)),
+                                       host="127.0.0.1", port=int(os.environ["T_PORT"]), log_config=None,
+                                       access_log=False, proxy_headers=False, server_header=False))
+def ready():
     while not server.started:
-        await asyncio.sleep(0.02)
+        time.sleep(0.02)
     print("READY", flush=True)
-    await serving
-asyncio.run(main())
+threading.Thread(target=ready, daemon=True).start()
+server.run()
 """
 
 
@@ -93,7 +97,9 @@ def synth_fills(exchange: str, n: int, now_ms: int, seed: int, batch: int) -> It
         yield out
 
 
-def seed_store(settings: Settings, n_total: int, batch: int) -> None:
+def seed_store(settings: Settings, n_total: int, batch: int, bulk: bool = False) -> None:
+    """``n_total`` fills through the public ingest path (the same transaction keeps rollups and totals), or on
+    PostgreSQL with ``bulk`` by COPY with the derived tables computed by the database (``bench/pg_bulk.py``)."""
     from perpvol_core.security.vault import Vault
     from perpvol_core.store import Store
     from perpvol_sim.demo import DEMO_CREDENTIALS
@@ -106,98 +112,207 @@ def seed_store(settings: Settings, n_total: int, batch: int) -> None:
     for k, exchange in enumerate(("woox", "paradex")):
         acc = store.add_account(f"load-{exchange}", exchange, None, DEMO_CREDENTIALS, "load (no credentials)")
         share = n_total // 2 + (n_total % 2 if k == 0 else 0)
-        for chunk in synth_fills(exchange, share, now, 7 + k, batch):
-            store.ingest_fills(acc.id, classify_all(chunk))
-            done += len(chunk)
-            el = time.perf_counter() - t0
-            print(f"  ingested {done:>10,} fills  {done / el:>9,.0f} fills/s", file=sys.stderr, flush=True)
+        if bulk:
+            from bench.pg_bulk import copy_fills
+
+            done += copy_fills(settings.database_url, acc.id,
+                               (classify_all(c) for c in synth_fills(exchange, share, now, 7 + k, batch)))  # fmt: skip
+        else:
+            for chunk in synth_fills(exchange, share, now, 7 + k, batch):
+                store.ingest_fills(acc.id, classify_all(chunk))
+                done += len(chunk)
+                el = time.perf_counter() - t0
+                print(f"  ingested {done:>10,} fills  {done / el:>9,.0f} fills/s", file=sys.stderr, flush=True)
         store.set_status(f"load-{exchange}", "ok")
+    if bulk:
+        from bench.pg_bulk import derive, new_data_version
+
+        derive(settings.database_url)
+        new_data_version(store)
     el = time.perf_counter() - t0
-    print(f"ingest: {done:,} fills in {el:.1f} s = {done / el:,.0f} fills/s ({store.dialect}, batches of {batch:,})")
+    how = "COPY + derived tables" if bulk else f"ingest_fills, batches of {batch:,}"
+    print(f"seed: {done:,} fills in {el:.1f} s = {done / el:,.0f} fills/s ({store.dialect}, {how})")
     store.close()
 
 
-def api_load(settings: Settings, clients: int, requests: int) -> None:
-    import psutil
+ENDPOINTS = ("/volume/summary", "/volume/daily", "/volume/range?from=2025-01-01&to=2025-12-31")
 
+
+class _Peak:
+    """The server's RSS, sampled every 50 ms in a thread: at start and the peak since."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._ps = psutil.Process(pid)
+        self.start = self.peak = self._ps.memory_info().rss
+        self.cpu_s = lambda: sum(self._ps.cpu_times()[:2])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.peak = max(self.peak, self._ps.memory_info().rss)
+            except Exception:  # noqa: BLE001 - the process ended
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+
+
+def _line(label: str, lat: list[float], clients: int) -> str:
+    if not lat:
+        return f"  GET {label:<58} no request completed"
+    lat = sorted(lat)
+    p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    return (f"  GET {label:<58} {len(lat):>5} requests, {clients} clients: p50 {p50 * 1000:6.1f} ms, "
+            f"p99 {p99 * 1000:6.1f} ms, max {lat[-1] * 1000:6.0f} ms")  # fmt: skip
+
+
+def api_load(settings: Settings, clients: int, requests: int, live_fills: int) -> None:
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PERPVOL_")}, "T_HOME": str(settings.home),
            "T_DB": settings.database_url, "T_TOKEN": TOKEN, "T_PORT": str(port)}
     proc = subprocess.Popen([sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
-        ps = psutil.Process(proc.pid)
-        base_rss = ps.memory_info().rss
-        peak = [base_rss]
-        stop = threading.Event()
-
-        def sample() -> None:
-            while not stop.wait(0.05):
-                try:
-                    peak[0] = max(peak[0], ps.memory_info().rss)
-                except psutil.Error:
-                    return
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        peak = _Peak(proc.pid)
         url = f"http://127.0.0.1:{port}/api/v1"
-        for path in ("/volume/summary", "/volume/daily"):
-            lat = asyncio.run(_hammer(url + path, clients, requests))
-            lat.sort()
-            p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            print(f"API GET {path:<16} {len(lat)} requests, {clients} concurrent clients: "
-                  f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
-        stop.set()
-        sampler.join(2)
-        print(f"server RSS: {base_rss / 2**20:.0f} MiB at start, peak {peak[0] / 2**20:.0f} MiB under load")
+        for path in ENDPOINTS:
+            cpu0 = peak.cpu_s()
+            lat = asyncio.run(_hammer([url + path], clients, requests))[url + path]
+            per = (peak.cpu_s() - cpu0) / (len(lat) + 1) * 1000  # the server's CPU, whatever else runs
+            print(_line(path, lat, clients) + f", server CPU {per:.2f} ms/request")
+        print(f"  server RSS: {peak.start / 2**20:.0f} MiB at start, peak {peak.peak / 2**20:.0f} MiB under load")
+        if live_fills:
+            stop = threading.Event()
+            writer = threading.Thread(target=_live_writer, args=(settings, live_fills, stop), daemon=True)
+            writer.start()
+            by_url = asyncio.run(_hammer([url + p for p in ENDPOINTS], clients, requests, until=stop))
+            writer.join(60)
+            for path in ENDPOINTS:
+                print(_line(f"{path} (live fills)", by_url[url + path], clients))
+            print(f"  with {live_fills} fills landing one by one (10 per second) during those reads; "
+                  f"server RSS peak {peak.peak / 2**20:.0f} MiB")
+        peak.stop()
     finally:
         proc.terminate()
         proc.wait(20)
 
 
-async def _hammer(url: str, clients: int, requests: int) -> list[float]:
-    latencies: list[float] = []
-    counter = iter(range(requests))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300, limits=limits) as c:
-        first = await c.get(url)
-        first.raise_for_status()
+def _live_writer(settings: Settings, n: int, stop: threading.Event) -> None:
+    """``n`` single fills, 10 per second, each its own ingest (a new data version every time)."""
+    from perpvol_core.store import Store
+
+    store = Store(settings.database_url)
+    try:
+        acc = store.get_account("load-woox")
+        fills = [f for chunk in synth_fills("woox", n, int(time.time() * 1000), 99, n) for f in chunk]
+        for i, fill in enumerate(fills):
+            live = dataclasses.replace(fill, fill_id=f"live{i:08d}", ts_ms=int(time.time() * 1000))
+            store.ingest_fills(acc.id, classify_all([live]))
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        store.close()
+
+
+async def _hammer(
+    urls: list[str], clients: int, requests: int, until: threading.Event | None = None
+) -> dict[str, list[float]]:
+    """``clients`` concurrent aiohttp workers; ``requests`` in all (round-robin over ``urls``), or until
+    ``until`` is set. Latency per URL (request sent → body read, gzip accepted)."""
+    import aiohttp
+
+    latencies: dict[str, list[float]] = {u: [] for u in urls}
+    counter = iter(range(10**9 if until is not None else requests))
+    connector = aiohttp.TCPConnector(limit=clients)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept-Encoding": "gzip"}
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        for u in urls:  # warm: the first answer of each is computed, the rest are served
+            async with session.get(u) as r:
+                r.raise_for_status()
+                await r.read()
 
         async def worker() -> None:
-            for _ in counter:
+            for i in counter:
+                if until is not None and until.is_set():
+                    return
+                u = urls[i % len(urls)]
                 t0 = time.perf_counter()
-                r = await c.get(url)
-                latencies.append(time.perf_counter() - t0)
+                async with session.get(u) as r:
+                    await r.read()
+                latencies[u].append(time.perf_counter() - t0)
                 r.raise_for_status()
 
         await asyncio.gather(*(worker() for _ in range(clients)))
     return latencies
 
 
+def _pg_database(admin_url: str) -> tuple[str, str]:
+    """A scratch database on the PostgreSQL server of ``admin_url``: (its URL, its name)."""
+    import sqlalchemy as sa
+
+    name = f"perpvol_load_{os.getpid()}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg(admin_url: str, name: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--fills", type=int, default=5_000_000, help="fills stored in total (both exchanges)")
-    p.add_argument("--db", default=None, help="database URL (default: a SQLite file in a temporary home)")
+    p.add_argument("--dbs", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    p.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                   help="PostgreSQL server (a scratch database is created on it and dropped)")
     p.add_argument("--batch", type=int, default=100_000)
+    p.add_argument("--pg-seed", choices=("copy", "ingest"), default="copy",
+                   help="PostgreSQL: COPY + derived tables (bench/pg_bulk.py; fast) or the ingest path (slow)")
     p.add_argument("--clients", type=int, default=50)
-    p.add_argument("--requests", type=int, default=1000, help="requests per endpoint")
+    p.add_argument("--requests", type=int, default=2000, help="requests per endpoint")
+    p.add_argument("--live-fills", type=int, default=50, help="fills landing during a mixed read run (0: none)")
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--browser-runs", type=int, default=2)
     p.add_argument("--backfill-fills", type=int, default=1_000_000, help="0 skips the backfill ratio")
     a = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="perpvol-load-") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir(mode=0o700)
-        settings = Settings(home=home, database_url=a.db or f"sqlite:///{home / 'perpvol.db'}")
-        print(f"load benchmark: {a.fills:,} fills, {a.clients} clients, {a.requests} requests per endpoint")
-        seed_store(settings, a.fills, a.batch)
-        api_load(settings, a.clients, a.requests)
-        if not a.no_browser:
-            from bench.dashboard import browser_time
+    print(f"load benchmark: {a.fills:,} fills, {a.clients} clients, {a.requests} requests per endpoint")
+    for db in a.dbs.split(","):
+        with tempfile.TemporaryDirectory(prefix="perpvol-load-") as tmp:
+            home = Path(tmp) / "home"
+            home.mkdir(mode=0o700)
+            pg_name = None
+            if db == "postgresql":
+                url, pg_name = _pg_database(a.pg)
+            else:
+                url = f"sqlite:///{home / 'perpvol.db'}"
+            try:
+                settings = Settings(home=home, database_url=url)
+                print(f"== {db}")
+                seed_store(settings, a.fills, a.batch, bulk=db == "postgresql" and a.pg_seed == "copy")
+                api_load(settings, a.clients, a.requests, a.live_fills)
+                if db == "sqlite" and not a.no_browser:
+                    from bench.dashboard import browser_time
 
-            times = browser_time(home, a.browser_runs)
-            print("dashboard first load (navigation → chart drawn, document idle): "
-                  + ", ".join(f"{t:.1f} s" for t in times))
+                    times = browser_time(home, a.browser_runs)
+                    print("dashboard first load (navigation → chart drawn, document idle): "
+                          + ", ".join(f"{t:.1f} s" for t in times))
+            finally:
+                if pg_name:
+                    _drop_pg(a.pg, pg_name)
     if a.backfill_fills:
         from bench.backfill import bench_paradex
 

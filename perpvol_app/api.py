@@ -23,11 +23,20 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from perpvol_app import api_accounts, api_embed, api_health, api_reconcile, api_stream, api_sync, api_volume
+from perpvol_app import (
+    api_accounts,
+    api_embed,
+    api_health,
+    api_reconcile,
+    api_stream,
+    api_sync,
+    api_tiers,
+    api_volume,
+)
 from perpvol_app.api_context import ApiContext
 from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
 from perpvol_app.api_models import DECIMAL_PATTERN  # noqa: F401 - part of this module's interface (tests read it)
-from perpvol_app.frontdoor import API_PREFIX, DoorConfig, FrontDoor, default_hosts, install_log_redaction
+from perpvol_app.frontdoor import API_PREFIX, OPENAPI_URL, DoorConfig, FrontDoor, default_hosts, install_log_redaction
 from perpvol_core.security.redaction import redact
 
 __all__ = ["ApiContext", "error_response", "include_api", "install_error_handlers", "make_app", "new_fastapi"]
@@ -71,6 +80,7 @@ def include_api(app: FastAPI) -> None:
     app.include_router(api_accounts.router)
     app.include_router(api_sync.router)
     app.include_router(api_volume.router)
+    app.include_router(api_tiers.router)
     app.include_router(api_reconcile.router)
     app.include_router(api_stream.upgrade)
     app.include_router(api_embed.embed)
@@ -79,8 +89,6 @@ def include_api(app: FastAPI) -> None:
 
 def new_fastapi(**kwargs: Any) -> FastAPI:
     """A FastAPI app with the OpenAPI document at ``/api/v1/openapi.json`` and no docs pages."""
-    from perpvol_app.openapi import OPENAPI_URL
-
     app = FastAPI(title="perpvol", version=api_health.version(), openapi_url=OPENAPI_URL, docs_url=None,
                   redoc_url=None, **kwargs)  # fmt: skip
     # bundles and JSON compressed on the wire (the middleware leaves WebSockets alone)

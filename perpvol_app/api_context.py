@@ -92,7 +92,8 @@ class ApiContext:
             return self._worker
 
 
-def get_ctx(request: Request) -> ApiContext:
+async def get_ctx(request: Request) -> ApiContext:
+    """The app's context (async: FastAPI runs a plain ``def`` dependency in a worker thread, per request)."""
     return request.app.state.api_ctx
 
 

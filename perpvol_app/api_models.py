@@ -223,6 +223,7 @@ class CoverageVenue(BaseModel):
     ours_all_time: DecimalStr
     reported_all_time: DecimalStr | None = Field(description="the venue's own all-time perp volume, summed over "
                                                  "its accounts when every one reports it")  # fmt: skip
+    reported_at: str | None = Field(default=None, description="when the oldest of those figures was fetched (UTC)")
     accounts: list[CoverageAccount]
 
 

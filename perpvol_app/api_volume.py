@@ -1,12 +1,15 @@
-"""``/api/v1/volume/*``: the summary, the current windows, daily rows and totals for any date range."""
+"""``/api/v1/volume/*``: the summary, the current windows, daily rows and totals for any date range.
+
+The summary, daily rows and ranges are sent as ready bytes (``perpvol_app.api_cache``), the same for every
+client until the data, the coverage or the clock moves them on."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 
-from perpvol_app import views
+from perpvol_app import api_cache, views
 from perpvol_app.api_context import Ctx, run
 from perpvol_app.api_models import Current, Daily, Exchange, Summary, VolumeRange
 from perpvol_app.api_routing import DateParam, dates, no_unknown_query, secured_router
@@ -16,8 +19,8 @@ router = secured_router()
 
 
 @router.get("/volume/summary", response_model=Summary)
-async def volume_summary(ctx: Ctx) -> dict[str, Any]:
-    return await run(views.summary_payload, ctx.store)
+async def volume_summary(ctx: Ctx, request: Request) -> Response:
+    return api_cache.respond(request, await run(views.summary_bytes, ctx.store))
 
 
 @router.get("/volume/current", response_model=Current)
@@ -33,10 +36,10 @@ async def volume_daily(
     to: DateParam = None,
     exchange: Exchange | None = None,
     market: Annotated[str | None, Query(pattern=MARKET_PATTERN)] = None,
-) -> dict[str, Any]:
+) -> Response:
     no_unknown_query(request.query_params, {"from", "to", "exchange", "market"})
     start, end = dates(from_, to)
-    return await run(views.daily_payload, ctx.store, start, end, exchange, market)
+    return api_cache.respond(request, await run(views.daily_bytes, ctx.store, start, end, exchange, market))
 
 
 @router.get("/volume/range", response_model=VolumeRange, response_model_by_alias=True,
@@ -47,7 +50,7 @@ async def volume_range(
     from_: Annotated[DateParam, Query(alias="from")] = None,
     to: DateParam = None,
     exchange: Exchange | None = None,
-) -> dict[str, Any]:
+) -> Response:
     no_unknown_query(request.query_params, {"from", "to", "exchange"})
     start, end = dates(from_, to)
-    return await run(views.range_payload, ctx.store, start, end, exchange)
+    return api_cache.respond(request, await run(views.range_bytes, ctx.store, start, end, exchange))

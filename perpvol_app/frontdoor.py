@@ -36,6 +36,7 @@ from perpvol_app.doorsocket import same_origin, session_bound
 from perpvol_core.security.redaction import Secret, redact
 
 API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 MAX_BODY = 64 * 1024
 MAX_LOGIN_BODY = 4 * 1024
 MAX_JSON_DEPTH = 32

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-OPENAPI_URL = "/api/v1/openapi.json"
+from perpvol_app.frontdoor import OPENAPI_URL
+
+__all__ = ["OPENAPI_URL", "openapi_document"]
 
 
 def openapi_document() -> dict[str, Any]:

@@ -6,7 +6,6 @@ Shared by the REST routes, the stream's snapshot and the tests; they read the st
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -112,30 +111,16 @@ def current_payload(store: Any, at_ms: int | None = None) -> dict[str, Any]:
     }
 
 
-_daily_cache: dict[tuple[Any, ...], dict[str, Any]] = {}
-_daily_cache_lock = threading.Lock()
-_DAILY_CACHE_SIZE = 64
-
-
 def daily_payload(
     store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None
 ) -> dict[str, Any]:
     """Daily rows of the JSON contract (``date, exchange, volume_usd, maker_usd, taker_usd, fees_usd, fills``).
 
-    Days do not depend on the time of the request, only on the stored fills: the payload is kept until the
-    store's data version changes (the handlers serialize it and never modify it); ``coverage`` is read anew.
+    The rows are shared per data version by the core (``volume.daily_rows``, the store's read cache);
+    ``coverage`` is read anew.
     """
-    key = (id(store), store.data_version(), start, end, exchange, market)
-    with _daily_cache_lock:
-        cached = _daily_cache.get(key)
-    if cached is None:
-        cached = _build_daily_payload(store, start, end, exchange, market)
-        with _daily_cache_lock:
-            if len(_daily_cache) >= _DAILY_CACHE_SIZE:
-                _daily_cache.clear()
-            _daily_cache[key] = cached
-    # coverage also moves with the sync state and the clock: read on every request, never cached with the days
-    return {**cached, "coverage": coverage_payload(store, now_ms(), start, end, exchange)}
+    return {**_build_daily_payload(store, start, end, exchange, market),
+            "coverage": coverage_payload(store, now_ms(), start, end, exchange)}  # fmt: skip
 
 
 def _build_daily_payload(
@@ -196,3 +181,45 @@ def _clean_status(value: Any) -> Any:
     return redact(value)
 
 
+
+
+# -- ready bytes (perpvol_app.api_cache) ------------------------------------------------------------------------
+# Each answer is kept per data version (the store's read cache) and per what else it shows: the accounts'
+# coverage inputs (sync state, the venue's own figures: one query, ``rollup_reads.coverage_inputs``) and the
+# clock — the summary's windows per second, the coverage's periods per UTC day (they start at whole days).
+
+
+def _clock_day() -> int:
+    return (now_ms() + 1) // 86_400_000
+
+
+def summary_bytes(store: Any) -> Any:
+    """``GET /volume/summary`` encoded, shared within one second of the clock."""
+    from perpvol_app.api_cache import cached_json
+    from perpvol_app.api_models import Summary
+    from perpvol_core.analytics.volume import SUMMARY_TTL_MS
+    from perpvol_core.store import rollup_reads
+
+    second, inputs = now_ms() // SUMMARY_TTL_MS, rollup_reads.coverage_inputs(store)
+    return cached_json(store, "summary", (second, inputs), Summary, lambda: summary_payload(store),
+                       stale_args=(second - 1, inputs))  # fmt: skip
+
+
+def daily_bytes(store: Any, start: date | None, end: date | None, exchange: str | None, market: str | None) -> Any:
+    """``GET /volume/daily`` encoded."""
+    from perpvol_app.api_cache import cached_json
+    from perpvol_app.api_models import Daily
+    from perpvol_core.store import rollup_reads
+
+    key = (start, end, exchange, market, _clock_day(), rollup_reads.coverage_inputs(store))
+    return cached_json(store, "daily", key, Daily, lambda: daily_payload(store, start, end, exchange, market))
+
+
+def range_bytes(store: Any, start: date | None, end: date | None, exchange: str | None) -> Any:
+    """``GET /volume/range`` encoded (an open end is today, UTC: the day is in the key)."""
+    from perpvol_app.api_cache import cached_json
+    from perpvol_app.api_models import VolumeRange
+    from perpvol_core.store import rollup_reads
+
+    key = (start, end, exchange, _clock_day(), rollup_reads.coverage_inputs(store))
+    return cached_json(store, "range", key, VolumeRange, lambda: range_payload(store, start, end, exchange))

@@ -16,7 +16,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from perpvol_cli import reconcile, venue_commands, venues
+from perpvol_cli import reconcile, tiers, venue_commands, venues
 from perpvol_core.security.redaction import redact
 
 EXIT_USAGE = 2
@@ -238,6 +238,7 @@ def _embed_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (
 
 keys_app.add_typer(venue_commands.keys_add_app(finish), name="add")
 app.add_typer(venue_commands.sim_app(finish), name="sim")
+tiers.register(app, finish)
 reconcile.register(app, finish)
 
 

@@ -89,7 +89,8 @@ def _print_coverage(cov: dict, exchange: str | None) -> None:
             notes.append(f"{v['display_name']}: partial, not covered before {since}" if since
                          else f"{v['display_name']}: partial, not synced yet")  # fmt: skip
         if v.get("reported_all_time") is not None:
-            notes.append(f"{v['display_name']} reports {_usd(v['reported_all_time'])} all-time perp volume "
+            when = f" as of {v['reported_at']}" if v.get("reported_at") else ""
+            notes.append(f"{v['display_name']} reports {_usd(v['reported_all_time'])} all-time perp volume{when} "
                          f"(perpvol stores {_usd(v['ours_all_time'])})")  # fmt: skip
     if notes:
         print()
@@ -112,7 +113,9 @@ def _print_range(rng: dict, cov: dict) -> None:
     if len(names) > 1:
         cells.append(("total", rng["totals"], bool(gaps)))
     for name, c, partial in cells:
-        rows.append((name, _bound(c["volume_usd"], partial), _usd(c["maker_usd"]), _usd(c["taker_usd"]),
+        nothing = partial and name != "total" and not Decimal(c["volume_usd"])  # a venue: never a plain 0.00
+        shown = "not covered" if nothing else _bound(c["volume_usd"], partial)
+        rows.append((name, shown, _usd(c["maker_usd"]), _usd(c["taker_usd"]),
                      _usd(c["fees_usd"]), f"{c['fills']:,}"))  # fmt: skip
     _print_table(rows)
 

@@ -23,6 +23,7 @@ from typing import Any
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import classify_all
 from perpvol_core.fill import Fill
+from perpvol_core.store.syncstate import SyncUpdate
 
 #: Placeholder stored instead of an encrypted credential blob for the demo accounts.
 DEMO_CREDENTIALS = b"perpvol-demo:no-credentials"
@@ -79,14 +80,10 @@ def _account(store: Any, label: str, exchange: str) -> Any:
 
 def _ingest(store: Any, account_id: int, fills: Iterable[Fill]) -> int:
     fills = sorted(classify_all(fills), key=lambda f: f.ts_ms)
-    update: dict[str, Any] | None = None
+    update: SyncUpdate | None = None
     if fills:
-        update = {
-            "covered_from_ms": fills[0].ts_ms,
-            "covered_to_ms": fills[-1].ts_ms,
-            "progress": 1.0,
-            "fills_seen": len(fills),
-        }
+        update = SyncUpdate(covered_from_ms=fills[0].ts_ms, covered_to_ms=fills[-1].ts_ms, progress=1.0,
+                            fills_seen=len(fills))  # fmt: skip
     return store.ingest_fills(account_id, fills, sync_update=update)
 
 

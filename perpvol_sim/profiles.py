@@ -11,13 +11,29 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from perpvol_core import timeutil
 from perpvol_core.timeutil import MS_PER_DAY
 
-if TYPE_CHECKING:
-    from perpvol_sim.history import SimFill
+
+class SimFill(Protocol):
+    """What the volume rules read of a simulated fill (``perpvol_sim.history.SimFill``)."""
+
+    @property
+    def market(self) -> str: ...
+    @property
+    def fill_type(self) -> str: ...
+    @property
+    def liquidity(self) -> str: ...
+    @property
+    def ts_ms(self) -> int: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def size(self) -> Decimal: ...
+    @property
+    def fee(self) -> Decimal: ...
 
 
 def utc_day(ts_ms: int) -> str:

@@ -21,9 +21,9 @@ import panel as pn
 import param
 
 from perpvol_app.ui.components import reconcile
-from perpvol_app.ui.components.accounts import SyncProgress, snapshot
+from perpvol_app.ui.components.accounts import SyncProgress, account_rows
 from perpvol_app.ui.components.calendar import Calendar, render_range
-from perpvol_app.ui.components.context import AppContext, get_context, memo, shared
+from perpvol_app.ui.components.context import AppContext, get_context, memo
 from perpvol_app.ui.components.coverage import CoverageView
 from perpvol_app.ui.components.headline import Headline, render_summary
 from perpvol_app.ui.components.history import HistoryChart, normalize_daily
@@ -44,11 +44,6 @@ EMPTY_HTML = """
   <p>Just looking? Run <code>make demo</code> for simulated exchanges and a full dashboard.</p>
 </div>
 """
-
-
-def account_rows(ctx: AppContext) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = shared(ctx.store, "account_rows", lambda: snapshot(ctx.store))
-    return rows
 
 
 def with_all_time_of(summary: dict[str, Any], daily: Any) -> dict[str, Any]:

@@ -167,7 +167,7 @@ class LiveHub:
         if full or "figures" in pending:
             forget(store)  # new data: the shared reads start over (one read for every tab)
         if "rows" in pending:
-            from perpvol_app.ui.dashboard import account_rows
+            from perpvol_app.ui.components.accounts import account_rows
 
             self.stats["reads"] += 1
             self._dispatch("apply_rows", account_rows(self.context))

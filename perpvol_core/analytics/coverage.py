@@ -21,19 +21,18 @@ The rules (one place, every surface reads them):
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import polars as pl
-from cachetools import LRUCache, cached
 
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES, display_name
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.money import canonical_decimal
+from perpvol_core.store import read_cache, rollup_reads
 
 #: the key of an ``exchange_report`` holding the venue's own all-time perp volume of the account
 REPORTED_ALL_TIME = "perp_all_time_volume"
@@ -83,6 +82,12 @@ class VenueCoverage:
         return sum((a.ours_all_time for a in self.accounts), Decimal(0))
 
     @property
+    def reported_ms(self) -> int | None:
+        """When the oldest of its accounts' reported figures was fetched (None: not every account reports)."""
+        times = [a.reported_ms for a in self.accounts]
+        return None if not times or any(t is None for t in times) else min(t for t in times if t is not None)
+
+    @property
     def reported_all_time(self) -> Decimal | None:
         """The venue's own all-time figure summed over its accounts; None unless every account reports one."""
         figures = [a.reported_all_time for a in self.accounts]
@@ -125,16 +130,14 @@ def _ceil_day(ms: int) -> date:
 
 
 def _ours_by_account(store: Any) -> dict[int, Decimal]:
-    """Counted perp volume per account id; one read per data version, shared by every caller."""
-    return dict(_shared_ours(store, store.data_version()))
+    """Counted perp volume per account id; one read per data version (the store's read cache), shared."""
+    if rollup_reads.supported(store):  # the per-day totals
+        return dict(read_cache.versioned(store, "ours_by_account", (),
+                                         lambda: tuple(rollup_reads.all_time_by_account(store).items())))
+    return dict(read_cache.versioned(store, "ours_by_account", (), lambda: _ours_from_rollups(store)))
 
 
-# Keyed by (store, data version): fills change the version, so a kept answer is never of older fills.
-_ours_cache: LRUCache[Any, tuple[tuple[int, Decimal], ...]] = LRUCache(maxsize=16)
-
-
-@cached(_ours_cache, condition=threading.Condition())
-def _shared_ours(store: Any, data_version: str) -> tuple[tuple[int, Decimal], ...]:
+def _ours_from_rollups(store: Any) -> tuple[tuple[int, Decimal], ...]:
     rollups = store.rollups_frame().filter(pl.col("counted"))
     if rollups.is_empty():
         return ()
@@ -217,9 +220,9 @@ def coverage_json(coverage: dict[str, VenueCoverage], now_ms: int, start: date |
 
     ``{"history_start": day, "partial": {period: bool}, "note": {period: text}, "range": {...} (ranged only),
     "venues": {exchange: {display_name, complete_from, partial: {period: bool}, ours_all_time,
-    reported_all_time, accounts: [{label, complete_from, read_from, partial, ours_all_time, reported_all_time,
-    reported_at}]}}}``: days are ``YYYY-MM-DD``, money decimal strings, a venue's ``partial`` period True when
-    its figure for that period is only a lower bound.
+    reported_all_time, reported_at, accounts: [{label, complete_from, read_from, partial, ours_all_time,
+    reported_all_time, reported_at}]}}}``: days are ``YYYY-MM-DD``, money decimal strings, a venue's
+    ``partial`` period True when its figure for that period is only a lower bound.
     """
     periods = summary_gaps(coverage, now_ms)
     venues: dict[str, Any] = {}
@@ -230,6 +233,7 @@ def coverage_json(coverage: dict[str, VenueCoverage], now_ms: int, start: date |
             "partial": {p: any(g.exchange == exch for g in found) for p, found in periods.items()},
             "ours_all_time": _money(v.ours_all_time),
             "reported_all_time": _money(v.reported_all_time),
+            "reported_at": None if v.reported_ms is None else timeutil.iso_utc(v.reported_ms),
             "accounts": [
                 {"label": a.label, "complete_from": _iso(a.complete_from), "read_from": _iso(a.read_from),
                  "partial": a.partial, "ours_all_time": _money(a.ours_all_time),

@@ -109,12 +109,26 @@ class Reconciliation(BaseModel):
 
 
 class _Sums:
-    """Prefix sums of the account's fills by time: counted and spot notional, all / taker / maker."""
+    """Prefix sums of the accounts' fills by time from the UTC day of ``since_ms`` on (counted and spot notional,
+    all / taker / maker), and the same totals of every earlier day from the daily rollups (no full scan)."""
 
-    def __init__(self, store: Any, account_ids: list[int], source: FigureSource) -> None:
+    def __init__(self, store: Any, account_ids: list[int], source: FigureSource, since_ms: int | None) -> None:
+        since = None if since_ms is None else since_ms - since_ms % timeutil.MS_PER_DAY
+        zero = Decimal(0)
+        self.base = {(m, k): zero for m in ("volume", "taker_volume", "maker_volume") for k in ("counted", "spot")}
         rows: list[tuple[int, Decimal, bool, bool, bool]] = []
         for account_id in account_ids:
-            f = store.fills_frame(account_id=account_id)
+            if since is not None:  # every day before: from the rollups
+                r = store.rollups_frame(end_day_ms=since - timeutil.MS_PER_DAY, account_id=account_id)
+                for market, liquidity, counted, notional in zip(r["market"].to_list(), r["liquidity"].to_list(),
+                                                                r["counted"].to_list(), r["notional"].to_list(),
+                                                                strict=True):  # fmt: skip
+                    taker = str(liquidity).upper() == "TAKER"
+                    for kind, member in (("counted", bool(counted)), ("spot", source.is_spot(str(market)))):
+                        if member:
+                            self.base[("volume", kind)] += Decimal(notional)
+                            self.base[("taker_volume" if taker else "maker_volume", kind)] += Decimal(notional)
+            f = store.fills_frame(start_ms=since, account_id=account_id)
             for ts, notional, counted, market, liquidity in zip(
                 f["ts_ms"].to_list(), f["notional"].to_list(), f["counted"].to_list(), f["market"].to_list(),
                 f["liquidity"].to_list(), strict=True,
@@ -123,7 +137,6 @@ class _Sums:
                              str(liquidity).upper() == "TAKER"))  # fmt: skip
         rows.sort(key=lambda r: r[0])
         self.ts = [r[0] for r in rows]
-        zero = Decimal(0)
         self.prefix: dict[tuple[str, str], list[Decimal]] = {}
         for metric in ("volume", "taker_volume", "maker_volume"):
             for kind in ("counted", "spot"):
@@ -138,7 +151,8 @@ class _Sums:
         lo = 0 if start is None else bisect.bisect_left(self.ts, start)
         hi = len(self.ts) if end is None else bisect.bisect_left(self.ts, end)
         p = self.prefix[(metric, kind)]
-        return p[hi] - p[lo] if hi > lo else Decimal(0)
+        within = p[hi] - p[lo] if hi > lo else Decimal(0)
+        return within + self.base[(metric, kind)] if start is None else within
 
     def ours(self, fig: ReportedFigure) -> Decimal:
         counted = self.total(fig.metric, "counted", fig.start_ms, fig.end_ms)
@@ -241,8 +255,11 @@ def _account(store: Any, account: Any, accounts: list[Any]) -> AccountReconcilia
             and _ident(a)[1] == where}  # fmt: skip
     missing = [s for s in subs if s.lower() not in same] if subs is not None else None
     group = [main, *(same[s.lower()] for s in subs or [] if s.lower() in same and same[s.lower()].id != main.id)]
-    own = _Sums(store, [account.id], source)
-    whole = own if [a.id for a in group] == [account.id] else _Sums(store, [a.id for a in group], source)
+    # fills are read from the earliest edge a figure needs; whole days before it come from the rollups
+    edges = [f.start_ms if f.start_ms is not None else f.end_ms for f in figs]
+    since = min(edges) if edges else None
+    own = _Sums(store, [account.id], source, since)
+    whole = own if [a.id for a in group] == [account.id] else _Sums(store, [a.id for a in group], source, since)
 
     def sums_of(fig: ReportedFigure) -> _Sums:
         return whole if fig.scope == "account_and_subaccounts" else own

@@ -1,30 +1,26 @@
-"""Fee tiers and the exchange's own volume figure: where each account stands, and whether we agree.
+"""The exchange's own window volume of one account beside ours (the 14-day figure a venue reports for its fee
+tier), and the venue's tier table as its report carries it.
 
 Each venue's spec names its tier source (``tier_source``: plain data). A ``reported`` source is a venue that
-publishes its tier table and each account's own trailing volume, which the sync stores as the account's
-``exchange_report`` document: :func:`reconcile` compares the exchange's figure with ours over the same
-window and with the same counting rules (design.md: counted perp fills), and names the likely cause of a
-difference: the window boundary, fill types counted on one side only, or fills not yet synced. An
-``indicative`` source has thresholds only (the venue publishes no figure): nothing to reconcile.
+publishes each account's own trailing volume, which the sync stores as the account's ``exchange_report``
+document: :func:`reconcile` compares the exchange's figure with ours over the same window and with the same
+counting rules (design.md: counted perp fills), and names the likely cause of a difference: the window
+boundary, fill types counted on one side only, or fills not yet synced. Fee tiers themselves (tables, the next
+tier, the tier-loss date, the fee paid) are ``fee_schedule`` and ``tier_outlook``.
 
-Public API: :class:`TierTable`, :class:`TierProgress`, :class:`Reconciliation`, :func:`table_from_report`,
-:func:`tier_progress`, :func:`reconcile`, :func:`compute`.
+Public API: :class:`TierTable`, :class:`Reconciliation`, :func:`table_from_report`, :func:`reconcile`.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES, load
 from perpvol_core.fill import MS_PER_DAY
-
-PACE_DAYS = 7
-NAMES = {name: spec.display_name for name, spec in VENUES.items()}
 
 
 def tier_source(exchange: str) -> dict[str, Any] | None:
@@ -46,7 +42,7 @@ class Tier:
 
 @dataclass(frozen=True)
 class TierTable:
-    """Tiers of one exchange (and kind) over a rolling window, ascending. ``source``: reported | indicative."""
+    """Tiers of one exchange (and kind) over a rolling window, ascending, as an ``exchange_report`` carries them."""
 
     exchange: str
     kind: str
@@ -57,15 +53,6 @@ class TierTable:
     @property
     def window_days(self) -> int:
         return max(1, round(self.window_ms / MS_PER_DAY))
-
-
-def indicative_table(exchange: str) -> TierTable | None:
-    """The venue's indicative thresholds (a venue that publishes no tier table), or None."""
-    source = tier_source(exchange)
-    if not source or source.get("source") != "indicative":
-        return None
-    tiers = tuple(Tier(str(name), Decimal(str(volume))) for name, volume in source["tiers"])
-    return TierTable(exchange, str(source["kind"]), int(source["window_days"]) * MS_PER_DAY, tiers, "indicative")
 
 
 def _dec(value: Any, default: str = "0") -> Decimal:
@@ -102,7 +89,7 @@ def table_from_report(report: dict[str, Any] | None, kind: str | None = None, ex
     return TierTable(str(report.get("exchange") or exchange), kind, window, tiers, "reported")
 
 
-# --------------------------------------------------------------------------------------------- progress
+# --------------------------------------------------------------------------------------------- reconciling
 
 
 @dataclass(frozen=True)
@@ -131,61 +118,6 @@ class Reconciliation:
         if self.theirs is None or self.ours is None:
             return None
         return self.theirs - self.ours
-
-
-@dataclass(frozen=True)
-class TierProgress:
-    exchange: str
-    window_days: int
-    volume: Decimal  # counted volume over the tier window
-    pace: Decimal  # average daily volume of the last PACE_DAYS days
-    tier: str
-    next_tier: str | None
-    next_threshold: Decimal | None
-    days_to_next: int | None  # None: top tier, or the current pace never gets there
-    source: str = "indicative"  # where the thresholds come from: reported | indicative | none
-    reported: tuple[Reconciliation, ...] = ()
-    note: str = ""
-
-    @property
-    def fraction(self) -> float:
-        """Share of the way from 0 to the next threshold (drawing only)."""
-        if not self.next_threshold:
-            return 1.0
-        return float(min(Decimal(1), self.volume / self.next_threshold))
-
-
-def tier_progress(exchange: str, volume: Decimal, pace: Decimal, table: TierTable | None) -> TierProgress:
-    """Where ``volume`` (over the tier window) sits in ``table``, and when the next tier comes at ``pace``/day.
-
-    Over a rolling window of W days, trading ``pace`` a day while the oldest days (assumed average,
-    ``volume / W``) drop out moves the window total by ``pace - volume / W`` per day. Without a table the
-    tier is unknown (``"—"``).
-    """
-    if table is None or not table.tiers:
-        return TierProgress(exchange, 14, volume, pace, "—", None, None, None, source="none")
-    window = table.window_days
-    current = table.tiers[0].name
-    nxt: Tier | None = None
-    for tier in table.tiers:
-        if volume >= tier.min_volume:
-            current = tier.name
-        else:
-            nxt = tier
-            break
-    days: int | None = None
-    if nxt is not None:
-        gain = pace - volume / Decimal(window)
-        if gain > 0:
-            d = math.ceil((nxt.min_volume - volume) / gain)
-            days = d if d <= window else None
-    return TierProgress(
-        exchange, window, volume, pace, current, nxt.name if nxt else None, nxt.min_volume if nxt else None, days,
-        source=table.source,
-    )
-
-
-# --------------------------------------------------------------------------------------------- reconciling
 
 
 def _quantize_like(value: Decimal, like: Decimal) -> Decimal:
@@ -292,41 +224,3 @@ def reconcile(store: Any, account: Any) -> Reconciliation | None:
         causes.append("perpvol counts fills the exchange does not (busted trades, other fill types?); "
                       "`perpvol verify` compares every window with the exchange")
     return Reconciliation(status="differs", causes=tuple(causes), **base)
-
-
-# --------------------------------------------------------------------------------------------- the panel
-
-
-def compute(store: Any, now_ms: int | None = None) -> list[TierProgress]:
-    """Tier progress per venue with a tier source: a ``reported`` source against the newest table any of its
-    accounts reported, with every account's reconciliation; an ``indicative`` one against its thresholds,
-    saying the venue publishes no figure. Reported sources first, then the registry's order."""
-    from perpvol_core.analytics import volume as vol
-
-    now_ms = timeutil.now_ms() if now_ms is None else now_ms
-    accounts = store.list_accounts()
-    sources = {name: src for name in VENUES if (src := tier_source(name)) is not None}
-    order = sorted(sources, key=lambda name: sources[name].get("source") != "reported")
-    out = []
-    for exchange in order:
-        source = sources[exchange]
-        mine = [a for a in accounts if a.exchange == exchange]
-        if source.get("source") == "reported":
-            reports = sorted(
-                (a.exchange_report for a in mine if a.exchange_report and a.exchange_report.get("tiers")),
-                key=lambda r: int(r.get("fetched_ms") or 0),
-            )
-            table = table_from_report(reports[-1], exchange=exchange) if reports else None
-        else:
-            table = indicative_table(exchange)
-        window_ms = table.window_ms if table else int(source.get("window_days") or 14) * MS_PER_DAY
-        in_window = vol.window_volume(store, now_ms - window_ms, now_ms, exchange)
-        recent = vol.window_volume(store, now_ms - PACE_DAYS * MS_PER_DAY, now_ms, exchange)
-        p = tier_progress(exchange, Decimal(in_window), Decimal(recent) / PACE_DAYS, table)
-        if source.get("source") == "reported":
-            recs = tuple(r for r in (reconcile(store, a) for a in mine) if r is not None)
-            p = replace(p, reported=recs, note="" if table else str(source.get("missing_note") or ""))
-        else:
-            p = replace(p, note=str(source.get("note") or ""))
-        out.append(p)
-    return out

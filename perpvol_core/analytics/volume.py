@@ -12,52 +12,32 @@ the fills table, so the totals are exact to the millisecond.
 from __future__ import annotations
 
 import copy
-import threading
-import time
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
-from cachetools import LRUCache, TTLCache, cached
 
 from perpvol_core import timeutil
+from perpvol_core.analytics.ranges import (  # noqa: F401 - part of this module's interface
+    RANGE_FIELDS,
+    data_bounds,
+    range_json,
+    range_report,
+    resolve_range,
+)
+from perpvol_core.analytics.rollup_frames import ceil_day, counted_rollups, money_sum, with_date
 from perpvol_core.exchanges import VENUES, why_not_counted
 from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER
 from perpvol_core.money import canonical_decimal
-from perpvol_core.store import Store
+from perpvol_core.store import Store, read_cache, rollup_reads
+from perpvol_core.store.frames import frame
 from perpvol_core.timeutil import day_floor_ms, day_ms, iso_utc
 
 WINDOWS: dict[str, int] = {"24h": 1, "7d": 7, "30d": 30}
 PERIODS: tuple[str, ...] = ("24h", "7d", "30d", "all")
 _ZERO = Decimal(0)
-
-
-def _ceil_day(ms: int) -> int:
-    return -((-ms) // MS_PER_DAY) * MS_PER_DAY
-
-
-def _counted_rollups(
-    store: Store, start: date | None, end: date | None, exchange: str | None = None, market: str | None = None
-) -> pl.DataFrame:
-    rollups = store.rollups_frame(
-        start_day_ms=day_ms(start) if start else None,
-        end_day_ms=day_ms(end) if end else None,
-        exchange=exchange,
-        market=market,
-    )
-    return rollups.filter(pl.col("counted"))
-
-
-def _money_sum(name: str, condition: pl.Expr | None = None, column: str = "notional") -> pl.Expr:
-    expr = pl.col(column)
-    if condition is not None:
-        expr = expr.filter(condition)
-    return expr.sum().alias(name)
-
-
-def _with_date(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(pl.from_epoch(pl.col("day_ms"), time_unit="ms").dt.date().alias("date"))
 
 
 def daily_volume(
@@ -70,26 +50,56 @@ def daily_volume(
     """Counted perp volume per UTC day and exchange, for days with fills, sorted by date then exchange.
 
     Columns: date (Date), exchange, volume_usd, maker_usd, taker_usd, fees_usd (Decimal), fills (Int64).
+    Without ``market``, a database store answers from its per-day totals (``store/rollup_reads.py``).
     """
-    rollups = _counted_rollups(store, start, end, exchange, market)
+    if market is None and rollup_reads.supported(store):
+        return _daily_from_totals(store, start, end, exchange)
+    rollups = counted_rollups(store, start, end, exchange, market)
     daily = (
         rollups.group_by("day_ms", "exchange")
         .agg(
-            _money_sum("volume_usd"),
-            _money_sum("maker_usd", pl.col("liquidity") == MAKER),
-            _money_sum("taker_usd", pl.col("liquidity") == TAKER),
-            _money_sum("fees_usd", column="fees"),
+            money_sum("volume_usd"),
+            money_sum("maker_usd", pl.col("liquidity") == MAKER),
+            money_sum("taker_usd", pl.col("liquidity") == TAKER),
+            money_sum("fees_usd", column="fees"),
             pl.col("fills").sum().cast(pl.Int64).alias("fills"),
         )
         .sort("day_ms", "exchange")
     )
-    return _with_date(daily).select("date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
+    return with_date(daily).select("date", "exchange", "volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
+
+
+def _daily_cells(
+    store: Store, start: date | None, end: date | None, exchange: str | None
+) -> dict[tuple[int, str], list[Any]]:
+    """(day_ms, exchange) -> [volume, maker, taker, USD fees, fills] from the store's per-day totals, sorted."""
+    cells: dict[tuple[int, str], list[Any]] = {}
+    rows = rollup_reads.day_rows(store, day_ms(start) if start else None, day_ms(end) if end else None, exchange)
+    for day, exch, liquidity, notional, fee, fills in rows:
+        cell = cells.setdefault((day, exch), [_ZERO, _ZERO, _ZERO, _ZERO, 0])
+        cell[0] += notional
+        cell[1 if liquidity == MAKER else 2] += notional
+        cell[3] += fee
+        cell[4] += fills
+    return cells
+
+
+def _daily_from_totals(store: Store, start: date | None, end: date | None, exchange: str | None) -> pl.DataFrame:
+    cells = _daily_cells(store, start, end, exchange)
+    names = ("volume_usd", "maker_usd", "taker_usd", "fees_usd", "fills")
+    columns: dict[str, Sequence[Any]] = {"day_ms": [k[0] for k in cells], "exchange": [k[1] for k in cells]}
+    for i, name in enumerate(names):
+        columns[name] = [c[i] for c in cells.values()]
+    schema = {"day_ms": pl.Int64, "exchange": pl.Utf8, **dict.fromkeys(names[:4], pl.Decimal), "fills": pl.Int64}
+    return with_date(frame(columns, schema)).select("date", "exchange", *names)
 
 
 def complete_from(store: Store) -> dict[str, date]:
     """Per venue, the first UTC day from which every one of its accounts' stored history is complete (the
     latest ``complete_from`` of its accounts); venues without one are absent. Days before it are not covered:
     a surface shows them as such, never as zero volume."""
+    if rollup_reads.supported(store):  # one query
+        return {e: timeutil.date_of_ms(ms) for e, ms in rollup_reads.complete_from_ms(store).items()}
     out: dict[str, date] = {}
     for acc in store.list_accounts():
         ms = store.get_sync_state(acc.id).complete_from_ms
@@ -120,20 +130,24 @@ def daily_rows(
     version changes (the CLI, every API request, the report); each caller gets its own copy.
     """
     coverage = tuple(sorted(complete_from(store).items()))
-    shared = _shared_daily_rows(store, store.data_version(), coverage, start, end, exchange, market)
+    shared = read_cache.versioned(store, "daily_rows", (coverage, start, end, exchange, market),
+                                  lambda: _shared_daily_rows(store, coverage, start, end, exchange, market))
     return [dict(row) for row in shared]
 
 
-# Keyed by (store, data version, filters); concurrent callers of one key wait for the one computation.
-_daily_rows_cache: LRUCache[Any, tuple[dict[str, Any], ...]] = LRUCache(maxsize=64)
-
-
-@cached(_daily_rows_cache, condition=threading.Condition())
 def _shared_daily_rows(
-    store: Store, data_version: str, coverage: tuple[tuple[str, date], ...], start: date | None, end: date | None,
+    store: Store, coverage: tuple[tuple[str, date], ...], start: date | None, end: date | None,
     exchange: str | None, market: str | None,
 ) -> tuple[dict[str, Any], ...]:
     first = dict(coverage)
+    if market is None and rollup_reads.supported(store):  # straight from the per-day totals (no frame)
+        out = []
+        for (day, exch), cell in _daily_cells(store, start, end, exchange).items():
+            when = timeutil.date_of_ms(day)
+            out.append({"date": when.isoformat(), "exchange": exch,
+                        **{k: canonical_decimal(v) for k, v in zip(RANGE_FIELDS, cell[:4], strict=True)},
+                        "fills": int(cell[4]), "covered": is_covered(first, exch, when)})  # fmt: skip
+        return tuple(out)
     return tuple(
         {
             "date": row["date"].isoformat(),
@@ -163,7 +177,7 @@ def _window_by_exchange(
         for exch, value in part.items():
             totals[exch] = totals.get(exch, _ZERO) + value
 
-    first_full, end_full = _ceil_day(start_ms), day_floor_ms(end_ms)
+    first_full, end_full = ceil_day(start_ms), day_floor_ms(end_ms)
     if first_full >= end_full:  # no whole day inside: the fills table has it all
         add(store.counted_notional_between(start_ms, end_ms, exchange))
         return totals
@@ -178,8 +192,10 @@ def _window_by_exchange(
 
 def window_volume(store: Store, start_ms: int, end_ms: int, exchange: str | None = None) -> Decimal:
     """Exact counted perp volume of fills with ``start_ms <= ts_ms < end_ms``."""
+    if rollup_reads.supported(store):
+        return sum(rollup_reads.window_by_exchange(store, start_ms, end_ms, exchange).values(), _ZERO)
     rollups = store.rollups_frame(
-        start_day_ms=_ceil_day(start_ms), end_day_ms=day_floor_ms(end_ms), exchange=exchange
+        start_day_ms=ceil_day(start_ms), end_day_ms=day_floor_ms(end_ms), exchange=exchange
     ).filter(pl.col("counted"))
     return sum(_window_by_exchange(store, rollups, start_ms, end_ms, exchange).values(), _ZERO)
 
@@ -194,29 +210,29 @@ def summary(store: Store, now_ms: int | None = None) -> dict[str, dict[str, Any]
     """
     if now_ms is not None:
         return _summary_at(store, now_ms)
-    return copy.deepcopy(_shared_summary(store, store.data_version()))
+    now = timeutil.now_ms()
+    shared = read_cache.versioned(store, "summary", (now // SUMMARY_TTL_MS,), lambda: _summary_at(store, now))
+    return copy.deepcopy(shared)
 
 
+#: A summary without ``now_ms`` is shared within one such slot of the clock while the data is unchanged (a
+#: write anywhere changes the data version, so a shared answer is never of older data; the slot bounds how
+#: far its windows lag).
 SUMMARY_TTL_MS = 1000
-# Keyed by (store, data version): a write anywhere changes the version, so a cached answer is never of older
-# data; the TTL bounds how far its windows lag. The condition makes concurrent callers of one key wait for
-# the single computation instead of repeating it.
-_summary_cache: TTLCache[Any, dict[str, dict[str, Any]]] = TTLCache(
-    maxsize=64, ttl=SUMMARY_TTL_MS / 1000, timer=time.monotonic
-)
-
-
-@cached(_summary_cache, condition=threading.Condition())
-def _shared_summary(store: Store, data_version: str) -> dict[str, dict[str, Any]]:
-    return _summary_at(store, timeutil.now_ms())
 
 
 def _summary_at(store: Store, now: int) -> dict[str, dict[str, Any]]:
-    rollups = store.rollups_frame().filter(pl.col("counted"))
     by_exchange: dict[str, dict[str, Decimal]] = {e: dict.fromkeys(PERIODS, _ZERO) for e in VENUES}
-    per_period: dict[str, dict[str, Decimal]] = {"all": _sum_by_exchange(rollups)}
-    for period, days in WINDOWS.items():
-        per_period[period] = _window_by_exchange(store, rollups, now + 1 - days * MS_PER_DAY, now + 1)
+    per_period: dict[str, dict[str, Decimal]] = {}
+    if rollup_reads.supported(store):  # the per-day and per-hour totals; fills only for two partial hours
+        per_period["all"] = rollup_reads.all_time_by_exchange(store)
+        for period, days in WINDOWS.items():
+            per_period[period] = rollup_reads.window_by_exchange(store, now + 1 - days * MS_PER_DAY, now + 1)
+    else:
+        rollups = store.rollups_frame().filter(pl.col("counted"))
+        per_period["all"] = _sum_by_exchange(rollups)
+        for period, days in WINDOWS.items():
+            per_period[period] = _window_by_exchange(store, rollups, now + 1 - days * MS_PER_DAY, now + 1)
     for period, values in per_period.items():
         for exch, value in values.items():
             by_exchange.setdefault(exch, dict.fromkeys(PERIODS, _ZERO))[period] = value
@@ -263,10 +279,10 @@ def by_market(
 
     Columns: exchange, market, volume_usd, fees_usd (Decimal), fills.
     """
-    rollups = _counted_rollups(store, start, end, exchange)
+    rollups = counted_rollups(store, start, end, exchange)
     out = (
         rollups.group_by("exchange", "market")
-        .agg(_money_sum("volume_usd"), _money_sum("fees_usd", column="fees"), pl.col("fills").sum().cast(pl.Int64))
+        .agg(money_sum("volume_usd"), money_sum("fees_usd", column="fees"), pl.col("fills").sum().cast(pl.Int64))
         .sort(["volume_usd", "exchange", "market"], descending=[True, False, False])
     )
     return out.head(top_n) if top_n is not None else out
@@ -279,10 +295,10 @@ def by_liquidity(
 
     Columns: exchange, liquidity, volume_usd, fees_usd (Decimal), fills.
     """
-    rollups = _counted_rollups(store, start, end, exchange)
+    rollups = counted_rollups(store, start, end, exchange)
     return (
         rollups.group_by("exchange", "liquidity")
-        .agg(_money_sum("volume_usd"), _money_sum("fees_usd", column="fees"), pl.col("fills").sum().cast(pl.Int64))
+        .agg(money_sum("volume_usd"), money_sum("fees_usd", column="fees"), pl.col("fills").sum().cast(pl.Int64))
         .sort("exchange", "liquidity")
     )
 
@@ -299,7 +315,7 @@ def by_fill_type(
     )
     return (
         rollups.group_by("exchange", "fill_type", "counted")
-        .agg(_money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64))
+        .agg(money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64))
         .sort(["exchange", "counted", "fill_type"], descending=[False, True, False])
     )
 
@@ -312,7 +328,7 @@ def not_counted(store: Store, start: date | None = None, end: date | None = None
     rollups = store.rollups_frame(start_day_ms=day_ms(start) if start else None,
                                   end_day_ms=day_ms(end) if end else None).filter(~pl.col("counted"))  # fmt: skip
     out = rollups.group_by("exchange", "market", "fill_type").agg(
-        _money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64)
+        money_sum("volume_usd"), pl.col("fills").sum().cast(pl.Int64)
     ).sort(["volume_usd", "exchange", "market", "fill_type"], descending=[True, False, False, False])
     reasons = [why_not_counted(*key) or "" for key in out.select("exchange", "market", "fill_type").iter_rows()]
     return out.with_columns(pl.Series("reason", reasons, dtype=pl.Utf8)).select(
@@ -324,99 +340,14 @@ def fees(store: Store, start: date | None = None, end: date | None = None, excha
 
     Columns: date, exchange, maker_fees_usd, taker_fees_usd, fees_usd (Decimal).
     """
-    rollups = _counted_rollups(store, start, end, exchange)
+    rollups = counted_rollups(store, start, end, exchange)
     out = (
         rollups.group_by("day_ms", "exchange")
         .agg(
-            _money_sum("maker_fees_usd", pl.col("liquidity") == MAKER, column="fees"),
-            _money_sum("taker_fees_usd", pl.col("liquidity") == TAKER, column="fees"),
-            _money_sum("fees_usd", column="fees"),
+            money_sum("maker_fees_usd", pl.col("liquidity") == MAKER, column="fees"),
+            money_sum("taker_fees_usd", pl.col("liquidity") == TAKER, column="fees"),
+            money_sum("fees_usd", column="fees"),
         )
         .sort("day_ms", "exchange")
     )
-    return _with_date(out).select("date", "exchange", "maker_fees_usd", "taker_fees_usd", "fees_usd")
-
-
-# -- any date range ------------------------------------------------------------------------------------
-
-RANGE_FIELDS: tuple[str, ...] = ("volume_usd", "maker_usd", "taker_usd", "fees_usd")
-
-
-def _range_cell() -> dict[str, Any]:
-    return {**dict.fromkeys(RANGE_FIELDS, _ZERO), "fills": 0}
-
-
-def range_report(store: Store, start: date, end: date, exchange: str | None = None) -> dict[str, Any]:
-    """Counted perp totals of the UTC days ``start``..``end`` (inclusive), total and per exchange.
-
-    Returns ``{"from": date, "to": date, "days": int, "totals": {...}, "by_exchange": {exchange: {...}}}``
-    where each ``{...}`` holds ``volume_usd``, ``maker_usd``, ``taker_usd``, ``fees_usd`` (exact Decimal) and
-    ``fills`` (int). ``by_exchange`` lists every venue of ``VENUES`` (only ``exchange`` when given),
-    zeros where nothing traded; ``totals`` is the sum of the listed exchanges. One rollup read.
-
-    Raises: ValueError when ``start`` is after ``end`` or ``exchange`` is unknown.
-    """
-    if start > end:
-        raise ValueError(f"the range starts ({start.isoformat()}) after it ends ({end.isoformat()})")
-    if exchange is not None and exchange not in VENUES:
-        raise ValueError(f"unknown exchange {exchange!r}; one of {', '.join(VENUES)}")
-    listed = (exchange,) if exchange else tuple(VENUES)
-    by_exchange = {e: _range_cell() for e in listed}
-    rows = (
-        _counted_rollups(store, start, end, exchange)
-        .group_by("exchange")
-        .agg(
-            _money_sum("volume_usd"),
-            _money_sum("maker_usd", pl.col("liquidity") == MAKER),
-            _money_sum("taker_usd", pl.col("liquidity") == TAKER),
-            _money_sum("fees_usd", column="fees"),
-            pl.col("fills").sum().cast(pl.Int64).alias("fills"),
-        )
-        .iter_rows(named=True)
-    )
-    for row in rows:
-        cell = by_exchange.setdefault(row["exchange"], _range_cell())
-        for key in RANGE_FIELDS:
-            cell[key] = Decimal(row[key] or 0)
-        cell["fills"] = int(row["fills"] or 0)
-    totals = _range_cell()
-    for cell in by_exchange.values():
-        for key in (*RANGE_FIELDS, "fills"):
-            totals[key] += cell[key]
-    return {"from": start, "to": end, "days": (end - start).days + 1, "totals": totals, "by_exchange": by_exchange}
-
-
-def range_json(report: dict[str, Any]) -> dict[str, Any]:
-    """``range_report(...)`` as JSON (ISO dates, decimal strings): the ``"range"`` object of the contract."""
-
-    def cell(values: dict[str, Any]) -> dict[str, Any]:
-        return {**{k: canonical_decimal(values[k]) for k in RANGE_FIELDS}, "fills": int(values["fills"])}
-
-    return {
-        "from": report["from"].isoformat(),
-        "to": report["to"].isoformat(),
-        "days": report["days"],
-        "totals": cell(report["totals"]),
-        "by_exchange": {e: cell(v) for e, v in report["by_exchange"].items()},
-    }
-
-
-def resolve_range(
-    store: Store, start: date | None, end: date | None, exchange: str | None = None
-) -> dict[str, Any]:
-    """:func:`range_report` with open ends filled in: ``end`` defaults to today (UTC), ``start`` to the first
-    day with volume (or ``end``). Raises ValueError as :func:`range_report` does."""
-    end = end or timeutil.date_of_ms(timeutil.now_ms())
-    if start is None:
-        bounds = data_bounds(store)
-        start = min(bounds[0], end) if bounds else end
-    return range_report(store, start, end, exchange)
-
-
-def data_bounds(store: Store) -> tuple[date, date] | None:
-    """The first and last UTC day with counted perp volume, or None when there is none."""
-    rollups = store.rollups_frame().filter(pl.col("counted"))
-    if rollups.is_empty():
-        return None
-    first, last = rollups["day_ms"].min(), rollups["day_ms"].max()
-    return timeutil.date_of_ms(int(cast(int, first))), timeutil.date_of_ms(int(cast(int, last)))
+    return with_date(out).select("date", "exchange", "maker_fees_usd", "taker_fees_usd", "fees_usd")

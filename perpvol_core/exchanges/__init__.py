@@ -26,6 +26,7 @@ from perpvol_core.exchanges._errors import (
     InvalidCredentials,
     RateLimited,
 )
+from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.exchanges._http import Connector, FillPage, RateLimit
 from perpvol_core.exchanges._spec import StreamAdapter, VenueSpec, load
 from perpvol_core.fill import Fill
@@ -309,6 +310,7 @@ __all__ = [
     "InvalidCredentials",
     "RateLimit",
     "RateLimited",
+    "StoredFacts",
     "StreamAdapter",
     "VenueSpec",
     "account_identity",

@@ -1,4 +1,5 @@
-"""What every exchange connector shares: errors, pacing, retries, pages of fills, the connector base.
+"""What every exchange connector shares: the connector base (errors, pacing from ``_pacing``, retries, pages of
+fills and value readers from ``_values``, all re-exported here for the connectors).
 
 A connector only adds its request signing (an ``httpx.Auth``), its pagination and its parsing. This
 module owns the HTTP client (httpx with timeouts), client-side pacing at each endpoint's documented
@@ -8,16 +9,11 @@ rate limit (so that a normal backfill never draws a 429), and bounded retries wi
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -30,6 +26,16 @@ from perpvol_core.exchanges._errors import (  # noqa: F401  (re-exported for the
     InvalidCredentials,
     RateLimited,
 )
+from perpvol_core.exchanges._facts import StoredFacts
+from perpvol_core.exchanges._pacing import Pacer, RateLimit, get_pacer  # noqa: F401  (re-exported)
+from perpvol_core.exchanges._values import (  # noqa: F401  (re-exported for the connectors)
+    FillPage,
+    RequestStats,
+    clock_skew_s,
+    parse_json,
+    to_ms,
+    to_text,
+)
 from perpvol_core.money import to_decimal  # noqa: F401  (re-exported for the connectors)
 from perpvol_core.security.redaction import redact
 
@@ -37,201 +43,6 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "perpvol/0.1 (+self-hosted volume dashboard)"
 
-
-
-# --------------------------------------------------------------------------------------------- pacing
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``requests`` per ``per_s`` seconds (a sliding window, the strictest common reading).
-
-    Where a venue prices requests by weight (e.g. 1200 weight a minute), ``requests`` is the weight
-    budget and each request names its weight."""
-
-    requests: int
-    per_s: float
-
-
-class Pacer:
-    """Client-side pacing for one (account, endpoint): every documented limit is kept with a margin.
-
-    For each limit N per W seconds a request of weight w may start only when the weights started in the last
-    W·(1 + margin) plus w stay within N (weight 1 per request unless told: the N-th previous start then lies
-    more than W·(1 + margin) ago) — this never exceeds a sliding window, a fixed window or a token bucket of
-    that size. A request whose weight is known only from its answer (a venue charging per item returned) is
-    charged its worst case and :meth:`settle`-d to the real one. A 429 widens the margin (up to 25 %) and
-    holds every request until the server's reset time.
-
-    ``stamp_answers``: a request counts from when its answer arrived, not from when it was sent (:meth:`settle`
-    moves it): the server charged it at some point in between, so the window is then kept by the server's own
-    clock and the margin need only cover the clocks' rates, not the answers' latency.
-    """
-
-    def __init__(self, limits: list[RateLimit], margin: float = 0.03, stamp_answers: bool = False) -> None:
-        self.limits = list(limits)
-        self.margin = margin
-        self.stamp_answers = stamp_answers
-        # [start, weight] of the recent requests: each weighs at least 1, so a budget's worth of entries is
-        # all any limit can need
-        self._starts: deque[list[float]] = deque(maxlen=max((lim.requests for lim in limits), default=1))
-        self._hold_until = 0.0
-        self._lock = threading.Lock()
-        self._mine = threading.local()  # this thread's last start, for settle()
-
-    def _next_start(self, now: float, weight: int) -> float:
-        at = max(now, self._hold_until)
-        for lim in self.limits:
-            window = lim.per_s * (1 + self.margin)
-            # the latest start that still counts against a request at ``at``; walk back from the newest
-            spent = weight
-            # answer stamps of concurrent requests may be out of order: newest first by stamp
-            recent = sorted(self._starts, key=lambda e: e[0], reverse=True) if self.stamp_answers else reversed(
-                self._starts)
-            for start, w in recent:
-                spent += int(w)
-                if spent > lim.requests:  # this start (and all before it) must have left the window
-                    at = max(at, start + window)
-                    break
-        return at
-
-    def acquire(self, sleep: Callable[[float], None] = time.sleep, weight: int = 1) -> float:
-        """Block until a request of ``weight`` may start; returns the seconds waited."""
-        weight = max(1, min(int(weight), min((lim.requests for lim in self.limits), default=1)))
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                at = self._next_start(now, weight)
-                if at <= now:
-                    self._mine.entry = [now, weight]
-                    self._starts.append(self._mine.entry)
-                    return waited
-            sleep(at - now)
-            waited += at - now
-
-    def settle(self, weight: int | None = None) -> None:
-        """The last request this thread started weighs ``weight`` after all (known from its answer; None: as
-        charged), and, with ``stamp_answers``, counts from now (its answer has just arrived)."""
-        entry = getattr(self._mine, "entry", None)
-        if entry is not None:
-            with self._lock:
-                if weight is not None:
-                    entry[1] = max(1, int(weight))
-                if self.stamp_answers:
-                    entry[0] = max(entry[0], time.monotonic())
-
-    def penalize(self, hold_s: float) -> None:
-        """After a 429: hold every request for ``hold_s`` and pace more carefully from now on."""
-        with self._lock:
-            self._hold_until = max(self._hold_until, time.monotonic() + max(hold_s, 0.0))
-            self.margin = min(max(self.margin * 2, 0.05), 0.25)
-
-
-_pacers: dict[tuple[str, ...], Pacer] = {}
-_pacers_lock = threading.Lock()
-
-
-def get_pacer(
-    key: tuple[str, ...], limits: list[RateLimit], margin: float = 0.03, stamp_answers: bool = False
-) -> Pacer:
-    """The process-wide pacer of ``key`` (exchange, account identity, endpoint): shared by every connector."""
-    with _pacers_lock:
-        pacer = _pacers.get(key)
-        if pacer is None or pacer.limits != list(limits) or pacer.stamp_answers != stamp_answers:
-            pacer = _pacers[key] = Pacer(limits, margin, stamp_answers)
-        return pacer
-
-
-# --------------------------------------------------------------------------------------------- pages
-
-
-@dataclass
-class FillPage:
-    """One page of normalized fills and where to resume after it.
-
-    ``position``: the connector's resume point after this page (``None`` when the range is done).
-    ``window_done_ms``: set when this page completes a time window: ``[window_done_ms, end_ms]`` of the
-    requested range is then complete (connectors walk windows from newest to oldest).
-    ``skipped``: bad rows reported and skipped (redacted text). ``progress``: 0..1 of the range done.
-    ``history_starts_ms``: set when the venue serves nothing older than this (a retention cap): the range
-    before it can never be fetched, so the sync must not plan it again, and the account's history is
-    complete only from the first UTC day that starts at or after it (``complete_from``).
-    """
-
-    fills: list
-    position: dict | None
-    window_done_ms: int | None = None
-    skipped: list[str] = field(default_factory=list)
-    progress: float | None = None
-    history_starts_ms: int | None = None
-
-
-@dataclass
-class RequestStats:
-    """Counters of one connector (the benchmark and the tests read them)."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
-    waited_s: float = 0.0
-
-
-def parse_json(content: bytes) -> Any:
-    """JSON with every non-integer number as ``Decimal`` (never float). Raises ``ValueError`` when not JSON."""
-    return json.loads(content, parse_float=Decimal)
-
-
-def to_text(value: Any, what: str) -> str:
-    """Identity text (an id, a symbol) from a JSON string or integer; ``TypeError``/``ValueError`` otherwise.
-
-    ``str()`` would turn ``null`` into the id ``"None"`` (so unrelated fills would share one identity) and a
-    list into ``"['x']"``.
-    """
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise TypeError(f"{what} is {type(value).__name__}, not text")
-    text = str(value).strip()
-    if not text:
-        raise ValueError(f"{what} is empty")
-    return text
-
-
-def clock_skew_s(response: httpx.Response, local_now_s: float | None = None) -> float | None:
-    """Seconds our clock is ahead of the server's, from its ``Date`` header (±1 s); None without one."""
-    from email.utils import parsedate_to_datetime
-
-    header = response.headers.get("date")
-    if not header:
-        return None
-    try:
-        server_s = parsedate_to_datetime(header).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return (time.time() if local_now_s is None else local_now_s) - server_s
-
-
-def to_ms(value: Any) -> int:
-    """Epoch milliseconds from int ms, ``"seconds.millis"`` text, seconds, or ns/us given as integers.
-
-    Raises ``ValueError`` when the value is not a timestamp.
-    """
-    if value is None or isinstance(value, bool):
-        raise ValueError(f"not a timestamp: {value!r}")
-    text = str(value).strip()
-    try:
-        d = Decimal(text)
-    except ArithmeticError as exc:
-        raise ValueError(f"not a timestamp: {value!r}") from exc
-    if not d.is_finite() or d < 0:
-        raise ValueError(f"not a timestamp: {value!r}")
-    if "." in text or "e" in text.lower() or d < Decimal(100_000_000_000):  # seconds (with millis)
-        return int((d * 1000).to_integral_value())
-    if d >= Decimal(10) ** 17:  # nanoseconds
-        return int(d // 1_000_000)
-    if d >= Decimal(10) ** 14:  # microseconds
-        return int(d // 1000)
-    return int(d)
 
 
 # --------------------------------------------------------------------------------------------- connector
@@ -257,11 +68,9 @@ class Connector(ABC):
     incremental_overlap_ms: int = 120_000
     #: what to say when the requested range is older than ``max_history_ms``
     history_note: str = ""
-    #: the server's observed behaviour (a JSON document the sync engine stores per account and hands back
-    #: before each sync; connectors that observe nothing leave it None)
-    server_profile: dict[str, Any] | None = None
-    #: markets already seen in this account's fills (set by the sync engine; the exchanges never read the store)
-    known_markets: Callable[[], Iterable[str]] | None = None
+    #: what the store knows of this account (markets, fills, the stored server profile), handed over as data
+    #: by the sync before each run (:meth:`use_facts`); None when no sync runs this connector
+    facts: StoredFacts | None = None
 
     def __init__(
         self,
@@ -324,6 +133,15 @@ class Connector(ABC):
         Raises :class:`ExchangeError` (after retries) when the exchange cannot be read.
         """
 
+    def use_facts(self, facts: StoredFacts) -> None:
+        """Take the store's knowledge of the account before a run (a venue may read more of it)."""
+        self.facts = facts
+
+    def observed_profile(self) -> dict[str, Any] | None:
+        """What the connector observed of its server so far, for the store to keep and hand back in
+        ``StoredFacts.server_profile`` (None: nothing is observed)."""
+        return None
+
     @staticmethod
     def describe_server_profile(profile: dict[str, Any] | None) -> str:
         """One line saying what :meth:`probe_server_profile` observed (``keys test`` prints it)."""
@@ -335,7 +153,7 @@ class Connector(ABC):
         return None
 
     def min_pages(self, n_fills: int) -> int:
-        """The fewest requests that can return ``n_fills`` (for benchmarks)."""
+        """The fewest requests that can return ``n_fills`` (verify windows and the benchmark read it)."""
         return max(1, -(-n_fills // 500))
 
     def exchange_report(self) -> dict[str, Any] | None:

@@ -62,6 +62,9 @@ class VenueSpec:
     simulator: str
     #: "module:function" -> the venue's fee-tier figures for an account, or None
     tier_source: str | None = None
+    #: "module:function" -> the venue's tier tables and the account's reported rates,
+    #: ``(connector, exchange_report | None) -> dict`` (``perpvol_core.analytics.fee_schedule.FeeSchedule``)
+    fee_schedule: str | None = None
     #: True when the venue serves only part of an account's history (complete_from may be late)
     retention_limited: bool = False
     #: hosts that hold the same accounts as another host (legacy domains): host -> canonical host

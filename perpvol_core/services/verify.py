@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perpvol_core import timeutil
+from perpvol_core.analytics import fee_schedule
 from perpvol_core.exchanges import VENUES, Connector, ExchangeError, classify_all, make_connector
 from perpvol_core.security.redaction import redact
 from perpvol_core.services import reported
@@ -241,6 +242,7 @@ def after_sync(store: Any, label: str, connector: Connector, *, backfilled: bool
         out.check.repaired = repaired
         record(store, label, out.check)
     out.report = refresh_exchange_report(store, store.get_account(label), connector, now_ms)
+    fee_schedule.refresh(store, store.get_account(label), connector, now_ms)
     out.requests = connector.stats.requests - requests0
     return out
 

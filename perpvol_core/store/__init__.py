@@ -11,6 +11,7 @@ from perpvol_core.store.store import (
     Store,
     StoreError,
     SyncState,
+    SyncUpdate,
 )
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "Store",
     "StoreError",
     "SyncState",
+    "SyncUpdate",
     "canonical_decimal",
 ]

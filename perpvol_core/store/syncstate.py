@@ -10,6 +10,7 @@ wrong, so only its own account shows the error (and its next sync starts over), 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,40 @@ FIELDS = (
 MAX_RUNS = 16
 MAX_CURSOR_CHARS = 64_000
 MAX_ERROR_CHARS = 2_000
-#: the values that start an account's sync over (nothing covered, nothing to resume)
-EMPTY = {
-    "covered_from_ms": None, "complete_from_ms": None, "covered_to_ms": None, "cursor": None, "progress": 0.0,
-    "eta_s": None, "fills_seen": 0, "last_success_ms": None,
-}  # fmt: skip
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: a field of a :class:`SyncUpdate` left as it is stored
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class SyncUpdate:
+    """A typed change of one account's sync state: the fields given are written (each checked, see
+    :func:`checked_values`), the others are left as stored. ``None`` clears a field."""
+
+    covered_from_ms: int | None = UNSET
+    covered_to_ms: int | None = UNSET
+    complete_from_ms: int | None = UNSET
+    cursor: dict[str, Any] | None = UNSET
+    progress: float = UNSET
+    eta_s: float | None = UNSET
+    fills_seen: int = UNSET
+    last_success_ms: int | None = UNSET
+    last_error: str | None = UNSET
+
+    def values(self) -> dict[str, Any]:
+        """The fields given, by name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not UNSET}
+
+
+#: the update that starts an account's sync over (nothing covered, nothing to resume; the last error is kept)
+START_OVER = SyncUpdate(covered_from_ms=None, complete_from_ms=None, covered_to_ms=None, cursor=None, progress=0.0,
+                        eta_s=None, fills_seen=0, last_success_ms=None)  # fmt: skip
 
 
 @dataclass
@@ -110,9 +140,10 @@ def _eta(value: Any) -> float | None:
         return None
 
 
-def checked_values(fields: dict[str, Any]) -> dict[str, Any]:
-    """The columns to write for ``fields`` (a subset of FIELDS), each checked; ``cursor`` becomes JSON text and
+def checked_values(update: SyncUpdate | dict[str, Any]) -> dict[str, Any]:
+    """The columns to write for ``update`` (a subset of FIELDS), each checked; ``cursor`` becomes JSON text and
     ``last_error`` is redacted. Raises ValueError (an unknown field) or InputError (a value out of range)."""
+    fields = update.values() if isinstance(update, SyncUpdate) else update
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise ValueError(f"unknown sync state field(s): {', '.join(sorted(unknown))}")

@@ -24,6 +24,7 @@ import tornado.web
 
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import History, SimFill
+from perpvol_sim.hyperliquid.cli import SIM_FLAGS
 from perpvol_sim.hyperliquid.config import HyperliquidSimConfig, option_names
 from perpvol_sim.hyperliquid.info import InfoHandler, NotFoundHandler
 from perpvol_sim.hyperliquid.profile import PROFILE
@@ -32,8 +33,8 @@ from perpvol_sim.hyperliquid.state import HyperliquidState, address_of
 from perpvol_sim.hyperliquid.ws import StreamHandler
 from perpvol_sim.server import BackgroundServer
 
-__all__ = ["HyperliquidSim", "HyperliquidSimConfig", "address_of", "cmd_sim", "demo_venue", "hyperliquid_history",
-           "make_app"]  # fmt: skip
+__all__ = ["SIM_FLAGS", "HyperliquidSim", "HyperliquidSimConfig", "address_of", "cmd_sim", "demo_venue",
+           "hyperliquid_history", "make_app"]  # fmt: skip
 
 
 def hyperliquid_history(

@@ -101,7 +101,7 @@ _TESTNET_SYSTEM_CONFIG: dict[str, Any] = {
     ],
 }
 
-# /system/volume-tiers (§1): 14-day retail tiers; the account's tier follows its 14-day volume.
+# /system/volume-tiers (§1, §9): 14-day retail and pro tables; the account's tier follows its 14-day volume.
 _VOLUME_TIERS = [
     ("VIP 0", Decimal("0")),
     ("VIP 1", Decimal("100000")),
@@ -109,6 +109,13 @@ _VOLUME_TIERS = [
     ("VIP 3", Decimal("10000000")),
     ("VIP 4", Decimal("50000000")),
 ]
+_PRO_TIERS = [
+    ("Pro 0", Decimal("0")),
+    ("Pro 1", Decimal("5000000")),
+    ("Pro 2", Decimal("25000000")),
+    ("Pro 3", Decimal("100000000")),
+]
+_TABLES = {"retail": _VOLUME_TIERS, "pro": _PRO_TIERS}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -168,6 +175,9 @@ class ParadexSimConfig:
     #: Window of ``volume_tiers[kind].volume``: "rolling" (the last 14 × 24 h, default) or "utc_days" (the
     #: last 14 whole UTC days including today's part) — the notes give only the 14-day duration.
     volume_window: str = "rolling"
+    #: The kinds ``/account/info`` reports in ``volume_tiers`` (which appear is UNCONFIRMED): ("retail",),
+    #: ("retail", "pro") or ("pro",); ``fees`` are the first kind's tier rates.
+    volume_tier_kinds: tuple[str, ...] = ("retail",)
     #: Granularity of ``/account/history?type=volume`` (UNCONFIRMED): "daily", "hourly" or "cumulative"
     #: (perpvol_sim/paradex/figures.py). The three options below make the figures disagree with the fills.
     volume_series: str = "daily"
@@ -974,8 +984,15 @@ class SystemStateHandler(_Handler):
         self.send_json({"status": "ok"})
 
 
-def _tier_fee_rates(order: int) -> dict[str, str]:
+def _tier_fee_rates(order: int, kind: str = "retail") -> dict[str, str]:
+    if kind == "pro":  # pro: a small maker fee, a lower taker fee
+        return {"maker_rate": plain_decimal(Decimal("0.00005") - Decimal("0.00001") * order),
+                "taker_rate": plain_decimal(Decimal("0.00025") - Decimal("0.00002") * order)}  # fmt: skip
     return {"maker_rate": "0", "taker_rate": plain_decimal(Decimal("0.0003") - Decimal("0.00002") * order)}
+
+
+def _tier_of(kind: str, volume: Decimal) -> int:
+    return max(i for i, (_name, minimum) in enumerate(_TABLES[kind]) if volume >= minimum)
 
 
 class VolumeTiersHandler(_Handler):
@@ -983,18 +1000,19 @@ class VolumeTiersHandler(_Handler):
 
     def get(self) -> None:
         results = []
-        for order, (name, min_volume) in enumerate(_VOLUME_TIERS):
-            results.append(
-                {
-                    "kind": "retail",
-                    "tier_name": name,
-                    "min_volume": plain_decimal(min_volume),
-                    "min_volume_duration": "14d",
-                    "nft_min_volume": "0",
-                    "sort_order": order,
-                    "fee_rates": _tier_fee_rates(order),
-                }
-            )
+        for kind, table in _TABLES.items():
+            for order, (name, min_volume) in enumerate(table):
+                results.append(
+                    {
+                        "kind": kind,
+                        "tier_name": name,
+                        "min_volume": plain_decimal(min_volume),
+                        "min_volume_duration": "14d",
+                        "nft_min_volume": plain_decimal(min_volume / 2) if kind == "retail" else "0",
+                        "sort_order": order,
+                        "fee_rates": _tier_fee_rates(order, kind),
+                    }
+                )
         self.send_json({"results": results})
 
 
@@ -1236,8 +1254,9 @@ class AccountInfoHandler(_Handler):
             if state.owns_fills(account)
             else Decimal(0)
         )
-        order = max(i for i, (_name, minimum) in enumerate(_VOLUME_TIERS) if volume >= minimum)
-        tier = _VOLUME_TIERS[order][0]
+        kinds = state.config.volume_tier_kinds or ("retail",)
+        volume_tiers = {k: {"tier": _TABLES[k][_tier_of(k, volume)][0], "volume": plain_decimal(volume)} for k in kinds}
+        fee_rates = _tier_fee_rates(_tier_of(kinds[0], volume), kinds[0])
         self.send_json(
             {
                 "results": [
@@ -1251,8 +1270,8 @@ class AccountInfoHandler(_Handler):
                         "username": "",
                         "isolated_market": "",
                         "has_ecosystem_nft": False,
-                        "fees": {**_tier_fee_rates(order), "commission_rate": "0", "discount_rate": "0"},
-                        "volume_tiers": {"retail": {"tier": tier, "volume": plain_decimal(volume)}},
+                        "fees": {**fee_rates, "commission_rate": "0", "discount_rate": "0"},
+                        "volume_tiers": volume_tiers,
                     }
                 ]
             }

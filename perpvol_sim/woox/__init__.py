@@ -105,6 +105,9 @@ EP_INSTRUMENTS = "instruments"
 EP_TOKEN = "token"  # noqa: S105 - an endpoint name
 EP_TOKEN_NETWORK = "token_network"  # noqa: S105 - an endpoint name
 EP_LISTEN_KEY = "listenKey"
+EP_TRADING_FEE = "tradingFee"
+#: the readings of ``/v3/trade/tradingFee``'s unit (§4, UNCONFIRMED): 5 bps served as "5", "0.05" or "0.0005"
+FEE_UNITS = {"bps": Decimal(10_000), "percent": Decimal(100), "fraction": Decimal(1)}
 
 #: the readings of transactionHistory's ``page`` parameter (§9) and of a ``limit`` above the cap
 PAGE_MODES = ("honoured", "ignored", "rejected")
@@ -123,6 +126,7 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     EP_TOKEN: (10, 1.0),
     EP_TOKEN_NETWORK: (10, 1.0),
     EP_LISTEN_KEY: (5, 10.0),
+    EP_TRADING_FEE: (2, 1.0),
 }
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -168,6 +172,8 @@ class WooxSimConfig:
     maintenance_status: int = 0  # systemInfo ``status``: 0 ok, 1 trading maintenance, 2 system maintenance
     ws_ping_interval_s: float = 10.0
     ws_max_missed_pongs: int = 10
+    #: ``/v3/trade/tradingFee`` rates' unit (a key of FEE_UNITS); None: the endpoint is not served (404)
+    fee_unit: str | None = "bps"
 
 
 # ---------------------------------------------------------------------------------------------- signing
@@ -671,8 +677,9 @@ class AccountInfoHandler(_Base):
                     "accountMode": "FUTURES",
                     "positionMode": "ONE_WAY",
                     "leverage": 0,
-                    "makerFeeRate": 0,
-                    "takerFeeRate": 0,
+                    # the account's rates in basis points (integers in the live sample)
+                    "makerFeeRate": _num((self.state.history.profile.maker_rate * 10_000).normalize()),
+                    "takerFeeRate": _num((self.state.history.profile.taker_rate * 10_000).normalize()),
                     "marginRatio": "10",
                     "openMarginRatio": "10",
                     "initialMarginRatio": "10",
@@ -690,6 +697,21 @@ class AccountInfoHandler(_Base):
                 }
             }
         )
+
+
+class TradingFeeHandler(_Base):
+    """``GET /v3/trade/tradingFee?symbol=``: the account's rates, as strings in ``config.fee_unit``."""
+
+    endpoint = EP_TRADING_FEE
+
+    def get(self) -> None:
+        unit = self.state.config.fee_unit
+        if unit is None:
+            raise tornado.web.HTTPError(404)
+        scale, profile = FEE_UNITS[unit], self.state.history.profile
+        symbol = self.get_argument("symbol", "PERP_BTC_USDT")
+        self.ok({"data": {"symbol": symbol, "takerFee": format((profile.taker_rate * scale).normalize(), "f"),
+                          "makerFee": format((profile.maker_rate * scale).normalize(), "f")}})
 
 
 class SystemInfoHandler(_Base):
@@ -1092,6 +1114,7 @@ def make_app(
             (r"/v1/client/hist_trades", HistTradesHandler, args),
             (r"/v1/client/trades", ClientTradesHandler, args),
             (r"/v3/account/info", AccountInfoHandler, args),
+            (r"/v3/trade/tradingFee", TradingFeeHandler, args),
             (r"/v3/public/systemInfo", SystemInfoHandler, args),
             (r"/v3/public/instruments", InstrumentsHandler, args),
             (r"/v1/public/token", TokenHandler, args),

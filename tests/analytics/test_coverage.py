@@ -29,7 +29,7 @@ import pytest
 from perpvol_core.analytics import coverage
 from perpvol_core.exchanges import VENUES, classify_all, display_name
 from perpvol_core.fill import Fill
-from perpvol_core.store import Store
+from perpvol_core.store import Store, SyncUpdate
 from tests.cli.test_cli_foundation import make_env, run
 from tests.store.test_store import _ANY_VENUE, _MARKETS
 
@@ -64,10 +64,10 @@ def build_example(store: Store) -> None:
     store.ingest_fills(capped.id, classify_all([_fill(CAPPED, 1, "2026-11-19T21:00:00", "30"),
                                                 _fill(CAPPED, 2, "2026-12-03T09:00:00", "20")]))  # fmt: skip
     read_from = _ms("2024-12-05T08:00:00")
-    store.update_sync_state(full.id, covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
-                            complete_from_ms=_ms("2024-12-06T00:00:00"))  # fmt: skip
-    store.update_sync_state(capped.id, covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
-                            complete_from_ms=_ms("2026-11-20T00:00:00"))  # fmt: skip
+    store.update_sync_state(full.id, SyncUpdate(covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
+                                                complete_from_ms=_ms("2024-12-06T00:00:00")))  # fmt: skip
+    store.update_sync_state(capped.id, SyncUpdate(covered_from_ms=read_from, covered_to_ms=_ms("2026-12-04T11:00:00"),
+                                                  complete_from_ms=_ms("2026-11-20T00:00:00")))  # fmt: skip
     store.set_account_doc("capped", "exchange_report", {
         "exchange": CAPPED, "fetched_ms": _ms("2026-12-04T11:30:00"), coverage.REPORTED_ALL_TIME: "12345.67"})
 
@@ -126,7 +126,7 @@ def _check_json(cov: dict[str, Any], ranged: bool) -> None:
     assert capped["display_name"] == display_name(CAPPED) and capped["complete_from"] == "2026-11-20"
     assert capped["reported_all_time"] == "12345.67" and capped["ours_all_time"] == "50"
     assert capped["accounts"][0]["partial"] is True and capped["accounts"][0]["read_from"] == "2024-12-06"
-    assert capped["accounts"][0]["reported_at"] == "2026-12-04T11:30:00Z"
+    assert capped["accounts"][0]["reported_at"] == capped["reported_at"] == "2026-12-04T11:30:00Z"
     assert cov["venues"][FULL]["partial"]["all"] is False and cov["venues"][FULL]["reported_all_time"] is None
     if ranged:
         assert cov["range"] == {"partial": True, "not_covered": {CAPPED: "2026-11-20"}, "note": (
@@ -180,8 +180,6 @@ def test_cli_volume_marks_partial(example: Any, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["coverage"]["partial"]["all"] is True and report["coverage"]["note"]["all"] == NOTE_ALL
-    ranged = json.loads(run(env, "volume", "--json", "--from", "2026-11-01", "--to", "2026-11-15").stdout)
-    assert ranged["coverage"]["range"]["not_covered"] == {CAPPED: "2026-11-20"}
     text = run(env, "volume")
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
@@ -190,9 +188,14 @@ def test_cli_volume_marks_partial(example: Any, tmp_path: Path) -> None:
     assert any(line.startswith(CAPPED) and line.rstrip().endswith("≥ 50.00") for line in lines)
     assert any(line.startswith(FULL) and line.rstrip().endswith(" 150.00") and "≥" not in line for line in lines)
     assert f"{display_name(CAPPED)}: partial, not covered before 2026-11-20" in lines
-    assert f"{display_name(CAPPED)} reports 12,345.67 all-time perp volume (perpvol stores 50.00)" in lines
+    assert (f"{display_name(CAPPED)} reports 12,345.67 all-time perp volume as of 2026-12-04T11:30:00Z "
+            "(perpvol stores 50.00)") in lines
     rng = run(env, "volume", "--from", "2026-11-01", "--to", "2026-11-15").stdout
     assert "partial: " in rng and "not covered in this range" in rng
+    table = rng.splitlines()[rng.splitlines().index(next(x for x in rng.splitlines() if x.startswith("exchange"))):]
+    row = next(line for line in table if line.startswith(display_name(CAPPED)))
+    assert row[len(display_name(CAPPED)):].split()[:2] == ["not", "covered"], row  # never a plain 0.00
+    assert next(line for line in table if line.startswith("total")).split()[1:3] == ["≥", "0.00"]
 
 
 def test_embed_widget_marks_partial_totals_without_naming_an_account(example: Any) -> None:

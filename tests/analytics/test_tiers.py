@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from perpvol_core.analytics.tiers import compute, indicative_table, reconcile, table_from_report, tier_progress
+from perpvol_core.analytics.tiers import reconcile, table_from_report
 from perpvol_core.exchanges import RateLimit
 from perpvol_core.exchanges.paradex.credentials import ParadexTokenCredentials
 from perpvol_core.exchanges.paradex.spec import COUNTED_FILL_TYPES as PARADEX_COUNTED_FILL_TYPES
@@ -82,21 +82,6 @@ def _truth(history: History, start_ms: int, end_ms: int, types=PARADEX_COUNTED_F
                 if start_ms <= f.ts_ms < end_ms and f.market.endswith("-PERP") and f.fill_type in types), Decimal(0))
 
 
-def test_tier_progress_thresholds_and_pace() -> None:
-    table = table_from_report(REPORT)
-    assert table is not None and table.source == "reported" and table.window_days == 14
-    tiers = table.tiers
-    p = tier_progress("paradex", Decimal(50_000), Decimal(10_000), table)
-    assert p.tier == tiers[0].name and p.next_tier == tiers[1].name and p.next_threshold == tiers[1].min_volume
-    # the window gains pace - volume/window per day: 10000 - 50000/14 → ceil(50000 / 6428.57…) = 8 days
-    assert p.days_to_next == 8
-    assert tier_progress("paradex", Decimal(50_000), Decimal(1_000), table).days_to_next is None  # pace too low
-    top = tier_progress("paradex", tiers[-1].min_volume + 1, Decimal(0), table)
-    assert top.next_tier is None and top.fraction == 1.0
-    unknown = tier_progress("paradex", Decimal(5), Decimal(1), None)
-    assert unknown.tier == "—" and unknown.source == "none"
-
-
 def test_reported_figure_matches_ours_and_the_panel_uses_the_reported_table(run) -> None:
     env = run()
     report = env.account.exchange_report
@@ -112,13 +97,14 @@ def test_reported_figure_matches_ours_and_the_panel_uses_the_reported_table(run)
 
     ft = FeeTiers()
     ft.refresh(env.store, now_ms=NOW_MS)
-    by = {p.exchange: p for p in ft.progress}
-    assert by["paradex"].source == "reported" and by["woox"].source == "indicative"
+    [outlook] = ft.progress["outlooks"]
+    assert outlook.table is not None and outlook.table.published and outlook.reported_tier
     px_table = table_from_report(report)
     assert [t.min_volume for t in px_table.tiers][-1] == Decimal(50_000_000)
+    assert [t.min_volume for t in outlook.table.tiers] == [t.min_volume for t in px_table.tiers]
     html = ft._pane.object
     assert 'data-reconcile="match"' in html and f'data-theirs="{exact(rec.theirs)}"' in html
-    assert "exchange says" in html and "perpvol counts" in html and "WOO X publishes no account-volume figure" in html
+    assert "exchange says" in html and "perpvol counts" in html and 'data-tier-row="VIP 4"' in html
 
 
 def test_withheld_fills_show_the_difference_and_its_likely_cause(run) -> None:
@@ -168,8 +154,6 @@ def test_woox_has_nothing_to_reconcile_and_says_so(settings) -> None:
         engine.close()
         assert res.ok, res.error
         account = store.get_account("wx")
-        assert account.exchange_report is None and reconcile(store, account) is None
-        woox = next(p for p in compute(store, NOW_MS) if p.exchange == "woox")
-        assert woox.source == indicative_table("woox").source == "indicative" and "publishes no" in woox.note
+        assert reconcile(store, account) is None  # no tier source: no window figure to reconcile
     finally:
         sim.stop()

@@ -222,8 +222,8 @@ def test_daily_rows_are_the_json_contract_and_follow_the_data(db_url: str, monke
         assert all(isinstance(r[k], str) and "E" not in r[k] for k in ("volume_usd", "fees_usd"))
 
     calls: list[int] = []
-    real = volume.daily_volume
-    monkeypatch.setattr(volume, "daily_volume", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = volume._shared_daily_rows  # one computation per (filters, coverage, data version)
+    monkeypatch.setattr(volume, "_shared_daily_rows", lambda *a, **k: calls.append(1) or real(*a, **k))
     rows[0]["volume_usd"] = "-1"  # a caller's copy: the shared rows stay intact
     assert volume.daily_rows(store) == volume.daily_rows(store) != rows and calls == []  # same data version
     ranged = volume.daily_rows(store, date(2025, 1, 5), date(2025, 1, 9), "paradex", "BTC-USD-PERP")

@@ -363,7 +363,8 @@ def test_openapi_document_is_generated_from_the_routes_and_real_responses_match_
     assert routes == documented
     expected_paths = {"/api/v1/health", "/api/v1/accounts", "/api/v1/accounts/{label}", "/api/v1/accounts/{label}/test",
                       "/api/v1/sync", "/api/v1/sync/status", "/api/v1/volume/summary", "/api/v1/volume/daily",
-                      "/api/v1/volume/current", "/api/v1/volume/range", "/api/v1/reconcile", "/api/v1/stream",
+                      "/api/v1/volume/current", "/api/v1/volume/range", "/api/v1/reconcile", "/api/v1/tiers",
+                      "/api/v1/stream",
                       "/embed/{token}", "/embed/{token}.json"}  # fmt: skip
     assert set(doc["paths"]) == expected_paths
     # each JSON success response is a named model; errors are the {"error", "message"} model
@@ -384,7 +385,8 @@ def test_openapi_document_is_generated_from_the_routes_and_real_responses_match_
     for field in money:
         assert field["type"] == "string" and field["pattern"] == api.DECIMAL_PATTERN, field
     # real responses validate against the generated schemas
-    for path in ("/health", "/accounts", "/sync/status", "/volume/summary", "/volume/current", "/volume/daily"):
+    for path in ("/health", "/accounts", "/sync/status", "/volume/summary", "/volume/current", "/volume/daily",
+                 "/tiers"):
         body = (env.get(path) if path != "/health" else env.http.get(env.url + path)).json()
         _validator(doc, _response_schema(doc, f"/api/v1{path}", "get")[1]).validate(body)
     # ... and the check can fail: a float, or an exponent, where money belongs is refused

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from perpvol_core.store import SyncUpdate
 from tests.api.test_api import Env, _build, _is_error
 
 
@@ -29,7 +30,8 @@ def test_ranges_and_unreadable_states(tmp_path: Path) -> None:
             assert env.get(path, params={"from": "2009-01-01", "to": "2100-12-31"}).status_code == 200
 
         woox = env.store.get_account("woox-main")
-        env.store.update_sync_state(woox.id, covered_from_ms=1_735_689_600_000, covered_to_ms=1_735_689_700_000)
+        env.store.update_sync_state(woox.id, SyncUpdate(covered_from_ms=1_735_689_600_000,
+                                                         covered_to_ms=1_735_689_700_000))
         with env.store._engine.begin() as conn:  # what `sync --days 10**11` stored before days were bounded
             conn.execute(sa.text("UPDATE sync_state SET covered_from_ms = -8640000000000000000 WHERE account_id = :a"),
                          {"a": woox.id})  # fmt: skip

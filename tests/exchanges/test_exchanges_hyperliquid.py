@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 
 from perpvol_core.exchanges._errors import ExchangeError, InvalidCredentials
+from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
 from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector, identity
 from perpvol_core.exchanges.hyperliquid.spec import SPEC
@@ -285,14 +286,13 @@ def test_validate_and_identity(sim):
 
 def test_first_sync_of_an_address_without_fills_says_it_may_be_an_api_wallet(sim):
     conn = HyperliquidConnector(HyperliquidAddress(address=sim.agent_address), sim.base_url, **FAST)
-    conn.known_markets = lambda: []  # the sync engine: nothing stored yet for this account
+    conn.use_facts(StoredFacts())  # the sync: nothing stored yet for this account
     with pytest.raises(InvalidCredentials, match="API \\(agent\\) wallet"):
         list(conn.iter_fill_pages(sim.history.start_ms, sim.history.now_ms))
-    conn.known_markets = lambda: ["BTC"]  # an account with stored fills: an empty range is just empty
+    conn.use_facts(StoredFacts(frozenset({"BTC"}), 1))  # stored fills: an empty range is just empty
     pages = list(conn.iter_fill_pages(sim.history.start_ms, sim.history.now_ms))
-    # (no fill shows whether builder-dex fills come without `dex`, F13: each dex is asked too, and is empty)
-    assert all(p.fills == [] for p in pages) and pages[-1].position is None
-    assert len(pages) == 1 + len(conn.perp_dexs())
+    # (no fill shows whether builder-dex fills come without `dex`, F13: each dex's newest fills are asked, none)
+    assert [p.fills for p in pages] == [[]]
 
 
 @pytest.mark.parametrize(("days", "today"), [(15, True), (14, False), (0, True)])
@@ -313,14 +313,14 @@ def test_an_incremental_sync_reads_only_the_new_fills_in_a_few_requests():
     try:
         h = sim.history
         first = connector(sim)
-        first.known_markets = lambda: []
+        first.use_facts(StoredFacts())
         got, _, _ = read_all(first, h.start_ms, h.now_ms)
         assert len(got) == 200
         covered_to = max(f.ts_ms for f in got.values())
         new = [h.add_live_fill(covered_to + 1000 * i, "BTC") for i in range(1, 4)]
         later = connector(sim)
-        later.known_markets = lambda: ["BTC"]
-        later.server_profile = first.server_profile  # as the sync engine hands it over (F13 "all" was seen)
+        # as the sync hands them over: fills stored, and the server profile (F13 "all" was seen)
+        later.use_facts(StoredFacts(frozenset({"BTC"}), 200, server_profile=first.observed_profile()))
         fresh, starts, _ = read_all(later, covered_to - 120_000, new[-1].ts_ms + 1)
         assert {f"{f.fill_id}:{f.order_id}" for f in new} <= set(fresh) and starts is None
         assert all(f.ts_ms >= covered_to - 120_000 for f in fresh.values())

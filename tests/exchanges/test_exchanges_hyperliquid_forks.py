@@ -10,10 +10,12 @@ from __future__ import annotations
 import pytest
 
 from perpvol_core.exchanges._errors import BadPayload
+from perpvol_core.exchanges._facts import StoredFacts
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
 from perpvol_core.exchanges.hyperliquid.dexes import PROFILE_KEY
 from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
 from perpvol_sim.hyperliquid import HyperliquidSim, hyperliquid_history
+from perpvol_sim.hyperliquid.market import perp_dexs
 from tests.exchanges.test_exchanges_hyperliquid import FAST, assert_truth, connector, page_bound, read_all
 
 N_FILLS = 500
@@ -124,10 +126,30 @@ def test_the_retention_cap_counts_the_fills_of_every_dex_walk(sim, mode, profile
     sim.configure(hip3_mode=mode, page_cap=100, retention_cap=RETENTION)
     h = sim.history
     conn = connector(sim, retention_fills=RETENTION)
-    conn.known_markets = lambda: ["BTC"]  # fills already stored: no probe below the oldest served fill
-    if profiled:
-        conn.server_profile = {PROFILE_KEY: mode}  # the dexes are read first
+    # fills already stored (no probe below the oldest served fill); with the reading known the dexes are read first
+    conn.use_facts(StoredFacts(frozenset({"BTC"}), 1, server_profile={PROFILE_KEY: mode} if profiled else None))
     got, starts, _ = read_all(conn, h.start_ms, h.now_ms)
     served = assert_truth(sim, got, starts, h.start_ms)
     assert len(served) == RETENTION and sum(1 for f in served if ":" not in f.market) < RETENTION
     assert starts == served[0].ts_ms + 1
+
+
+def test_a_range_without_hip3_fills_asks_each_dex_once_and_walks_none_that_holds_none():
+    sim = HyperliquidSim(hyperliquid_history(23, 100, days=10), weight_limit=10**9, hip3_mode="per_dex")
+    sim.start()
+    try:
+        h = sim.history
+        start = h.now_ms + 1000
+        new = [h.add_live_fill(start + 1000 * i, "BTC") for i in range(3)]
+        conn = connector(sim)  # no stored reading: nothing in the range shows whether dex fills come without dex
+        before = dict(sim.requests)
+        got, starts, _ = read_all(conn, start, new[-1].ts_ms)
+        asked = {k: v - before.get(k, 0) for k, v in sim.requests.items() if v - before.get(k, 0)}
+        assert set(got) == {f"{f.fill_id}:{f.order_id}" for f in new} and starts is None
+        # the range (its first answer and the parts beside it), perpDexs, then each dex's newest fills: none of
+        # them in the range, so no dex is walked
+        assert asked["userFillsByTime"] <= 3 and asked["perpDexs"] == 1
+        assert asked["userFills"] == len(perp_dexs(h)) - 1  # one per builder dex (the first entry is the core)
+        assert set(asked) == {"info", "userFillsByTime", "perpDexs", "userFills"}
+    finally:
+        sim.stop()

@@ -9,7 +9,8 @@ import pytest
 
 from perpvol_core.exchanges import ExchangeUnavailable, InvalidCredentials, RateLimit, make_connector
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
-from perpvol_core.exchanges.woox.rest import WooxAuth, parse_fill, sign, v1_string_to_sign, v3_string_to_sign
+from perpvol_core.exchanges.woox.parse import parse_fill
+from perpvol_core.exchanges.woox.rest import WooxAuth, sign, v1_string_to_sign, v3_string_to_sign
 from perpvol_core.security.redaction import Secret
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import History

@@ -21,7 +21,7 @@ from perpvol_core.security.vault import Vault
 from perpvol_core.services.events import EventBus
 from perpvol_core.services.status import account_statuses
 from perpvol_core.services.sync import SyncEngine, complete_from_after
-from perpvol_core.store import Store
+from perpvol_core.store import Store, SyncUpdate
 from perpvol_core.store import models as m
 from perpvol_core.timeutil import date_of_ms
 from perpvol_sim.history import History
@@ -90,8 +90,9 @@ def test_days_before_complete_from_are_not_covered(db_url: str) -> None:
                                Decimal("0.01"), "USDT", T0 + i * D + H)) for i in range(6)]  # fmt: skip
         store.ingest_fills(a, fills)
         assert all(row["covered"] for row in volume.daily_rows(store))  # nothing recorded: nothing to say
-        store.update_sync_state(a, complete_from_ms=T0 + 2 * D)
-        store.update_sync_state(b, complete_from_ms=T0 + 4 * D)  # every account of the venue must be complete
+        store.update_sync_state(a, SyncUpdate(complete_from_ms=T0 + 2 * D))
+        # every account of the venue must be complete
+        store.update_sync_state(b, SyncUpdate(complete_from_ms=T0 + 4 * D))
         assert volume.complete_from(store) == {"woox": date_of_ms(T0 + 4 * D)}
         rows = volume.daily_rows(store)
         assert [row["covered"] for row in rows] == [False] * 4 + [True] * 2

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from perpvol_core.config import Settings
 from perpvol_core.services.status import account_statuses
-from perpvol_core.store import Store
+from perpvol_core.store import Store, SyncUpdate
 from tests.store.test_store import make_fills
 
 
@@ -30,8 +30,9 @@ def test_every_surface_shows_the_same_account_status(tmp_path: Path, db_url: str
         store.ingest_fills(a.id, make_fills(3, 70, prefix="a"))
         store.ingest_fills(b.id, make_fills(4, 30, prefix="b"))
         # the sync's "fills read" counter counts re-read pages too: no surface may show it as the fill count
-        store.update_sync_state(a.id, fills_seen=999, covered_from_ms=1_700_000_000_000,
-                                covered_to_ms=1_700_086_400_000, last_success_ms=1_700_086_400_000)  # fmt: skip
+        update = SyncUpdate(fills_seen=999, covered_from_ms=1_700_000_000_000, covered_to_ms=1_700_086_400_000,
+                            last_success_ms=1_700_086_400_000)
+        store.update_sync_state(a.id, update)
         store.set_status("beta", "error", "invalid or revoked credentials: Paradex rejected the read-only token")
         store.set_identity("alpha", "app-1@api.woox.io")
         views = {v.label: v for v in account_statuses(store)}

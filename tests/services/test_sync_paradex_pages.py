@@ -46,7 +46,13 @@ def test_backfill_at_the_page_bound_with_coverage_advancing(settings) -> None:
         pages = math.ceil(len(history.fills) / PAGE)
         assert res.requests == pages  # the backfill itself: the minimum
         assert sim.request_count["GET /v1/fills"] == pages + res.check.requests  # and the self-check
-        assert res.check_requests == res.check.requests + 2  # + /v1/account/info and /v1/system/volume-tiers
+        # after the check, each of the venue's reports is read once: /v1/account/info, /v1/system/volume-tiers,
+        # the volume series (/v1/account/history) and the subaccounts list (for the reconciliation's scope)
+        reports = {k: n for k, n in sim.request_count.items() if k != "GET /v1/fills"}
+        assert set(reports) == {"GET /v1/account/info", "GET /v1/system/volume-tiers", "GET /v1/account/history",
+                                "GET /v1/account/subaccounts"}
+        assert all(n == 1 for n in reports.values()), reports
+        assert res.check_requests == res.check.requests + len(reports)
         # coverage moved back on (nearly) every page, and every statement was true when made
         assert len({c for c, _ in claims}) >= pages - 1
         froms = [c for c, _ in claims]

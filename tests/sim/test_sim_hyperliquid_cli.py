@@ -43,8 +43,8 @@ def test_flags_become_readings() -> None:
 @pytest.fixture
 def served_process() -> Iterator[tuple[str, str]]:
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "perpvol_sim.hyperliquid", "--port", str(port), "--fills", "60",
+    proc = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments: `perpvol sim hyperliquid`
+        [sys.executable, "-m", "perpvol_cli.main", "sim", "hyperliquid", "--port", str(port), "--fills", "60",
          "--number-style", "strings", "--page-cap", "25"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

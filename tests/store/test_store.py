@@ -20,7 +20,7 @@ from perpvol_core.config import Settings
 from perpvol_core.exchanges import VENUES, classify, classify_all
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.redaction import Secret
-from perpvol_core.store import AccountExists, AccountNotFound, Store
+from perpvol_core.store import AccountExists, AccountNotFound, Store, SyncUpdate
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 USD = {"USDT", "USDC", "USD"}
@@ -191,14 +191,14 @@ def test_sync_update_is_part_of_the_ingest(store: Store) -> None:
     account_id = _account(store)
     assert store.get_sync_state(account_id).progress == 0.0
     cursor = {"page": 3, "from_ms": T0}
-    n = store.ingest_fills(account_id, make_fills(3, 10), sync_update={"cursor": cursor, "covered_to_ms": T0 + 9,
-                                                                         "fills_seen": 10})  # fmt: skip
+    n = store.ingest_fills(account_id, make_fills(3, 10), sync_update=SyncUpdate(cursor=cursor, covered_to_ms=T0 + 9,
+                                                                                fills_seen=10))  # fmt: skip
     state = store.get_sync_state(account_id)
     assert n == 10 and state.cursor == cursor and state.covered_to_ms == T0 + 9 and state.fills_seen == 10
-    with pytest.raises(ValueError):
-        store.ingest_fills(account_id, make_fills(4, 5), sync_update={"bogus": 1})
+    with pytest.raises(TypeError):  # only a typed update is written
+        store.ingest_fills(account_id, make_fills(4, 5), sync_update={"progress": 1.0})  # type: ignore[arg-type]
     assert store.fill_count(account_id) == 10  # rejected before anything was written
-    state = store.update_sync_state(account_id, progress=0.5, eta_s=12.0, last_error="token=abcdef123456")
+    state = store.update_sync_state(account_id, SyncUpdate(progress=0.5, eta_s=12.0, last_error="token=abcdef123456"))
     assert state.progress == 0.5 and "abcdef123456" not in state.last_error and state.cursor == cursor
     with pytest.raises(AccountNotFound):
         store.ingest_fills(account_id + 999, make_fills(5, 3))
@@ -206,7 +206,7 @@ def test_sync_update_is_part_of_the_ingest(store: Store) -> None:
 
 def test_remove_account_removes_its_data_only(store: Store) -> None:
     a, b = _account(store, "a"), _account(store, "b")
-    store.ingest_fills(a, make_fills(6, 50), sync_update={"progress": 1.0})
+    store.ingest_fills(a, make_fills(6, 50), sync_update=SyncUpdate(progress=1.0))
     store.ingest_fills(b, make_fills(7, 30))
     store.remove_account("a")
     assert store.fill_count(a) == 0 and store.fill_count(b) == 30
@@ -310,7 +310,8 @@ def test_property_rollups_equal_recomputation(tmp_path: Path, batches: list[list
 
 def test_failed_ingest_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure at the last step (sync-state write) rolls back every chunk of fills and rollups."""
-    import perpvol_core.store.store as store_module
+    import perpvol_core.store.fills as store_module
+    from perpvol_core.store.sync_states import SyncStateRepository
 
     account_id = _account(store)
     monkeypatch.setattr(store_module, "INGEST_CHUNK", 7)  # several INSERT chunks run before the failure
@@ -318,12 +319,12 @@ def test_failed_ingest_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPa
     def boom(*_args: object) -> None:
         raise RuntimeError("crash between pages")
 
-    monkeypatch.setattr(Store, "_upsert_sync_state", boom)
+    monkeypatch.setattr(SyncStateRepository, "upsert", boom)
     with pytest.raises(RuntimeError):
-        store.ingest_fills(account_id, make_fills(13, 40), sync_update={"progress": 0.5})
+        store.ingest_fills(account_id, make_fills(13, 40), sync_update=SyncUpdate(progress=0.5))
     assert store.fill_count() == 0 and stored_rollups(store) == {}
     monkeypatch.undo()
-    assert store.ingest_fills(account_id, make_fills(13, 40), sync_update={"progress": 0.5}) == 40
+    assert store.ingest_fills(account_id, make_fills(13, 40), sync_update=SyncUpdate(progress=0.5)) == 40
     assert stored_rollups(store) == expected_rollups(make_fills(13, 40))
     assert store.get_sync_state(account_id).progress == 0.5
 

@@ -13,7 +13,7 @@ from perpvol_core import bounds
 from perpvol_core.exchanges import classify
 from perpvol_core.fill import Fill
 from perpvol_core.services.status import account_statuses
-from perpvol_core.store import Store, conflicts
+from perpvol_core.store import Store, SyncUpdate, conflicts
 
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
@@ -61,17 +61,17 @@ BAD_FIELDS = [
 
 def test_sync_state_written_only_from_checked_values(store: Store) -> None:
     acc = store.add_account("a", "woox", None, b"blob", "hint")
-    store.update_sync_state(acc.id, covered_from_ms=T0, covered_to_ms=T0 + 5, progress=0.5)
+    store.update_sync_state(acc.id, SyncUpdate(covered_from_ms=T0, covered_to_ms=T0 + 5, progress=0.5))
     before = _dump(store)
     for fields in BAD_FIELDS:
         with pytest.raises(bounds.InputError):
-            store.update_sync_state(acc.id, **fields)
+            store.update_sync_state(acc.id, SyncUpdate(**fields))
         with pytest.raises(bounds.InputError):  # inside the ingest: the fills of the page are not stored either
-            store.ingest_fills(acc.id, [_fill("f1")], sync_update=fields)
+            store.ingest_fills(acc.id, [_fill("f1")], sync_update=SyncUpdate(**fields))
         assert _dump(store) == before and store.fill_count(acc.id) == 0, fields
     # an ETA is an estimate the sync computed: one beyond a year (or not a number) is stored as unknown
     for eta in (1e30, float("inf"), float("nan"), -1.0):
-        assert store.update_sync_state(acc.id, eta_s=eta).eta_s is None
+        assert store.update_sync_state(acc.id, SyncUpdate(eta_s=eta)).eta_s is None
 
 
 HAND_EDITS = [
@@ -91,8 +91,8 @@ def test_an_unreadable_state_fails_only_its_own_account(store: Store) -> None:
         store.ingest_fills(acc.id, [_fill(f"{acc.label}-1")])
     for sql, why in HAND_EDITS:
         for acc in (bad, good):
-            store.update_sync_state(acc.id, covered_from_ms=T0, covered_to_ms=T0 + 86_400_000, progress=1.0,
-                                    last_success_ms=T0 + 86_400_000, cursor=None)  # fmt: skip
+            store.update_sync_state(acc.id, SyncUpdate(covered_from_ms=T0, covered_to_ms=T0 + 86_400_000, progress=1.0,
+                                                    last_success_ms=T0 + 86_400_000, cursor=None))  # fmt: skip
         _edit(store, sql, a=bad.id)
         _check_only_bad_fails(store, bad, why)
 
@@ -106,9 +106,9 @@ def _check_only_bad_fails(store: Store, bad, why: str) -> None:
     assert views["good"].status != "error" and views["good"].last_error is None
     assert views["good"].covered_from_ms == T0 and "complete from 2025-01-01" in views["good"].coverage
     # the state is rewritten from checked values (what the sync does when it starts that account over)
-    from perpvol_core.store.syncstate import EMPTY
+    from perpvol_core.store.syncstate import START_OVER
 
-    assert store.update_sync_state(bad.id, **EMPTY).unreadable is None
+    assert store.update_sync_state(bad.id, START_OVER).unreadable is None
 
 
 def test_a_fill_with_a_stored_id_and_other_content_is_reported_not_swallowed(store: Store) -> None:

@@ -1,6 +1,6 @@
 """Bad input: the exchange payload parsers, a page with poisonous rows, the key CLI and the API schema.
 
-* Hypothesis over the parsers (``perpvol_core.exchanges.woox.rest.parse_fill`` for transactionHistory rows in
+* Hypothesis over the parsers (``perpvol_core.exchanges.woox.parse.parse_fill`` for transactionHistory rows in
   the doc and live formats and for v1 hist_trades rows, ``perpvol_core.exchanges.woox.stream.parse_push`` for the
   WebSocket ``executionreport``, ``perpvol_core.exchanges.paradex.rest.parse_fill`` and ``parse_paradex_push``):
   the simulators' own encoders make the good rows (bytes on the wire → ``parse_json`` → parser), which
@@ -34,7 +34,7 @@ from perpvol_app.server import BackgroundApp
 from perpvol_core.exchanges._http import parse_json
 from perpvol_core.exchanges.paradex import rest as px
 from perpvol_core.exchanges.paradex.stream import parse_push as parse_paradex_push
-from perpvol_core.exchanges.woox import rest as wx
+from perpvol_core.exchanges.woox import parse as wx
 from perpvol_core.exchanges.woox.stream import parse_push as parse_woox_push
 from perpvol_core.fill import Fill
 from perpvol_sim.history import SimFill

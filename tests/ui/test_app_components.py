@@ -192,10 +192,14 @@ def test_fee_tiers_use_window_volumes(seeded) -> None:
     store, _ = seeded
     ft = FeeTiers()
     ft.refresh(store, now_ms=NOW_MS)
-    by = {p.exchange: p for p in ft.progress}
-    assert by["paradex"].volume == volume.window_volume(store, NOW_MS - 14 * 86_400_000, NOW_MS, "paradex")
-    assert by["woox"].volume == volume.window_volume(store, NOW_MS - 30 * 86_400_000, NOW_MS, "woox")
-    assert 'data-exchange="paradex"' in ft._pane.object
+    outlooks = ft.progress["outlooks"]
+    assert {o.exchange for o in outlooks} == set(EXCHANGES)
+    for o in outlooks:  # each venue's window of whole UTC days, today included (one account per venue here)
+        start = int(dt.datetime.combine(o.window_start, dt.time(), dt.UTC).timestamp() * 1000)
+        end = int(dt.datetime.combine(o.window_end, dt.time(), dt.UTC).timestamp() * 1000) + 86_400_000
+        assert o.projection.volume == volume.window_volume(store, start, end, o.exchange), o.exchange
+        assert f'data-label="{o.label}"' in ft._pane.object
+    assert "fee schedule not read yet" in ft._pane.object  # the demo store was never synced
 
 
 def test_shared_reads_share_one_computation() -> None:

@@ -25,6 +25,7 @@ import pytest
 from perpvol_core.analytics.coverage import REPORTED_ALL_TIME
 from perpvol_core.exchanges import VENUES, classify_all, display_name
 from perpvol_core.fill import MS_PER_DAY, Fill
+from perpvol_core.store import SyncUpdate
 from perpvol_sim.server import free_port
 from tests.analytics.test_coverage import CAPPED, FULL, _perp_market
 from tests.ui.test_layout_browser import ARTIFACTS, CHROME_ARGS, CHROMIUM, ROOT
@@ -61,8 +62,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     store.ingest_fills(capped.id, classify_all([_fill(CAPPED, 1, before, "300"), _fill(CAPPED, 2, after, "200")]))
     read_from = midnight - 730 * MS_PER_DAY + 5_000_000
     for acc, first in ((full, midnight - 729 * MS_PER_DAY), (capped, midnight - 10 * MS_PER_DAY)):
-        store.update_sync_state(acc.id, covered_from_ms=read_from, covered_to_ms=midnight, complete_from_ms=first,
-                                last_success_ms=midnight)  # fmt: skip
+        store.update_sync_state(acc.id, SyncUpdate(covered_from_ms=read_from, covered_to_ms=midnight,
+                                                   complete_from_ms=first, last_success_ms=midnight))  # fmt: skip
         store.set_status(acc.label, "ok")
     store.set_account_doc("capped", "exchange_report", {"exchange": CAPPED, "fetched_ms": midnight,
                                                         REPORTED_ALL_TIME: "12345.67"})  # fmt: skip
@@ -138,7 +139,8 @@ def _check(page, width: int, complete: date) -> None:  # noqa: ANN001
         assert f["left"] >= 0 and f["right"] <= width and not f["clipped"], f
     note = one("#pv-coverage")
     assert f"partial: {name} not covered before {complete.isoformat()}" in note["text"], note
-    assert f"{name} reports $12,345.67 all-time perp volume · perpvol: ≥ $500.00" in note["text"], note
+    when = f"(as of {(complete + timedelta(days=10)).isoformat()} 00:00 UTC)"  # fetched at today's midnight
+    assert f"{name} reports $12,345.67 all-time perp volume {when} · perpvol: ≥ $500.00" in note["text"], note
     assert 0 <= note["left"] and note["right"] <= width, note
     key = one("#pv-chart-key")
     assert f"{name} before {complete.isoformat()}" in key["text"] and key["right"] <= width, key

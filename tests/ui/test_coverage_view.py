@@ -39,7 +39,8 @@ def test_coverage_view_flags_notes_and_bands(store: Store) -> None:
     assert flags["by_exchange"][CAPPED] == {"24h": False, "7d": False, "30d": True, "all": True}
     assert flags["by_exchange"][FULL] == {"24h": False, "7d": False, "30d": False, "all": False}
     assert f"partial: {NAME} not covered before 2026-11-20" in view.note.object
-    assert f"{NAME} reports $12,345.67 all-time perp volume · perpvol: ≥ $50.00" in view.note.object
+    assert (f"{NAME} reports $12,345.67 all-time perp volume (as of 2026-12-04 11:30 UTC) · perpvol: ≥ $50.00"
+            in view.note.object)  # fmt: skip
     assert f"{NAME} before 2026-11-20" in view.chart_key.object
     assert view.range_bounds(dt.date(2026, 11, 1), dt.date(2026, 11, 15)) == (
         {CAPPED}, f"partial: {NAME} not covered in this range (complete from 2026-11-20)")

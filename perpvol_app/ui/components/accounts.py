@@ -13,6 +13,7 @@ import panel as pn
 import param
 
 from perpvol_app.templates import render
+from perpvol_app.ui.components.context import shared
 from perpvol_core.services.status import account_statuses
 from perpvol_core.timeutil import display_utc
 
@@ -29,6 +30,12 @@ def snapshot(store: Any, worker_status: dict[str, Any] | None = None) -> list[di
         row["last_sync_ms"] = s.last_success_ms
         row["error"] = s.last_error if s.status == "error" else None
         rows.append(row)
+    return rows
+
+
+def account_rows(ctx: Any) -> list[dict[str, Any]]:
+    """The accounts table's rows, read once per data version for every open dashboard (``shared``)."""
+    rows: list[dict[str, Any]] = shared(ctx.store, "account_rows", lambda: snapshot(ctx.store))
     return rows
 
 

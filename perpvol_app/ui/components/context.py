@@ -20,6 +20,7 @@ import cachetools
 from perpvol_core.config import Settings
 from perpvol_core.money import canonical_decimal
 from perpvol_core.security.redaction import redact
+from perpvol_core.store import read_cache
 
 log = logging.getLogger(__name__)
 
@@ -127,22 +128,23 @@ def exact(value: Decimal | str | None) -> str:
 # -- shared reads ------------------------------------------------------------------------------------
 
 #: Reads shared by every session, keyed by (store, name): the store object itself is the key (kept alive by
-#: the cache, so no id is reused). Short reads live ~1.5 s; memos until the data version changes (or 300 s).
+#: the cache, so no id is reused). Short reads live ~1.5 s; memos live in the store's one read cache
+#: (``perpvol_core.store.read_cache``), keyed on the data version and bounded.
 SHORT_TTL_S = 1.5
-MEMO_MAX_AGE_S = 300.0
 _short: cachetools.TTLCache[tuple[Any, ...], Any] = cachetools.TTLCache(
     maxsize=256, ttl=SHORT_TTL_S, timer=time.monotonic
 )
-_memo: cachetools.TTLCache[tuple[Any, ...], tuple[str, Any]] = cachetools.TTLCache(
-    maxsize=1024, ttl=MEMO_MAX_AGE_S, timer=time.monotonic
-)
 _lock = threading.Lock()
-_key_locks: dict[tuple[Any, ...], threading.Lock] = {}
+#: one lock per short-read key being computed; bounded (an evicted lock only lets a second session compute too)
+_key_locks: cachetools.LRUCache[tuple[Any, ...], threading.Lock] = cachetools.LRUCache(maxsize=256)
 
 
 def _key_lock(key: tuple[Any, ...]) -> threading.Lock:
     with _lock:
-        return _key_locks.setdefault(key, threading.Lock())
+        lock = _key_locks.get(key)
+        if lock is None:
+            lock = _key_locks[key] = threading.Lock()
+        return lock
 
 
 def shared(store: Any, name: str, compute: Callable[[], Any]) -> Any:
@@ -164,25 +166,16 @@ def data_version(store: Any) -> str:
 
 
 def memo(store: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    """A store read shared by every session until the data version changes (or MEMO_MAX_AGE_S passes).
+    """A store read shared by every session until the data version changes (the store's read cache, bounded).
 
     Dashboards opened by several tabs, and the reload each does after a sync, cost one query.
     """
-    version = data_version(store)
-    full_key = (store, *key)
-    with _lock:
-        hit = _memo.get(full_key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    value = compute()
-    with _lock:
-        _memo[full_key] = (version, value)
-    return value
+    return read_cache.for_store(store).get(("ui", *key, data_version(store)), compute)
 
 
 def forget(store: Any) -> None:
     """Drop the shared reads of ``store`` (after a write from this process, e.g. removing an account)."""
     with _lock:
-        for cache in (_memo, _short):
-            for k in [k for k in cache if k[0] is store]:
-                cache.pop(k, None)
+        for k in [k for k in _short if k[0] is store]:
+            _short.pop(k, None)
+    read_cache.for_store(store).clear()

@@ -59,7 +59,8 @@ def note_html(venues: dict[str, cov.VenueCoverage], now_ms: int) -> str:
             continue
         ours = v.ours_all_time
         partial = any(g.exchange == name for g in cov.gaps(venues, None))
-        text = (f"{v.display_name} reports {money(theirs)} all-time perp volume · "
+        when = f" (as of {timeutil.display_utc(v.reported_ms)})" if v.reported_ms is not None else ""
+        text = (f"{v.display_name} reports {money(theirs)} all-time perp volume{when} · "
                 f"perpvol: {AT_LEAST if partial else ''}{money(ours)}")  # fmt: skip
         lines.append(_line("pv-reported", text, exchange=name, theirs=exact(theirs), ours=exact(ours)))
     # the 30-day window may start before a complete_from that all time does not (a short sync window)

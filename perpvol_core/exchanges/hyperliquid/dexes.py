@@ -7,10 +7,11 @@ likely served without ``dex`` ("all"). The notes leave two other readings open: 
 
 * a HIP-3 fill in it shows the "all" reading: nothing more is read, and the server profile says so (later
   syncs skip the dexes even when their range holds no HIP-3 fill);
-* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes and each is walked
-  with ``dex`` set, handing out only that dex's fills (the walk's own dedupe and the store's keep any other
-  fill from counting twice). What such a walk answers tells "core" (other fills beside the dex's) from
-  "per_dex" (only the dex's); the profile records it.
+* otherwise, unless the profile already says "all", ``perpDexs`` names the builder dexes; one ``userFills``
+  with ``dex`` per dex drops those that hold none of the account's fills in the range (a short answer without
+  one), and each other dex is walked with ``dex`` set, handing out only that dex's fills (the walk's own
+  dedupe and the store's keep any other fill from counting twice). What these answers hold tells "core"
+  (other fills beside the dex's) from "per_dex" (only the dex's); the profile records it.
 
 Once the profile says "core" or "per_dex", later syncs read the dexes first and the walk without ``dex``
 last, so the windows it completes are complete; before the reading is known, the walk without ``dex``
@@ -27,13 +28,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from perpvol_core.exchanges._http import FillPage
 from perpvol_core.exchanges.hyperliquid.paging import FillsWalk
-
-if TYPE_CHECKING:
-    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
+from perpvol_core.exchanges.hyperliquid.parse import parse_fills
+from perpvol_core.exchanges.hyperliquid.source import FillsSource
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +42,18 @@ PROFILE_KEY = "hip3_fills"
 ALL, CORE, PER_DEX = "all", "core", "per_dex"
 
 
-def reading(conn: HyperliquidConnector) -> str | None:
+def reading(conn: FillsSource) -> str | None:
     value = conn.observed(PROFILE_KEY)
     return value if value in (ALL, CORE, PER_DEX) else None
 
 
-def _record(conn: HyperliquidConnector, value: str) -> None:
+def _record(conn: FillsSource, value: str) -> None:
     if reading(conn) != value:
         log.info("hyperliquid: HIP-3 fills without `dex`: %s", value)
         conn.observe(PROFILE_KEY, value)
 
 
-def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
+def dex_pages(conn: FillsSource, start_ms: int, end_ms: int, position: dict | None) -> Iterator[FillPage]:
     """Every fill of ``[start_ms, end_ms]``, builder dexes included under every F13 reading."""
     pos = position if isinstance(position, dict) else {}
     if isinstance(pos.get("dex"), str):
@@ -65,7 +65,7 @@ def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: 
         return
     if position is None and reading(conn) in (CORE, PER_DEX):
         # known to need the dexes: read them first, so the walk without ``dex`` completes windows truly
-        dexes = conn.perp_dexs()
+        dexes = _dexes_to_walk(conn, start_ms, end_ms)
         if dexes:
             first = {"dex": dexes[0], "dexes": dexes[1:], "walk": None, "then": "base"}
             yield from _dex_walks(conn, start_ms, end_ms, first)
@@ -73,6 +73,22 @@ def dex_pages(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: 
         yield from _base_walk(conn, start_ms, end_ms, None, True, (0, None))
         return
     yield from _base_walk(conn, start_ms, end_ms, position or None, False, (0, None))  # a bare (older) position
+
+
+def _dexes_to_walk(conn: FillsSource, start_ms: int, end_ms: int) -> list[str]:
+    """The builder dexes whose fills may still be missing: ``perpDexs``, less each dex whose newest fills
+    (``userFills`` with ``dex``: one request) show it holds none of the account's fills in the range (a short
+    answer without one). A dex fill of the range in that answer tells the reading ("core" when other fills
+    come with it, "per_dex" when not): the walk without ``dex``, over the same range, did not return it."""
+    dexes = []
+    for dex in conn.perp_dexs():
+        fills, _ = parse_fills(conn.user_fills_rows(dex))
+        own = sum(1 for f in fills if f.market.startswith(f"{dex}:") and start_ms <= f.ts_ms <= end_ms)
+        if own:
+            _record(conn, CORE if own < len(fills) else PER_DEX)
+        if own or len(fills) >= conn.recent_fills:  # its fills, or too many others to tell: walk it
+            dexes.append(dex)
+    return dexes
 
 
 Tally = tuple[int, "int | None"]
@@ -89,7 +105,7 @@ def _add(tally: Tally, served: int, oldest: int | None) -> Tally:
     return tally[0] + served, (min(older) if older else None)
 
 
-def _retention_start(conn: HyperliquidConnector, start_ms: int, tally: Tally) -> int | None:
+def _retention_start(conn: FillsSource, start_ms: int, tally: Tally) -> int | None:
     """The venue serves only its newest fills of every market: all the walks together served as many as it
     keeps, so nothing older than their oldest is served (as ``FillsWalk`` decides for one walk)."""
     served, oldest = tally
@@ -97,7 +113,7 @@ def _retention_start(conn: HyperliquidConnector, start_ms: int, tally: Tally) ->
 
 
 def _base_walk(
-    conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool, before: Tally
+    conn: FillsSource, start_ms: int, end_ms: int, position: dict | None, dexes_done: bool, before: Tally
 ) -> Iterator[FillPage]:
     """The walk without ``dex``. Until its fills show the "all" reading (or the dexes were read before it), a
     window it completes may still miss HIP-3 fills: it is not reported complete (``window_done_ms``)."""
@@ -118,7 +134,7 @@ def _base_walk(
         tally = _add(before, walk.served, walk.oldest)
         if page.history_starts_ms is None:  # the dexes read before this walk count toward the cap too
             page.history_starts_ms = _retention_start(conn, start_ms, tally)
-        dexes = [] if whole else conn.perp_dexs()
+        dexes = [] if whole else _dexes_to_walk(conn, start_ms, end_ms)
         if not dexes:
             yield page
             return
@@ -132,7 +148,7 @@ def _base_walk(
         return
 
 
-def _dex_walks(conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
+def _dex_walks(conn: FillsSource, start_ms: int, end_ms: int, position: dict) -> Iterator[FillPage]:
     """The dexes of ``position`` one after the other; the last page completes the range unless the walk without
     ``dex`` comes next (``then: "base"``)."""
     dex: str = position["dex"]

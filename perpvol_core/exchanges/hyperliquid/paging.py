@@ -34,16 +34,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from perpvol_core.exchanges._errors import BadPayload, ExchangeError
 from perpvol_core.exchanges._http import FillPage
 from perpvol_core.exchanges.hyperliquid.parse import parse_fills, sort_key
+from perpvol_core.exchanges.hyperliquid.source import FillsSource
 from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.security.redaction import redact
-
-if TYPE_CHECKING:
-    from perpvol_core.exchanges.hyperliquid.rest import HyperliquidConnector
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ class FillsWalk:
     """One walk of ``[start_ms, end_ms]`` (see the module docstring); ``pages()`` yields its FillPages."""
 
     def __init__(
-        self, conn: HyperliquidConnector, start_ms: int, end_ms: int, position: dict | None, dex: str | None = None
+        self, conn: FillsSource, start_ms: int, end_ms: int, position: dict | None, dex: str | None = None
     ) -> None:
         self.conn = conn
         #: a builder dex read on its own (F13, :mod:`.dexes`): ``dex`` is sent, only that dex's fills are handed

@@ -17,11 +17,11 @@ from typing import Any
 
 from perpvol_core.exchanges._http import (
     BadPayload,
-    Connector,
     FillPage,
     InvalidCredentials,
     RateLimit,
 )
+from perpvol_core.exchanges._profiled import ProfiledConnector
 from perpvol_core.exchanges.hyperliquid.credentials import HyperliquidAddress
 from perpvol_core.exchanges.hyperliquid.dexes import dex_pages
 from perpvol_core.exchanges.hyperliquid.paging import RETENTION_FILLS, USER_FILLS_MAX, describe_refusal
@@ -47,7 +47,7 @@ def identity(connector: Any, credentials: HyperliquidAddress) -> str | None:
     return credentials.address
 
 
-class HyperliquidConnector(Connector):
+class HyperliquidConnector(ProfiledConnector):
     """One Hyperliquid address (master or sub-account): its fills, its role, the venue's own figures."""
 
     exchange = "hyperliquid"
@@ -74,7 +74,6 @@ class HyperliquidConnector(Connector):
         #: how many of the newest fills ``userFills`` serves (documented 2000; an option for the same reason)
         self.recent_fills = int(options.pop("recent_fills", USER_FILLS_MAX))
         self.clock: Callable[[], float] = options.pop("clock", time.time)
-        self.known_markets = options.pop("known_markets", None)
         super().__init__(credentials, base_url, **options)
 
     def min_pages(self, n_fills: int) -> int:
@@ -186,14 +185,14 @@ class HyperliquidConnector(Connector):
         return f"Hyperliquid address {hint} ({'2000+' if n >= 2000 else n} recent fills)"
 
     def has_stored_fills(self) -> bool:
-        """True when the sync engine says fills of this account are stored (``known_markets``); False when
-        none are, or when no engine runs this connector."""
-        return self.known_markets is not None and any(True for _ in self.known_markets())
+        """True when the sync's facts say fills of this account are stored; False when none are, or when no
+        sync runs this connector."""
+        return self.facts is not None and self.facts.has_fills
 
     def check_not_empty(self) -> None:
         """Raises InvalidCredentials (our words) when the first sync finds no fill at all for the address:
         most likely an API wallet. Only when the engine says no fill of the account is stored yet."""
-        if self.known_markets is None or self.has_stored_fills():
+        if self.facts is None or self.has_stored_fills():
             return
         if not self.user_fills_rows():
             raise InvalidCredentials(NO_FILLS.format(hint=self.credentials.hint))

@@ -22,6 +22,7 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.hyperliquid.rest:identity",
     simulator="hyperliquid",
+    fee_schedule="perpvol_core.exchanges.hyperliquid.fee_schedule:fee_schedule",
     reported_figures="perpvol_core.exchanges.hyperliquid.figures:SOURCE",
     tier_source=None,
     # only the newest 10,000 fills of an address are served

@@ -37,6 +37,7 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.paradex.identity:account_identity",
     simulator="paradex",
+    fee_schedule="perpvol_core.exchanges.paradex.fee_schedule:fee_schedule",
     reported_figures="perpvol_core.exchanges.paradex.figures:SOURCE",
     tier_source="perpvol_core.exchanges.paradex.tiers:tier_source",
 )

@@ -31,44 +31,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from perpvol_core.exchanges._http import BadPayload, FillPage
 from perpvol_core.exchanges.woox import profile as prof
+from perpvol_core.exchanges.woox.parse import HistoryResponse
+from perpvol_core.exchanges.woox.source import LIMIT_LADDER, HistorySource, ParamRejected, Shape
 from perpvol_core.fill import MS_PER_DAY
-
-if TYPE_CHECKING:
-    from perpvol_core.exchanges.woox.rest import HistoryResponse, WooxConnector
 
 log = logging.getLogger(__name__)
 
 
-class ParamRejected(Exception):
-    """transactionHistory refused a parameter (−1004 unknown parameter, −1005 invalid parameter)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-LIMIT_LADDER = (500, 200, 100, 50, 25, 10)
 MIN_SPAN_MS = MS_PER_DAY
 POSITION_VERSION = 2
-
-
-@dataclass(frozen=True)
-class Shape:
-    """How a transactionHistory request is built."""
-
-    use_page: bool
-    limit: int
-    need_symbol: bool
 
 
 class HistoryWalk:
     """One ``iter_fill_pages`` call: ``pages()`` yields :class:`FillPage` s and updates ``connector.server_profile``."""
 
-    def __init__(self, connector: WooxConnector, start_ms: int, end_ms: int, position: dict | None) -> None:
+    def __init__(self, connector: HistorySource, start_ms: int, end_ms: int, position: dict | None) -> None:
         self.c = connector
         self.start = start_ms
         self.end = end_ms
@@ -205,9 +186,8 @@ class HistoryWalk:
         if self._symbol_cache is not None:
             return self._symbol_cache
         listed = set(self.c.perp_instruments())
-        known = set()
-        if self.c.known_markets is not None:
-            known = {m for m in self.c.known_markets() if str(m).startswith("PERP_")}
+        facts = self.c.facts  # the store's knowledge: symbols already seen in this account's fills
+        known = {m for m in facts.known_markets if m.startswith("PERP_")} if facts is not None else set()
         self._symbol_cache = sorted(listed | known)
         return self._symbol_cache
 

@@ -13,8 +13,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,23 +21,21 @@ import httpx
 
 from perpvol_core.exchanges._http import (
     BadPayload,
-    Connector,
     ExchangeUnavailable,
     FillPage,
     InvalidCredentials,
     RateLimit,
     RateLimited,
     clock_skew_s,
-    to_decimal,
-    to_ms,
-    to_text,
 )
+from perpvol_core.exchanges._profiled import ProfiledConnector
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
-from perpvol_core.exchanges.woox.paging import HistoryWalk, ParamRejected
+from perpvol_core.exchanges.woox.paging import HistoryWalk
+from perpvol_core.exchanges.woox.parse import HistoryResponse, parse_history
 from perpvol_core.exchanges.woox.profile import describe_server_profile
-from perpvol_core.exchanges.woox.spec import FILL_TYPE as WOOX_FILL_TYPE
+from perpvol_core.exchanges.woox.source import ParamRejected
 from perpvol_core.exchanges.woox.spec import SPEC
-from perpvol_core.fill import MAKER, MS_PER_DAY, TAKER, Fill
+from perpvol_core.fill import MS_PER_DAY
 from perpvol_core.security.redaction import Secret, redact
 
 log = logging.getLogger(__name__)
@@ -110,125 +107,6 @@ class WooxAuth(httpx.Auth):
         yield request
 
 
-# --------------------------------------------------------------------------------------------- parsing
-
-
-def _pick(row: dict[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in row and row[name] is not None:
-            return row[name]
-    raise KeyError(names[0])
-
-
-def _maker(value: Any) -> str:
-    if isinstance(value, bool):
-        return MAKER if value else TAKER
-    text = str(value).strip().lower()
-    if text in ("1", "true", "maker"):
-        return MAKER
-    if text in ("0", "false", "taker"):
-        return TAKER
-    raise ValueError(f"isMaker is {value!r}")
-
-
-def parse_fill(row: dict[str, Any]) -> Fill:
-    """A normalized :class:`Fill` from a transactionHistory (or v1 trades) row.
-
-    Raises ``KeyError``/``ValueError``/``TypeError`` when the row is not a readable fill.
-    """
-    if not isinstance(row, dict):
-        raise TypeError(f"row is a {type(row).__name__}")
-    fill_id = to_text(_pick(row, "id"), "id")
-    symbol = to_text(_pick(row, "symbol"), "symbol")
-    price = to_decimal(_pick(row, "executedPrice", "executed_price"))
-    size = to_decimal(_pick(row, "executedQuantity", "executed_quantity"))
-    if price < 0 or size < 0:
-        raise ValueError("negative price or quantity")
-    fee_raw = row.get("fee", row.get("fee_amount"))
-    fee = to_decimal(fee_raw) if fee_raw not in (None, "") else to_decimal(0)
-    return Fill(
-        exchange="woox",
-        fill_id=fill_id,
-        fill_type=WOOX_FILL_TYPE,
-        market=symbol,
-        side=str(row.get("side") or "").upper(),
-        liquidity=_maker(_pick(row, "isMaker", "is_maker")),
-        price=price,
-        size=size,
-        fee=fee,
-        fee_asset=str(row.get("feeAsset") or row.get("fee_asset") or "USDT"),
-        ts_ms=to_ms(_pick(row, "executedTimestamp", "executed_timestamp")),
-    )
-
-
-@dataclass
-class HistoryResponse:
-    """One transactionHistory answer: parsed fills (in the server's order), ``meta`` when sent."""
-
-    fills: list[Fill]
-    skipped: list[str]
-    n_rows: int
-    has_meta: bool
-    per_page: int | None
-    total: int | None
-
-    @property
-    def order(self) -> str | None:
-        """``"desc"``/``"asc"`` from the rows (time, then trade id), None with fewer than two distinct rows."""
-        if len(self.fills) < 2:
-            return None
-        first, last = _sort_key(self.fills[0]), _sort_key(self.fills[-1])
-        if first == last:
-            return None
-        return "desc" if first > last else "asc"
-
-
-def _sort_key(fill: Fill) -> tuple[int, int, str]:
-    fid = fill.fill_id
-    return (fill.ts_ms, int(fid) if fid.isdigit() else 0, fid)
-
-
-def _int_or_none(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def parse_history(payload: Any) -> HistoryResponse:
-    """Rows and meta of a transactionHistory answer (``data.rows``/``data.meta``, top-level ``rows``/``meta`` or
-    ``data`` as a list; camelCase or snake_case meta). Raises BadPayload (retryable) when there are no rows."""
-    if not isinstance(payload, dict):
-        raise BadPayload("WOO X transactionHistory: not a JSON object", retryable=True)
-    data = payload.get("data")
-    if isinstance(data, dict):
-        rows, meta = data.get("rows"), data.get("meta", payload.get("meta"))
-    elif isinstance(data, list):
-        rows, meta = data, payload.get("meta")
-    else:
-        rows, meta = payload.get("rows"), payload.get("meta")
-    if not isinstance(rows, list):
-        raise BadPayload("WOO X transactionHistory: no rows in the response", retryable=True)
-    has_meta = isinstance(meta, dict)
-    per_page = total = None
-    if isinstance(meta, dict):
-        per_page = _int_or_none(meta.get("recordsPerPage", meta.get("records_per_page")))
-        total = _int_or_none(meta.get("total"))
-        if per_page is not None and per_page < 1:
-            per_page = None
-    fills: list[Fill] = []
-    skipped: list[str] = []
-    for row in rows:
-        try:
-            fills.append(parse_fill(row))
-        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-            rid = row.get("id") if isinstance(row, dict) else None
-            skipped.append(redact(f"woox row id={rid}: {type(exc).__name__}: {exc}"))
-    return HistoryResponse(fills, skipped, len(rows), has_meta, per_page, total)
-
-
 def _code(payload: dict[str, Any]) -> int | None:
     code = payload.get("code")
     if code is None:
@@ -242,7 +120,7 @@ def _code(payload: dict[str, Any]) -> int | None:
 # --------------------------------------------------------------------------------------------- connector
 
 
-class WooxConnector(Connector):
+class WooxConnector(ProfiledConnector):
     """One WOO X account (read-only API key). Fills from ``/v3/trade/transactionHistory`` (two years)."""
 
     exchange = "woox"
@@ -259,11 +137,9 @@ class WooxConnector(Connector):
     def __init__(self, credentials: WooxCredentials, base_url: str | None = None, **options: Any) -> None:
         self.page_limit = int(options.pop("page_limit", PAGE_LIMIT))
         self.clock: Callable[[], float] = options.pop("clock", time.time)
-        #: what this server does with transactionHistory (see ``woox.profile``): set from the store by the
-        #: sync engine before a sync, updated while reading, read back after each page
-        self.server_profile: dict[str, Any] | None = options.pop("server_profile", None)
-        #: symbols already seen in this account's fills (the store's knowledge, passed in by the engine)
-        self.known_markets: Callable[[], Iterable[str]] | None = options.pop("known_markets", None)
+        #: what this server does with transactionHistory (see ``woox.profile``): the stored one comes with the
+        #: sync's facts (``use_facts``), is updated while reading, and read back after each page
+        self.server_profile = options.pop("server_profile", None)
         super().__init__(credentials, base_url, **options)
 
     def make_auth(self) -> httpx.Auth:

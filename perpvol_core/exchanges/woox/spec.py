@@ -37,8 +37,8 @@ SPEC = VenueSpec(
     counts=counts,
     identity="perpvol_core.exchanges.woox.identity:account_identity",
     simulator="woox",
+    fee_schedule="perpvol_core.exchanges.woox.fees:fee_schedule",
     reported_figures="perpvol_core.exchanges.woox.figures:SOURCE",
-    tier_source="perpvol_core.exchanges.woox.tiers:tier_source",
     history_note=(
         "WOO X serves only the past two years of fills through /v3/trade/transactionHistory; "
         "older fills are not available through this endpoint."

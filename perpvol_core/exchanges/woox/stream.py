@@ -17,11 +17,11 @@ from perpvol_core import timeutil
 from perpvol_core.exchanges._errors import BadPayload, InvalidCredentials, StreamAuthRefused, StreamProtocolError
 from perpvol_core.exchanges._spec import StreamAdapter, StreamConnection, StreamReply, StreamTarget
 from perpvol_core.exchanges._stream import await_reply, ws_url
+from perpvol_core.exchanges.woox.parse import parse_fill
 from perpvol_core.exchanges.woox.rest import (
     ACCOUNT_INFO,
     LISTEN_KEY,
     WooxConnector,
-    parse_fill,
     sign,
     v1_string_to_sign,
 )
