@@ -27,6 +27,8 @@ EXCHANGES: tuple[str, ...] = tuple(VENUES)
 PERIODS = {"30d": 30, "90d": 90, "1y": 365, "all": None}
 #: value-axis ticks of the top-markets chart: few and short ($1.2M), readable at 390 px beside long market names
 MARKET_TICKS = 3
+#: pixels to the right of the chart's frame: room for half of the widest value-axis label
+MARKET_LABEL_HALF_WIDTH = 28
 COMPACT_USD_JS = (
     "return new Intl.NumberFormat('en-US', {style: 'currency', currency: 'USD', notation: 'compact', "
     "maximumFractionDigits: 1}).format(tick);"
@@ -55,6 +57,9 @@ def _value_axis(plot: Any, _element: Any) -> None:
     """HoloViews hook of the top-markets chart: a few compact ticks on the value axis, a name for tests."""
     fig = plot.state
     fig.name = "pv-markets-figure"
+    # A tick at the frame's right edge is centred on it: half of the widest compact label ("$10.5M", ~46 px
+    # at 12 px) hangs past the frame, so the border keeps it on the canvas (it was clipped at 390 px).
+    fig.min_border_right = max(fig.min_border_right or 0, MARKET_LABEL_HALF_WIDTH)
     for axis in fig.xaxis:  # the value axis (the bars are horizontal)
         axis.ticker = AdaptiveTicker(desired_num_ticks=MARKET_TICKS, num_minor_ticks=0)
         axis.formatter = CustomJSTickFormatter(code=COMPACT_USD_JS)
