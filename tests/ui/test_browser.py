@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from perpvol_app.serve import DEMO_HISTORY_DAYS
 from perpvol_sim.server import free_port
+from tests.ui.served import served as run_server
 
 pytestmark = pytest.mark.browser
 
@@ -57,34 +57,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     port = _demo_ports()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
     env.update(PERPVOL_HOME=str(home), PERPVOL_PASSWORD=PASSWORD)
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "perpvol_cli.main", "demo", "--port", str(port), "--fills", str(FILLS),
-         "--seed", str(SEED)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"perpvol demo exited: {(home / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"perpvol demo did not start: {(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    cmd = [sys.executable, "-m", "perpvol_cli.main", "demo", "--port", str(port), "--fills", str(FILLS),
+           "--seed", str(SEED)]  # fmt: skip
+    with run_server(cmd, env, home / "server.log", f"{url}/login", "perpvol demo", timeout_s=180):
         yield {"url": url, "home": home, "port": port}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _expected_days(home: Path) -> int:
@@ -231,7 +208,6 @@ def test_demo_syncs_every_simulated_fill(demo_server: dict) -> None:
 def test_a_framing_page_cannot_show_the_dashboard(demo_server: dict) -> None:
     """Signed in, a page of another origin frames the dashboard and the login: both stay blank; the embed shows."""
     import re
-    import subprocess
 
     import tornado.web
     from playwright.sync_api import sync_playwright

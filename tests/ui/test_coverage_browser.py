@@ -12,14 +12,10 @@ At 390 px nothing of it overflows the page.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from perpvol_core.analytics.coverage import REPORTED_ALL_TIME
@@ -28,7 +24,9 @@ from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.store import SyncUpdate
 from perpvol_sim.server import free_port
 from tests.analytics.test_coverage import CAPPED, FULL, _perp_market
-from tests.ui.test_layout_browser import ARTIFACTS, CHROME_ARGS, CHROMIUM, ROOT
+from tests.ui.served import panel_serve
+from tests.ui.served import served as run_server
+from tests.ui.test_layout_browser import ARTIFACTS, CHROME_ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 
@@ -69,34 +67,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                                                         REPORTED_ALL_TIME: "12345.67"})  # fmt: skip
     store.close()
     port = free_port()
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "perpvol_app" / "app.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}/app"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"panel serve exited: {(home / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(url, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("panel serve did not start")
-            time.sleep(0.5)
+    with run_server(panel_serve(port), env, home / "server.log", url, "panel serve"):
         yield {"url": url, "complete": complete}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     text = (home / "server.log").read_text()
     assert "Traceback" not in text and " ERROR " not in text, text[-3000:]
 

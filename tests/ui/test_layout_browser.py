@@ -13,18 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from perpvol_core.exchanges import VENUES, display_name
 from perpvol_sim.server import free_port
+from tests.ui.served import panel_serve
+from tests.ui.served import served as run_server
 
 #: the registered venues (each breakdown lists every one)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)
@@ -61,35 +60,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     now_ms = int(time.time() * 1000)
     seed_demo_store(settings.database_url, seed=SEED, fills=FILLS, now_ms=now_ms, settings=settings).close()
     port = free_port()
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "perpvol_app" / "app.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}/app"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"panel serve exited: {(home / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(url, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("panel serve did not start")
-            time.sleep(0.5)
+    with run_server(panel_serve(port), env, home / "server.log", url, "panel serve"):
         expected = {e: _history(e, SEED, FILLS, now_ms).expected_daily() for e in EXCHANGES}
         yield {"url": url, "home": home, "expected": expected}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     text = (home / "server.log").read_text()
     assert "Traceback" not in text and " ERROR " not in text, text[-3000:]
 

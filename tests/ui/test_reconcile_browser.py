@@ -9,18 +9,17 @@ cause, and fit the phone's width. Screenshots go to ``artifacts/`` (not committe
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from perpvol_core.config import Settings
 from perpvol_sim.history import History, utc_day
 from perpvol_sim.server import free_port
 from tests.analytics.recon_setup import Synced, busy_day, counted_by_day, simulator
+from tests.ui.served import panel_serve
+from tests.ui.served import served as run_server
 
 pytestmark = pytest.mark.browser
 
@@ -65,24 +64,8 @@ def test_reconciliation_panel_desktop_and_phone(tmp_path: Path) -> None:
     home.mkdir(mode=0o700)
     env, day, amount = _synced_home(home)
     port = free_port()
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", str(ROOT / "perpvol_app" / "app.py"), "--port", str(port),
-         "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-procs", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}/app"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(url, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "panel serve did not start"
-            time.sleep(0.5)
+    with run_server(panel_serve(port), env, home / "server.log", url, "panel serve"):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
             for name, width, height in (("desktop", 1280, 900), ("phone", 390, 844)):
@@ -110,12 +93,5 @@ def test_reconciliation_panel_desktop_and_phone(tmp_path: Path) -> None:
                 bad.screenshot(path=str(ARTIFACTS / f"reconcile-{name}.png"))
                 ctx.close()
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     text = (home / "server.log").read_text()
     assert "Traceback" not in text and " ERROR " not in text, text[-3000:]

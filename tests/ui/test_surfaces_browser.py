@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -22,12 +21,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_sim.server import free_port
+from tests.ui.served import served as run_server
 
 pytestmark = pytest.mark.browser
 
@@ -88,34 +87,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     })  # fmt: skip
     port = free_port()
     log_path = home / "server.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(port), PASSWORD], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/login", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not start")
-            time.sleep(0.5)
-        window_end = fetched + 1
-        ours = sum((f.notional for f in sim_fills(exchange, SEED, FILLS, now_ms=now_ms)
-                    if window_end - 14 * MS_PER_DAY <= f.ts_ms < window_end and f.counted), Decimal(0))  # fmt: skip
-        yield {"url": url, "log": log_path, "store": store, "label": label, "ours_in_window": ours}
+        with run_server([sys.executable, "-c", _SERVE, str(port), PASSWORD], env, log_path, f"{url}/login",
+                        "the server"):  # fmt: skip
+            window_end = fetched + 1
+            ours = sum((f.notional for f in sim_fills(exchange, SEED, FILLS, now_ms=now_ms)
+                        if window_end - 14 * MS_PER_DAY <= f.ts_ms < window_end and f.counted), Decimal(0))  # fmt: skip
+            yield {"url": url, "log": log_path, "store": store, "label": label, "ours_in_window": ours}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         store.close()
 
 

@@ -7,17 +7,15 @@ screen. Screenshots go to ``artifacts/``."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES
 from perpvol_sim.server import free_port
+from tests.ui.served import served as run_server
 from tests.ui.test_surfaces_browser import _SERVE, ARTIFACTS, CHROME_ARGS, CHROMIUM, PASSWORD, ROOT, _login
 
 pytestmark = pytest.mark.browser
@@ -59,29 +57,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         for sim in sims.values():
             sim.stop()
     port = free_port()
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", _SERVE, str(port), PASSWORD], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/login", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.5)
+    with run_server([sys.executable, "-c", _SERVE, str(port), PASSWORD], env, home / "server.log", f"{url}/login",
+                    "the server"):  # fmt: skip
         yield {"url": url, "expected": expected}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _check(page, expected: dict, width: int) -> None:  # noqa: ANN001
