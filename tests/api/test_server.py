@@ -37,6 +37,7 @@ from perpvol_core.exchanges import classify_all
 from perpvol_core.exchanges.woox.credentials import WooxCredentials
 from perpvol_core.fill import Fill
 from perpvol_core.security.redaction import Secret
+from tests.served import served
 
 PASSWORD = "Tr4d3r-Passw0rd.!X"  # mixed case and punctuation: must work exactly as typed, and only so
 COMPONENT = "/components/perpvol_app.themes.panel_theme/GoldTheme/css/perpvol.css"
@@ -431,35 +432,15 @@ def test_deep_json_newline_labels_and_wrong_hosts_get_clear_4xx(srv: Srv) -> Non
 def test_panel_serve_of_the_notebook_keeps_working(tmp_path: Path) -> None:
     """Notebook users still run ``panel serve notebooks/dashboard.ipynb`` (Panel's own server, no API)."""
     import os
-    import subprocess
 
-    root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERPVOL_", "PANEL_"))}
     env["PERPVOL_HOME"] = str(tmp_path / "home")
     port = _free_port()
     panel = str(Path(sys.executable).with_name("panel"))
     argv = [panel, "serve", "notebooks/dashboard.ipynb", "--port", str(port), "--address", "127.0.0.1"]
-    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "panel serve exited"
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/dashboard", timeout=30)
-                if page.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "panel serve did not come up"
-            time.sleep(0.5)
+    with served(argv, env, tmp_path / "panel.log", f"http://127.0.0.1:{port}/dashboard", "panel serve") as server:
+        page = server.ready
         assert "bokeh" in page.text.lower() and '"token"' in page.text
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_lifespan_opens_and_closes_store_vault_and_worker(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from perpvol_app.serve import DEMO_HISTORY_DAYS
 from perpvol_sim.server import free_port
-from tests.ui.served import served as run_server
+from tests.served import served as run_server
 
 pytestmark = pytest.mark.browser
 

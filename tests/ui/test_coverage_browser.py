@@ -24,8 +24,8 @@ from perpvol_core.fill import MS_PER_DAY, Fill
 from perpvol_core.store import SyncUpdate
 from perpvol_sim.server import free_port
 from tests.analytics.test_coverage import CAPPED, FULL, _perp_market
-from tests.ui.served import panel_serve
-from tests.ui.served import served as run_server
+from tests.served import panel_serve
+from tests.served import served as run_server
 from tests.ui.test_layout_browser import ARTIFACTS, CHROME_ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser

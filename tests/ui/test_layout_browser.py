@@ -22,8 +22,8 @@ import pytest
 
 from perpvol_core.exchanges import VENUES, display_name
 from perpvol_sim.server import free_port
-from tests.ui.served import panel_serve
-from tests.ui.served import served as run_server
+from tests.served import panel_serve
+from tests.served import served as run_server
 
 #: the registered venues (each breakdown lists every one)
 EXCHANGES: tuple[str, ...] = tuple(VENUES)

@@ -18,8 +18,8 @@ from perpvol_core.config import Settings
 from perpvol_sim.history import History, utc_day
 from perpvol_sim.server import free_port
 from tests.analytics.recon_setup import Synced, busy_day, counted_by_day, simulator
-from tests.ui.served import panel_serve
-from tests.ui.served import served as run_server
+from tests.served import panel_serve
+from tests.served import served as run_server
 
 pytestmark = pytest.mark.browser
 

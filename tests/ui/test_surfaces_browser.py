@@ -26,7 +26,7 @@ import pytest
 from perpvol_core.exchanges import VENUE_PACKAGES as EXCHANGES
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_sim.server import free_port
-from tests.ui.served import served as run_server
+from tests.served import served as run_server
 
 pytestmark = pytest.mark.browser
 

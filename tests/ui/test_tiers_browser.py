@@ -15,7 +15,7 @@ import pytest
 from perpvol_core import timeutil
 from perpvol_core.exchanges import VENUES
 from perpvol_sim.server import free_port
-from tests.ui.served import served as run_server
+from tests.served import served as run_server
 from tests.ui.test_surfaces_browser import _SERVE, ARTIFACTS, CHROME_ARGS, CHROMIUM, PASSWORD, ROOT, _login
 
 pytestmark = pytest.mark.browser

@@ -12,11 +12,19 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Served(NamedTuple):
+    """The running server and the 200 answer that showed it ready."""
+
+    proc: subprocess.Popen[bytes]
+    ready: httpx.Response
 
 
 def panel_serve(port: int) -> list[str]:
@@ -28,8 +36,9 @@ def panel_serve(port: int) -> list[str]:
 @contextmanager
 def served(
     cmd: list[str], env: Mapping[str, str], log_path: Path, ready_url: str, what: str, timeout_s: float = 120
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``cmd`` (output to ``log_path``) until ``ready_url`` answers 200, yield the process, stop it after."""
+) -> Iterator[Served]:
+    """Run ``cmd`` (output to ``log_path``) until ``ready_url`` answers 200; yield the process and that answer,
+    stop the process after."""
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -38,14 +47,15 @@ def served(
                 if proc.poll() is not None:
                     pytest.fail(f"{what} exited: {log_path.read_text()[-3000:]}")
                 try:
-                    if httpx.get(ready_url, timeout=5).status_code == 200:
+                    ready = httpx.get(ready_url, timeout=30)  # a first page may render for a while
+                    if ready.status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
                     pytest.fail(f"{what} did not start: {log_path.read_text()[-3000:]}")
                 time.sleep(0.5)
-            yield proc
+            yield Served(proc, ready)
         finally:
             proc.terminate()
             try:
