@@ -32,9 +32,11 @@ from perpvol_app import (
     api_sync,
     api_tiers,
     api_volume,
+    views,
 )
 from perpvol_app.api_context import ApiContext
 from perpvol_app.api_errors import STATUS_CODES, ApiError, error_response, map_exception, validation_error
+from perpvol_app.api_memo import ResponseMemo
 from perpvol_app.api_models import DECIMAL_PATTERN  # noqa: F401 - part of this module's interface (tests read it)
 from perpvol_app.frontdoor import API_PREFIX, OPENAPI_URL, DoorConfig, FrontDoor, default_hosts, install_log_redaction
 from perpvol_core.security.redaction import redact
@@ -85,6 +87,9 @@ def include_api(app: FastAPI) -> None:
     app.include_router(api_stream.upgrade)
     app.include_router(api_embed.embed)
     install_error_handlers(app)
+    # outermost of the app's own layers, so it keeps the bytes as sent (gzipped or not)
+    app.add_middleware(ResponseMemo, paths=api_volume.SHARED_PATHS,
+                       read_state=lambda: views.read_state(app.state.api_ctx.store))  # fmt: skip
 
 
 def new_fastapi(**kwargs: Any) -> FastAPI:

@@ -193,6 +193,25 @@ def _clock_day() -> int:
     return (now_ms() + 1) // 86_400_000
 
 
+def day_until_ms() -> int:
+    """When the daily rows and ranges next move with the clock (their key's UTC day changes)."""
+    return (_clock_day() + 1) * 86_400_000 - 1
+
+
+def summary_until_ms() -> int:
+    """When the summary's figures next move with the clock (its key's second changes)."""
+    from perpvol_core.analytics.volume import SUMMARY_TTL_MS
+
+    return (now_ms() // SUMMARY_TTL_MS + 1) * SUMMARY_TTL_MS
+
+
+def read_state(store: Any) -> tuple[str, Any]:
+    """What the volume answers read besides the clock: the data version and the coverage inputs (a key)."""
+    from perpvol_core.store import rollup_reads
+
+    return store.data_version(), rollup_reads.coverage_inputs(store)
+
+
 def summary_bytes(store: Any) -> Any:
     """``GET /volume/summary`` encoded, shared within one second of the clock."""
     from perpvol_app.api_cache import cached_json

@@ -6,6 +6,7 @@ schema, serialized on PostgreSQL by an advisory lock)."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,14 @@ SQLITE_BUSY_TIMEOUT_S = 60
 _MIGRATION_LOCK_ID = 0x70657270766F6C  # "perpvol"; PostgreSQL advisory lock serializing migrations
 _PG_RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
 PG_RETRIES = 5
+_local_writes = [0]  # write transactions committed by this process (any Database): readers' cache checks
+_local_writes_lock = threading.Lock()
+
+
+def local_writes() -> int:
+    """How many write transactions this process has committed so far: a reader that keeps something derived
+    from the database between reads (``perpvol_app.api_memo``) knows from it that this process wrote."""
+    return _local_writes[0]
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -91,6 +100,8 @@ class Database:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
+        with _local_writes_lock:  # after the commit (an error skips it)
+            _local_writes[0] += 1
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
