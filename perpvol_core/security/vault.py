@@ -12,6 +12,9 @@ Rotation of a key file is crash-safe: the new key is first written to ``<key fil
 every credential and the check value are re-encrypted in ONE database transaction, then the new file
 is renamed over the old one. If the process dies after the commit but before the rename,
 :meth:`Vault.open` notices that the check value only opens with the pending key and finishes the rename.
+
+The key file itself (its source, reading, creating, writing, the staged ``.new``) is handled in ``key_file``;
+its names are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,9 +24,6 @@ import binascii
 import json
 import logging
 import os
-import secrets as _random
-import shlex
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,23 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from perpvol_core.config import ConfigError, Settings
+from perpvol_core.config import Settings
 from perpvol_core.exchanges import stored_credentials
 from perpvol_core.security.credentials import Credentials, credentials_to_dict
+from perpvol_core.security.key_file import (  # noqa: F401  (re-exported: importers name the vault)
+    _KEY_LEN,
+    KeySource,
+    _create_key_file_once,
+    _discard_stale_pending,
+    _fsync_dir,
+    _read_key_file,
+    decode_key,
+    encode_key,
+    generate_key,
+    key_source,
+    pending_key_path,
+    write_key_file,
+)
 from perpvol_core.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,9 +56,6 @@ VERSION_PREFIX = b"pv2:"
 #: unbound blobs of the first release; only :meth:`Vault.open` reads them, to bind them to their row.
 LEGACY_PREFIX = b"pv1:"
 _NONCE_LEN = 12
-_KEY_LEN = 32
-#: a key file is 45 bytes (base64 of 32 bytes and a newline); reading stops well past that
-_MAX_KEY_FILE = 4096
 _AAD = b"perpvol-vault-v1"  # the check value's and the legacy blobs' associated data
 CHECK_META_KEY = "vault_check"
 _CHECK_PLAINTEXT = b"perpvol vault check v1"
@@ -82,120 +93,6 @@ class Binding:
     def aad(self) -> bytes:
         # JSON of a list: unambiguous (no separator an attacker could move), and None == "" (exchange default)
         return json.dumps(["perpvol-vault-v2", self.label, self.exchange, self.base_url or ""]).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class KeySource:
-    """Where the master key comes from: the environment, or a file (given or default)."""
-
-    from_env: bool
-    path: Path | None
-
-    def describe(self) -> str:
-        return "PERPVOL_MASTER_KEY" if self.from_env else f"key file {self.path}"
-
-
-def generate_key() -> bytes:
-    """A fresh random 32-byte master key."""
-    return AESGCM.generate_key(bit_length=256)
-
-
-def encode_key(key: bytes) -> str:
-    return base64.b64encode(key).decode("ascii")
-
-
-def decode_key(text: str, where: str) -> bytes:
-    """Decode a base64 master key. Raises: ConfigError naming ``where`` (never echoing the value)."""
-    try:
-        key = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ConfigError(f"{where} is not valid base64 (expected base64 of 32 random bytes)") from exc
-    if len(key) != _KEY_LEN:
-        raise ConfigError(f"{where} decodes to {len(key)} bytes; a master key is 32 bytes of base64")
-    return key
-
-
-def write_key_file(path: Path, key: bytes) -> None:
-    """Write ``key`` to ``path`` atomically with mode 0600 (temp file, fsync, rename, fsync the folder).
-
-    Raises: OSError.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{_random.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (encode_key(key) + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _create_key_file_once(path: Path) -> bytes:
-    """Create ``path`` with a fresh key unless another process just did; returns the key in the file.
-
-    The key is written to a temp file and hard-linked into place, which fails when ``path`` exists, so
-    two first runs at once agree on one key instead of the later silently replacing the earlier.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{_random.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (encode_key(generate_key()) + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-        _fsync_dir(path.parent)
-        log.info("created master key file %s", path)
-    except FileExistsError:
-        pass  # another process won the race: use its key
-    finally:
-        tmp.unlink(missing_ok=True)
-    return _read_key_file(path)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_key_file(path: Path) -> bytes:
-    """The key in ``path``, refused (as ssh refuses a private key) when group or others may use the file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO named as the key never hangs us
-    except OSError as exc:
-        raise ConfigError(f"cannot read master key file {path}: {exc.strerror or exc}") from exc
-    try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)  # the file we read, not whatever the path names later
-        if mode & 0o077:
-            raise ConfigError(
-                f"master key file {path} is open to group or others (mode {mode:04o}), so perpvol will not use "
-                f"it; only its owner may read it: run `chmod 600 {shlex.quote(str(path))}` and start again"
-            )
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            text = fh.read(_MAX_KEY_FILE).decode("ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read master key file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    finally:
-        os.close(fd)
-    return decode_key(text, f"master key file {path}")
-
-
-def pending_key_path(path: Path) -> Path:
-    """Where a rotation stages the new key before the database commit."""
-    return path.with_name(path.name + ".new")
-
-
-def key_source(settings: Settings) -> KeySource:
-    if settings.master_key is not None:
-        return KeySource(from_env=True, path=None)
-    return KeySource(from_env=False, path=settings.master_key_file or settings.default_key_file)
 
 
 def _seal(key: bytes, plaintext: bytes, aad: bytes = _AAD, prefix: bytes = VERSION_PREFIX) -> bytes:
@@ -385,14 +282,6 @@ def _finish_pending_rotation(path: Path, stored_check: str) -> bytes | None:
     _fsync_dir(path.parent)
     log.warning("finished an interrupted master key rotation: %s now holds the new key", path)
     return key
-
-
-def _discard_stale_pending(path: Path) -> None:
-    """A ``.new`` key that does not open the database is from a rotation that never committed."""
-    pending = pending_key_path(path)
-    if pending.exists():
-        pending.unlink()
-        log.warning("discarded %s: its rotation never committed", pending)
 
 
 def rotate_master_key(settings: Settings, store: Store, new_key_file: Path | None = None) -> tuple[Path, int]:

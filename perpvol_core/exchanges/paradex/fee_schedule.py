@@ -13,14 +13,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from perpvol_core.exchanges.paradex.auth import jwt_claims
 from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials
-from perpvol_core.exchanges.paradex.rest import (
-    ACCOUNT_INFO,
-    VOLUME_TIERS,
-    jwt_claims,
-    parse_account_info,
-    parse_volume_tiers,
-)
+from perpvol_core.exchanges.paradex.parse import parse_account_info, parse_volume_tiers
+from perpvol_core.exchanges.paradex.rest import ACCOUNT_INFO, VOLUME_TIERS
 
 MS_PER_DAY = 86_400_000
 _TAKER = ("taker_rate", "perp_taker_rate", "taker")
@@ -59,8 +55,12 @@ def _account_kind(info: dict[str, Any], tables: list[dict[str, Any]], taker: str
         table = next(t for t in tables if t["kind"] == kind)
         tier = info["volume"][kind].get("tier")
         row = next((r for r in table["tiers"] if r["name"] == tier), None)
-        if len(reported) == 1 or (row is not None and taker is not None and row["taker_rate"] is not None
-                                  and Decimal(row["taker_rate"]) == Decimal(taker)):
+        if len(reported) == 1 or (
+            row is not None
+            and taker is not None
+            and row["taker_rate"] is not None
+            and Decimal(row["taker_rate"]) == Decimal(taker)
+        ):
             why = "the only kind reported" if len(reported) == 1 else "its tier's taker rate is the account's"
             return kind, f"volume_tiers reports {', '.join(reported)}; the {kind} table applies ({why})"
     return reported[0], f"volume_tiers reports {', '.join(reported)}; the first ({reported[0]}) is shown"
@@ -77,8 +77,9 @@ def fee_schedule(connector: Any, report: dict[str, Any] | None) -> dict[str, Any
         rows = parse_volume_tiers(connector._public_get(VOLUME_TIERS))
         payload = connector.request("GET", ACCOUNT_INFO, endpoint="private")
         creds = connector.credentials
-        address = creds.account if isinstance(creds, ParadexL2Credentials) else jwt_claims(
-            creds.token.reveal()).get("sub")
+        address = (
+            creds.account if isinstance(creds, ParadexL2Credentials) else jwt_claims(creds.token.reveal()).get("sub")
+        )
         info = parse_account_info(payload, str(address) if address else None)
         fetched = int(connector.clock() * 1000)
     tables = _tables(rows)

@@ -27,7 +27,7 @@ def account_identity(connector: Any, credentials: Any) -> str | None:
     if address is None and isinstance(credentials, ParadexL2Credentials):
         address = _address(credentials.account)
     if address is None and isinstance(credentials, ParadexTokenCredentials):
-        from perpvol_core.exchanges.paradex.rest import jwt_claims
+        from perpvol_core.exchanges.paradex.auth import jwt_claims
 
         address = _address(jwt_claims(credentials.token.reveal()).get("sub"))
     return address

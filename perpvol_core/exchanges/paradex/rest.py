@@ -9,19 +9,18 @@ backfill takes the minimum number of pages; the resume position records the quer
 oldest fill read (coverage advances with it). Newer fill fields are
 optional, ``TRANSFER`` is stored as ``UNWIND_TRANSFER``, ``created_at`` may be an int or a string, and
 fills are deduped by ``(id, fill_type)``.
+
+The auth flows are in ``auth`` and the payload parsers in ``parse``; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from decimal import Decimal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import jwt
 
 from perpvol_core.exchanges._http import (
     BadPayload,
@@ -31,15 +30,23 @@ from perpvol_core.exchanges._http import (
     InvalidCredentials,
     RateLimit,
     RateLimited,
-    parse_json,
-    to_decimal,
-    to_ms,
-    to_text,
 )
-from perpvol_core.exchanges.paradex import starknet as starknet_auth
+from perpvol_core.exchanges.paradex.auth import (  # noqa: F401  (re-exported: importers name this module)
+    ParadexL2Auth,
+    ParadexTokenAuth,
+    jwt_claims,
+)
 from perpvol_core.exchanges.paradex.credentials import ParadexL2Credentials, ParadexTokenCredentials
-from perpvol_core.fill import MAKER, TAKER, Fill
-from perpvol_core.security.redaction import Secret, redact, register_secret
+from perpvol_core.exchanges.paradex.parse import (  # noqa: F401  (re-exported: importers name this module)
+    FILL_TYPE_ALIASES,
+    _int,
+    duration_ms,
+    parse_account_info,
+    parse_fill,
+    parse_volume_tiers,
+)
+from perpvol_core.fill import Fill
+from perpvol_core.security.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +54,7 @@ FILLS = "/v1/fills"
 SYSTEM_CONFIG = "/v1/system/config"
 ACCOUNT_INFO = "/v1/account/info"
 VOLUME_TIERS = "/v1/system/volume-tiers"
-_DURATION_UNITS_MS = {"w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 PAGE_SIZE = 5000
-#: fill types whose old name is stored under the current one
-FILL_TYPE_ALIASES = {"TRANSFER": "UNWIND_TRANSFER"}
 _AUTH_ERRORS = {
     "INVALID_STARKNET_SIGNATURE",
     "STARKNET_SIGNATURE_VERIFICATION_FAILED",
@@ -66,259 +70,6 @@ _AUTH_ERRORS = {
     "GEO_IP_BLOCK",
     "REQUEST_NOT_ALLOWED",
 }
-
-
-def _int(value: str | int) -> int:
-    if isinstance(value, int):
-        return value
-    text = value.strip()
-    return int(text, 16) if text.lower().startswith("0x") else int(text)
-
-
-def jwt_claims(token: str) -> dict[str, Any]:
-    """The (unverified) claims of a JWT; ``{}`` when the token is opaque."""
-    try:
-        # Reading our own token's claims (expiry, account), not authenticating anyone: the exchange verifies.
-        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError:
-        return {}
-    return claims
-
-
-def _error_text(response: httpx.Response) -> tuple[str, str]:
-    try:
-        body = parse_json(response.content)
-    except ValueError:
-        return "", response.text[:200]
-    if isinstance(body, dict):
-        return str(body.get("error") or ""), str(body.get("message") or body.get("error") or "")
-    return "", str(body)[:200]
-
-
-# --------------------------------------------------------------------------------------------- auth
-
-
-class ParadexTokenAuth(httpx.Auth):
-    """A read-only token (long-lived JWT) sent as ``Authorization: Bearer``."""
-
-    def __init__(self, token: Secret) -> None:
-        self.token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self.token.reveal()}"
-        yield request
-
-
-class ParadexL2Auth(httpx.Auth):
-    """JWTs from a signed ``POST /v1/auth``: refreshed before expiry and once on a 401.
-
-    The chain id comes from ``chain_id()`` (``/v1/system/config``, fetched once by the connector).
-    Raises (from the request): InvalidCredentials when the signature is refused; ExchangeUnavailable /
-    RateLimited (retryable) when ``/v1/auth`` fails for reasons other than the key.
-    """
-
-    requires_response_body = True
-
-    def __init__(
-        self,
-        account: str,
-        l2_key: Secret,
-        chain_id: Callable[[], str],
-        clock: Callable[[], float] = time.time,
-        signature_validity_s: int = 1800,
-        path_prefix: str = "",
-    ) -> None:
-        self.path_prefix = path_prefix
-        self.account = _int(account)
-        self._key = l2_key
-        self.public_key = starknet_auth.public_key_from_private(_int(l2_key.reveal()))
-        self.chain_id = chain_id
-        self.clock = clock
-        self.signature_validity_s = signature_validity_s
-        self._jwt: str | None = None
-        self._exp = 0.0
-        self._refresh_at = 0.0
-        self._use_pubkey_path = True
-        self._lock = threading.Lock()
-        self.auth_count = 0
-
-    def _auth_request(self, url: httpx.URL) -> httpx.Request:
-        now = int(self.clock())
-        headers = starknet_auth.auth_headers(
-            _int(self._key.reveal()), self.account, self.chain_id(), now, now + self.signature_validity_s
-        )
-        path = f"/v1/auth/{hex(self.public_key)}" if self._use_pubkey_path else "/v1/auth"
-        prefix = self.path_prefix.rstrip("/")
-        return httpx.Request("POST", url.copy_with(raw_path=(prefix + path).encode(), query=None), headers=headers)
-
-    def _refresh(self, url: httpx.URL) -> Generator[httpx.Request, httpx.Response, None]:
-        response = yield self._auth_request(url)
-        if response.status_code == 404 and self._use_pubkey_path:
-            self._use_pubkey_path = False
-            response = yield self._auth_request(url)
-        self.auth_count += 1
-        if response.status_code == 429:
-            raise RateLimited("Paradex /v1/auth rate limit exceeded")
-        if response.status_code >= 500:
-            raise ExchangeUnavailable(f"Paradex /v1/auth failed (HTTP {response.status_code})")
-        code, message = _error_text(response)
-        if response.status_code >= 400:
-            raise InvalidCredentials(
-                f"Paradex refused the L2 key for account {hex(self.account)[:8]}…: "
-                f"{code or 'HTTP ' + str(response.status_code)} {message}".strip()
-            )
-        try:
-            token = str(parse_json(response.content)["jwt_token"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadPayload("Paradex /v1/auth returned no jwt_token", retryable=True) from exc
-        register_secret(token)
-        claims = jwt_claims(token)
-        now = self.clock()
-        exp = float(claims.get("exp", now + 240))
-        iat = float(claims.get("iat", now))
-        ttl = max(1.0, exp - iat)
-        self._jwt, self._exp = token, exp
-        # refresh when 80 % of the lifetime is gone, at most 30 s before expiry (SDK: 30 s buffer)
-        self._refresh_at = exp - min(30.0, ttl * 0.2)
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._jwt is None or self.clock() >= self._refresh_at:
-            yield from self._refresh(request.url)
-        request.headers["Authorization"] = f"Bearer {self._jwt}"
-        response = yield request
-        if response.status_code == 401:
-            response.read()
-            yield from self._refresh(request.url)
-            request.headers["Authorization"] = f"Bearer {self._jwt}"
-            yield request
-
-
-# --------------------------------------------------------------------------------------------- parsing
-
-
-def parse_fill(row: dict[str, Any]) -> Fill:
-    """A normalized :class:`Fill` from a ``FillResult``; raises KeyError/ValueError/TypeError on a bad row."""
-    if not isinstance(row, dict):
-        raise TypeError(f"row is a {type(row).__name__}")
-    fill_id = to_text(row["id"], "id")
-    liquidity = str(row.get("liquidity") or "").upper()
-    if liquidity not in (MAKER, TAKER):
-        raise ValueError(f"liquidity is {row.get('liquidity')!r}")
-    fill_type = str(row.get("fill_type") or "FILL").upper()
-    fill_type = FILL_TYPE_ALIASES.get(fill_type, fill_type)
-    price = to_decimal(row["price"])
-    size = to_decimal(row["size"])
-    if price < 0 or size < 0:
-        raise ValueError("negative price or size")
-    fee = row.get("fee")
-    return Fill(
-        exchange="paradex",
-        fill_id=fill_id,
-        fill_type=fill_type,
-        market=to_text(row["market"], "market"),
-        side=str(row.get("side") or "").upper(),
-        liquidity=liquidity,
-        price=price,
-        size=size,
-        fee=to_decimal(fee) if fee not in (None, "") else to_decimal(0),
-        fee_asset=str(row.get("fee_currency") or "USDC"),
-        ts_ms=to_ms(row["created_at"]),
-    )
-
-
-def duration_ms(text: Any) -> int:
-    """``"14d"`` → milliseconds (units w, d, h, m, s; a bare number is days). Raises ValueError."""
-    raw = str(text).strip().lower()
-    unit = raw[-1:] if raw[-1:] in _DURATION_UNITS_MS else "d"
-    number = raw[:-1] if raw[-1:] in _DURATION_UNITS_MS else raw
-    value = int(number)
-    if value <= 0:
-        raise ValueError(f"not a positive duration: {text!r}")
-    return value * _DURATION_UNITS_MS[unit]
-
-
-def _money_text(value: Any) -> str:
-    """A decimal string as the exchange sent it (checked to be a finite number)."""
-    return format(to_decimal(value), "f")
-
-
-def parse_volume_tiers(payload: Any) -> list[dict[str, Any]]:
-    """The rows of ``GET /v1/system/volume-tiers`` (§9) with exact decimal strings and ``duration_ms``.
-
-    Rows that are not readable are left out. Raises BadPayload when there is no ``results`` list.
-    """
-    results = payload.get("results") if isinstance(payload, dict) else None
-    if not isinstance(results, list):
-        raise BadPayload("Paradex /v1/system/volume-tiers: no results list")
-    tiers: list[dict[str, Any]] = []
-    for row in results:
-        try:
-            rates = row.get("fee_rates") if isinstance(row.get("fee_rates"), dict) else {}
-            tiers.append(
-                {
-                    "kind": str(row.get("kind") or "retail"),
-                    "tier_name": to_text(row["tier_name"], "tier_name"),
-                    "min_volume": _money_text(row["min_volume"]),
-                    "nft_min_volume": _money_text(row.get("nft_min_volume") or 0),
-                    "min_volume_duration": str(row.get("min_volume_duration") or "14d"),
-                    "duration_ms": duration_ms(row.get("min_volume_duration") or "14d"),
-                    "sort_order": int(row.get("sort_order") or 0),
-                    "fee_rates": {str(k): _money_text(v) for k, v in rates.items() if v not in (None, "")},
-                }
-            )
-        except (KeyError, ValueError, TypeError, AttributeError) as exc:
-            log.info("Paradex volume tier row skipped: %s", redact(exc))
-    tiers.sort(key=lambda t: (t["kind"], t["sort_order"], Decimal(t["min_volume"])))
-    return tiers
-
-
-def parse_account_info(payload: Any, address: str | None = None) -> dict[str, Any]:
-    """``volume_tiers`` (by kind: tier, volume), ``fees`` and ``kind`` of ``GET /v1/account/info`` (§9).
-
-    Picks the result of ``address`` when given and present, else the main account, else the first.
-    Raises BadPayload when no result carries ``volume_tiers``.
-    """
-    results = payload.get("results") if isinstance(payload, dict) else None
-    if isinstance(payload, dict) and results is None and "volume_tiers" in payload:
-        results = [payload]  # a single object instead of a list: same fields
-    rows = [r for r in results or [] if isinstance(r, dict) and isinstance(r.get("volume_tiers"), dict)]
-    if not rows:
-        raise BadPayload("Paradex /v1/account/info: no volume_tiers")
-
-    def same(a: Any) -> bool:
-        try:
-            return address is not None and _int(str(a)) == _int(address)
-        except ValueError:
-            return False
-
-    row = next((r for r in rows if same(r.get("account"))), None) or next(
-        (r for r in rows if r.get("kind") in ("main", "")), rows[0]
-    )
-    volumes: dict[str, dict[str, str]] = {}
-    for kind, value in row["volume_tiers"].items():
-        if not isinstance(value, dict):
-            continue
-        try:
-            volumes[str(kind)] = {"tier": str(value.get("tier") or ""), "volume": _money_text(value["volume"])}
-        except (KeyError, ValueError) as exc:
-            log.info("Paradex volume_tiers[%s] unreadable: %s", kind, redact(exc))
-    if not volumes:
-        raise BadPayload("Paradex /v1/account/info: volume_tiers has no readable volume")
-    fees_raw: dict[str, Any] = row["fees"] if isinstance(row.get("fees"), dict) else {}
-    fees = {}
-    for name, value in fees_raw.items():
-        try:
-            fees[str(name)] = _money_text(value)
-        except ValueError:
-            continue
-    return {
-        "account": str(row.get("account") or ""),
-        "account_kind": str(row.get("kind") or ""),
-        "parent_account": str(row.get("parent_account") or ""),
-        "has_ecosystem_nft": bool(row.get("has_ecosystem_nft")),
-        "volume": volumes,
-        "fees": fees,
-    }
 
 
 # --------------------------------------------------------------------------------------------- connector

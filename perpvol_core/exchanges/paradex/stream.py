@@ -10,7 +10,9 @@ import httpx
 from perpvol_core.exchanges._errors import ExchangeError, InvalidCredentials, StreamAuthRefused, StreamProtocolError
 from perpvol_core.exchanges._spec import StreamAdapter, StreamConnection, StreamReply, StreamTarget
 from perpvol_core.exchanges._stream import await_reply, ws_url
-from perpvol_core.exchanges.paradex.rest import ParadexConnector, ParadexL2Auth, parse_fill
+from perpvol_core.exchanges.paradex.auth import ParadexL2Auth
+from perpvol_core.exchanges.paradex.parse import parse_fill
+from perpvol_core.exchanges.paradex.rest import ParadexConnector
 from perpvol_core.exchanges.paradex.spec import SPEC
 from perpvol_core.fill import Fill
 from perpvol_core.security.redaction import redact, register_secret
