@@ -271,7 +271,7 @@ def test_embed_and_readonly_modules_do_not_load_the_vault() -> None:
     # only, no key and no ciphertext; the vault and the cipher never load
     code = (
         "import sys, perpvol_core.analytics.embed, perpvol_app.ui.readonly; "
-        "bad = [m for m in ('perpvol_core.security.vault', 'cryptography', "
+        "bad = [m for m in ('perpvol_core.security.vault', 'perpvol_core.security.key_file', 'cryptography', "
         "'cryptography.hazmat.primitives.ciphers.aead') if m in sys.modules]; print(bad)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)

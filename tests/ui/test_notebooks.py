@@ -43,6 +43,7 @@ CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
 # the view names venues by; the vault, the sync and the live feed are what it must never load.
 FORBIDDEN_MODULES = (
     "perpvol_core.security.vault",
+    "perpvol_core.security.key_file",
     "perpvol_core.services.sync",
     "perpvol_core.services.live",
 )
