@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from perpvol_core import timeutil
+from perpvol_core.analytics.rollup_frames import ceil_day
 from perpvol_core.exchanges import VENUES, load
 from perpvol_core.exchanges._figures import CENT, FigureSource, ReportedFigure
 
@@ -211,8 +212,15 @@ def _causes(fig: ReportedFigure, diff: Decimal, sums: _Sums, state: Any, missing
     if diff > 0:
         complete_from = state.complete_from_ms
         if complete_from is not None and (fig.start_ms is None or fig.start_ms < complete_from):
+            # complete_from is the first whole day of what perpvol read: of its synced window (two years by
+            # default) when the venue served everything in it, of the oldest fill served when the venue's own
+            # retention cut in first; the two call for different remedies, so the text says which
+            window = state.covered_from_ms is not None and complete_from <= ceil_day(state.covered_from_ms)
+            why = (f"perpvol synced from {timeutil.display_utc(state.covered_from_ms)} (its window, --days); older "
+                   "fills are not read" if window else "the venue no longer serves those fills, so perpvol cannot "
+                   "hold them all")
             out.append(Cause(code="before_complete_from", text=f"days before complete_from ({_day(complete_from)}): "
-                             "the venue no longer serves those fills, so perpvol cannot hold them all"))  # fmt: skip
+                             + why))  # fmt: skip
         covered = state.covered_to_ms
         if covered is None or covered < fig.end_ms - 1:
             out.append(Cause(code="not_synced", text=f"fills not yet synced: perpvol's synced data ends "

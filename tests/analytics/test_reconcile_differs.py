@@ -121,3 +121,29 @@ def test_hyperliquid_withheld_day_sub_account_later_fills_and_retention(settings
     finally:
         synced.close()
         sim.stop()
+
+
+def test_days_before_the_synced_window_are_named_as_the_window_not_the_venue(settings) -> None:
+    """A venue that serves every fill (600, far under its 10,000 cap) of a history longer than the two-year
+    window: the all-time figure differs by the older fills, and the cause names perpvol's window, not the
+    venue's retention (the remedy differs: nothing the venue can give, versus nothing perpvol asked for)."""
+    hl = simulator("hyperliquid")
+    now = int(time.time() * 1000)
+    history = hl.hyperliquid_history(29, 600, now_ms=now, days=800)
+    older = sum(counted_by_day([f for f in history.fills if f.ts_ms < now - 731 * 86_400_000],
+                               history.profile).values(), Decimal(0))  # fmt: skip
+    assert older > 0  # the history reaches past the window (the test would prove nothing otherwise)
+    sim = hl.HyperliquidSim(history, weight_limit=10**9)
+    synced = Synced(settings)
+    try:
+        sim.start()
+        synced.add("h", "hyperliquid", sim)
+        synced.sync()
+        [account] = reconcile(synced.store).accounts
+        [all_time] = [r for r in _differing(account) if r.key == "portfolio:perpAllTime"]
+        [cause] = [c for c in all_time.causes if c.code == "before_complete_from"]
+        assert "perpvol synced from" in cause.text and "no longer serves" not in cause.text, cause.text
+        assert all_time.difference >= older
+    finally:
+        synced.close()
+        sim.stop()
