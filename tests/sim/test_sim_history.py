@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from perpvol_core.exchanges import VENUE_PACKAGES, VENUES
 from perpvol_core.exchanges import counts as is_counted
 from perpvol_core.fill import MS_PER_DAY
 from perpvol_sim.history import History, SimFill
@@ -182,7 +183,7 @@ def test_start_live_produces_fills_until_stopped() -> None:
     assert [f.ts_ms for f in h.fills] == sorted(f.ts_ms for f in h.fills)
 
 
-@pytest.mark.parametrize("exchange", ["woox", "paradex", "hyperliquid"])
+@pytest.mark.parametrize("exchange", VENUE_PACKAGES)  # every registered venue, without editing this file
 def test_live_ids_never_repeat_across_a_restart_of_the_same_history(exchange: str) -> None:
     """A demo restart rebuilds the same seeded history later; its live fills must not reuse any id."""
     first = History(exchange, 9, 300, now_ms=NOW_MS, days=30)
@@ -207,14 +208,14 @@ def test_unknown_venue_is_refused() -> None:
             History(name, 1, 10, now_ms=NOW_MS)
 
 
-@pytest.mark.parametrize("venue", ["woox", "paradex", "hyperliquid"])
+@pytest.mark.parametrize("venue", VENUE_PACKAGES)
 def test_demo_venue_contract(venue: str) -> None:
     """perpvol_core/exchanges/_spec.py: demo_venue(...) -> start() -> base_url, credentials(), history, stop()."""
     import importlib
 
     import httpx
 
-    module = importlib.import_module(f"perpvol_sim.{venue}")
+    module = importlib.import_module(f"perpvol_sim.{VENUES[venue].simulator}")
     sim = module.demo_venue(seed=4, n_fills=40, now_ms=NOW_MS, days=10)
     assert isinstance(sim.history, History) and sim.history.exchange == venue and len(sim.history.fills) == 40
     assert sim.history.fills == History(venue, 4, 40, now_ms=NOW_MS, days=10).fills
