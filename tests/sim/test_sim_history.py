@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import threading
 from collections import Counter, defaultdict
@@ -18,14 +19,20 @@ from perpvol_sim.history import History, SimFill
 NOW_MS = 1_780_012_345_678  # fixed "now" (not on a day boundary) so histories are reproducible
 
 
-@pytest.fixture(scope="module")
+@functools.cache
+def _history(name: str) -> History:
+    """One 20,000-fill history per venue, shared by the module's tests (built on first use)."""
+    return History(name, 11, 20_000, now_ms=NOW_MS)
+
+
+@pytest.fixture
 def woox() -> History:
-    return History("woox", 11, 20_000, now_ms=NOW_MS)
+    return _history("woox")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def paradex() -> History:
-    return History("paradex", 11, 20_000, now_ms=NOW_MS)
+    return _history("paradex")
 
 
 def _recompute_daily(exchange: str, fills: list[SimFill]) -> dict[str, dict[str, Decimal | int]]:
@@ -51,7 +58,7 @@ def _recompute_daily(exchange: str, fills: list[SimFill]) -> dict[str, dict[str,
     return dict(out)
 
 
-@pytest.mark.parametrize("exchange", ["woox", "paradex"])
+@pytest.mark.parametrize("exchange", VENUE_PACKAGES)
 def test_same_seed_same_history_other_seed_other_history(exchange: str) -> None:
     a = History(exchange, 5, 2_000, now_ms=NOW_MS)
     b = History(exchange, 5, 2_000, now_ms=NOW_MS)
@@ -62,13 +69,13 @@ def test_same_seed_same_history_other_seed_other_history(exchange: str) -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 1_000])
 def test_exact_fill_count(n: int) -> None:
-    for exchange in ("woox", "paradex"):
+    for exchange in VENUE_PACKAGES:
         assert len(History(exchange, 2, n, now_ms=NOW_MS).fills) == n
 
 
-@pytest.mark.parametrize("name", ["woox", "paradex"])
-def test_sorted_unique_and_inside_the_window(name: str, request: pytest.FixtureRequest) -> None:
-    h: History = request.getfixturevalue(name)
+@pytest.mark.parametrize("name", VENUE_PACKAGES)
+def test_sorted_unique_and_inside_the_window(name: str) -> None:
+    h = _history(name)
     keys = [(f.ts_ms, f.fill_id, f.fill_type) for f in h.fills]
     assert keys == sorted(keys)
     assert len({(f.fill_id, f.fill_type) for f in h.fills}) == len(h.fills)
@@ -108,9 +115,9 @@ def test_paradex_ids_types_and_noise(paradex: History) -> None:
     assert any(m.endswith(("-C", "-P")) for m in markets)  # options
 
 
-@pytest.mark.parametrize("name", ["woox", "paradex"])
-def test_awkward_cases_present(name: str, request: pytest.FixtureRequest) -> None:
-    h: History = request.getfixturevalue(name)
+@pytest.mark.parametrize("name", VENUE_PACKAGES)
+def test_awkward_cases_present(name: str) -> None:
+    h = _history(name)
     ts = [f.ts_ms for f in h.fills]
     assert ts[0] == NOW_MS - 730 * MS_PER_DAY  # exactly two years old
     assert NOW_MS - 60_000 <= ts[-1] <= NOW_MS  # now-ish
@@ -129,9 +136,9 @@ def test_awkward_cases_present(name: str, request: pytest.FixtureRequest) -> Non
     assert all(len(exps) == 1 for exps in by_market.values())
 
 
-@pytest.mark.parametrize("name", ["woox", "paradex"])
-def test_expected_daily_matches_an_independent_recomputation(name: str, request: pytest.FixtureRequest) -> None:
-    h: History = request.getfixturevalue(name)
+@pytest.mark.parametrize("name", VENUE_PACKAGES)
+def test_expected_daily_matches_an_independent_recomputation(name: str) -> None:
+    h = _history(name)
     expected = h.expected_daily()
     assert expected == _recompute_daily(h.exchange, h.fills)
     total = sum((row["volume_usd"] for row in expected.values()), Decimal(0))
