@@ -37,15 +37,23 @@ def bokeh_theme() -> BokehTheme:
     return GoldTheme.param.bokeh_theme.default
 
 
+#: hv.extension ran in this process (outside a notebook)
+_extension_loaded = False
+
+
 def apply_theme() -> None:
     """Process-wide defaults: HoloViews renders with the gold theme, Panel uses the gold design."""
-    if pn.extension._loaded:
+    global _extension_loaded
+    if pn.extension._loaded or _extension_loaded:
         # In a notebook where pn.extension already ran: re-running hv.extension would reload BokehJS from
-        # the CDN, which an offline machine cannot reach, and the charts would come out blank.
+        # the CDN, which an offline machine cannot reach, and the charts would come out blank. In a server,
+        # once per process is enough: a page's resources come from the models it holds, and a second
+        # hv.extension costs each new session ~40 ms before its page is sent
         hv.renderer("bokeh")
         hv.Store.set_current_backend("bokeh")
     else:
         hv.extension("bokeh", logo=False, inline=pn.config.inline)
+        _extension_loaded = True
     renderer = hv.renderer("bokeh")
     renderer.theme = bokeh_theme()
     renderer.webgl = False  # canvas: WebGL costs 0.15-0.3 s a page in a browser without a GPU
