@@ -194,7 +194,14 @@ def test_demo_syncs_every_simulated_fill(demo_server: dict) -> None:
     store = Store(f"sqlite:///{demo_server['home'] / 'perpvol.db'}")
     try:
         now_ms = int(store.get_meta("demo_sim_now_ms"))
-        accounts = {a.exchange: a for a in store.list_accounts() if a.label in ("demo-woox", "demo-paradex")}
+        # the demo's worker syncs again now and then (after a stream reconnect, say): wait, bounded, for a
+        # moment when neither account is mid-sync instead of reading one instant
+        deadline = time.monotonic() + 60
+        while True:
+            accounts = {a.exchange: a for a in store.list_accounts() if a.label in ("demo-woox", "demo-paradex")}
+            if all(a.status != "syncing" for a in accounts.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert set(accounts) == {"woox", "paradex"}
         for exchange, account in accounts.items():
             assert account.status == "ok", (exchange, account.last_error)
