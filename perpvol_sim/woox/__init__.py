@@ -53,82 +53,9 @@ Public API: :class:`WooxSimConfig`, :func:`make_app`, :class:`WooxSim`, :func:`c
 
 from __future__ import annotations
 
-import logging
-
-from perpvol_sim.woox.app import (  # noqa: F401  (re-exported: importers name this package)
-    WooxDemoVenue,
-    WooxSim,
-    demo_venue,
-    make_app,
-)
-from perpvol_sim.woox.cli import (  # noqa: F401  (re-exported: the simulator contract)
-    SIM_FLAGS,
-    cmd_sim,
-    describe_reading,
-    reading_options,
-)
-from perpvol_sim.woox.config import (  # noqa: F401  (re-exported: importers name this package)
-    ALGO_TOPIC,
-    DEFAULT_RATE_LIMITS,
-    DEMO_API_KEY,
-    DEMO_API_SECRET,
-    DEMO_APPLICATION_ID,
-    EP_ACCOUNT_INFO,
-    EP_CLIENT_TRADES,
-    EP_HIST_TRADES,
-    EP_INSTRUMENTS,
-    EP_LISTEN_KEY,
-    EP_SYSTEM_INFO,
-    EP_TOKEN,
-    EP_TOKEN_NETWORK,
-    EP_TRADING_FEE,
-    EP_TRANSACTION_HISTORY,
-    FEE_UNITS,
-    INVALID_PARAM,
-    INVALID_SIGNATURE,
-    LIMIT_OVER_CAP,
-    LISTEN_KEY_TTL_MS,
-    PAGE_MODES,
-    TOO_MANY_REQUEST,
-    UNAUTHORIZED,
-    UNKNOWN,
-    UNKNOWN_PARAM,
-    WooxSimConfig,
-)
-from perpvol_sim.woox.fills import (  # noqa: F401  (re-exported: importers name this package)
-    algo_execution_report,
-    encode_json,
-    execution_report,
-    fill_push,
-    v1_row,
-    v3_row,
-)
-from perpvol_sim.woox.handlers_account import (  # noqa: F401  (re-exported: importers name this package)
-    AccountInfoHandler,
-    ListenKeyHandler,
-    TradingFeeHandler,
-)
-from perpvol_sim.woox.handlers_public import (  # noqa: F401  (re-exported: importers name this package)
-    InstrumentsHandler,
-    SystemInfoHandler,
-    TokenHandler,
-    TokenNetworkHandler,
-)
-from perpvol_sim.woox.handlers_trades import (  # noqa: F401  (re-exported: importers name this package)
-    ClientTradesHandler,
-    HistTradesHandler,
-    TransactionHistoryHandler,
-)
-from perpvol_sim.woox.signing import (  # noqa: F401  (re-exported: the signing tests use _v1_candidates)
-    _v1_candidates,
-    sign,
-    v1_string_to_sign,
-    v3_string_to_sign,
-)
-from perpvol_sim.woox.state import WooxState  # noqa: F401  (re-exported: importers name this package)
-from perpvol_sim.woox.ws import (  # noqa: F401  (re-exported: importers name this package)
-    PrivateStreamHandler,
-    V3PrivateStreamHandler,
-)
-
-log = logging.getLogger(__name__)
+# what importers outside the package name (the registry loads demo_venue, cmd_sim and SIM_FLAGS by name)
+from perpvol_sim.woox.app import WooxSim, demo_venue  # noqa: F401
+from perpvol_sim.woox.cli import SIM_FLAGS, cmd_sim  # noqa: F401
+from perpvol_sim.woox.config import DEMO_API_KEY, DEMO_API_SECRET  # noqa: F401
+from perpvol_sim.woox.fills import encode_json, execution_report, v1_row, v3_row  # noqa: F401
+from perpvol_sim.woox.signing import _v1_candidates, sign, v1_string_to_sign, v3_string_to_sign  # noqa: F401
