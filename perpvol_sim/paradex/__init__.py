@@ -5,7 +5,7 @@ long-lived read-only tokens, ``/v1/fills`` with opaque base64-JSON cursors, toke
 ``x-ratelimit-*`` headers, the documented error bodies and a JSON-RPC WebSocket pushing live fills.
 Every UNCONFIRMED point of the notes is a field of :class:`ParadexSimConfig`.
 
-Public API: :class:`ParadexSimConfig`, :class:`ParadexSim`, :func:`demo_venue`, :func:`cmd_sim` (``make_app`` is in :mod:`.app`).
+Public API: :class:`ParadexSimConfig`, :class:`ParadexSim`, :func:`demo_venue`, :func:`cmd_sim` (``.app.make_app``).
 
 * :mod:`.config` — constants, tier tables, :class:`RateLimits`, :class:`ParadexSimConfig`;
   :mod:`.limiter` — token buckets; :mod:`.tokens` — JWTs, read-only tokens, the account registry.
