@@ -2,7 +2,8 @@
 
 1. navigation → headline and → history chart painted (its canvas shows colour; not "document idle") in
    headless chromium, interleaved with a minimal Panel page holding one HoloViews stacked-bar chart of
-   the same days, each app served by its own ``panel serve --warm`` process; the medians and ratios;
+   the same days, each app served by its own ``panel serve --warm`` process, the machine left to settle
+   between two pages; the medians and ratios, and where the time went (page received, scripts, drawing);
 2. the server's cost of one live update (the live feed's totals, once per burst, and each session's apply of
    the event: no read), and of a full reload after a sync.
 
@@ -34,6 +35,8 @@ from perpvol_sim.server import free_port  # noqa: E402
 WOOX_MARKETS = [f"PERP_{c}_USDT" for c in (
     "BTC ETH SOL XRP DOGE ADA AVAX LINK DOT TRX TON SUI APT ARB OP NEAR LTC BCH ATOM FIL").split()]  # fmt: skip
 PARADEX_MARKETS = [m.replace("PERP_", "").replace("_USDT", "-USD-PERP") for m in WOOX_MARKETS]
+#: seconds between two page loads (without it, the page loaded after perpvol's paid for perpvol's deferred work)
+SETTLE_S = 2.0
 CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -97,6 +100,11 @@ PAINTED = """(selector) => {
   }
   return false;
 }"""
+#: [first byte of the page, DOMContentLoaded end] in ms since navigation
+NAVIGATION = """() => {
+  const n = performance.getEntriesByType('navigation')[0];
+  return [n.responseStart, n.domContentLoadedEventEnd];
+}"""
 HEADLINE = """() => {
   const walk = (root) => {
     if (root.querySelector('#pv-headline .pv-figure-value')) return true;
@@ -126,6 +134,7 @@ def browser_time(home: Path, runs: int) -> dict[str, list[float]]:
         ))  # fmt: skip
         urls[name] = f"http://127.0.0.1:{port}/{name}"
     times: dict[str, list[float]] = {"headline": [], "chart": [], "minimal": []}
+    phases: dict[str, list[tuple[float, float, float]]] = {"app": [], "minimal": []}
     try:
         for u in urls.values():
             for _ in range(240):
@@ -152,12 +161,22 @@ def browser_time(home: Path, runs: int) -> dict[str, list[float]]:
                         chart = page.wait_for_function(PAINTED, arg="", polling="raf", timeout=120_000).json_value()
                         if not warmup:
                             times["minimal"].append(chart / 1000)
+                    if not warmup:  # where the time went: the server's page, its scripts, drawing the document
+                        html, parsed = page.evaluate(NAVIGATION)
+                        phases[app].append((html, parsed - html, chart - parsed))
                     page.close()
+                    # the machine settles before the next page: a page's deferred sections are built by its
+                    # server after load, and on 2 cores that work would slow the next page, whichever it is
+                    time.sleep(SETTLE_S)
             browser.close()
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait(20)
+    for app, rows in phases.items():
+        server, scripts, drawing = (statistics.median(r[i] for r in rows) for i in range(3))
+        print(f"{'perpvol' if app == 'app' else 'minimal'}: medians: page received {server:.0f} ms, scripts run "
+              f"{scripts:.0f} ms, document drawn to chart painted {drawing:.0f} ms")
     return times
 
 
@@ -197,7 +216,7 @@ def live_update_cost(settings: Settings, n: int) -> tuple[list[float], list[floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fills", type=int, default=40_000, help="fills per exchange")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
