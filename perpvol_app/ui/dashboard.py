@@ -2,9 +2,10 @@
 publishes; sessions never read on a timer). A served session registers with the process's one
 :class:`~perpvol_app.ui.live_hub.LiveHub`, which applies each event to what it changed.
 
-First paint: a served session builds the headline and the history chart only; the range totals,
-calendar, breakdowns, fee tiers and keys are built once the page has loaded (``pn.state.onload``),
-so they never delay the chart. Every store read is shared by the sessions (``memo``, ``shared``).
+First paint: a served session builds the headline and the history chart only; the chart's controls
+and range selector, the range totals, calendar, breakdowns, fee tiers and keys are built once the page
+has loaded (``pn.state.onload``), so they never delay the chart. Every store read is shared by the
+sessions (``memo``, ``shared``).
 
 ``create_app(settings=None)`` returns the servable template (``perpvol_app/app.py`` serves it);
 ``warm(settings=None)`` is what a server calls once at start so that the first visitor does not pay
@@ -93,7 +94,9 @@ class Dashboard(pn.viewable.Viewer):
         from perpvol_core.analytics import volume
 
         # the daily read first: "All time" is its sum; days before a venue's complete_from are not covered
-        history = HistoryChart(store=context.store, coverage=volume.complete_from(context.store))
+        history = HistoryChart(
+            store=context.store, coverage=volume.complete_from(context.store), defer_controls=defer
+        )
         params["summary"] = with_all_time_of(params.get("summary") or context.summary(), history.daily)
         super().__init__(**params)
         self.context = context
@@ -105,6 +108,7 @@ class Dashboard(pn.viewable.Viewer):
         self.breakdowns: Any = None
         self.tiers: Any = None
         self.keys: Any = None
+        self.reconcile: Any = None  # reconcile.section sets it
         self.calendar: Calendar | None = None
         self._range = pn.pane.HTML("", sizing_mode="stretch_width", margin=(5, 10))
         self._day = pn.pane.HTML("", sizing_mode="stretch_width", margin=(5, 10))
@@ -116,6 +120,16 @@ class Dashboard(pn.viewable.Viewer):
         self._breakdowns_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._tiers_box = pn.Column(_loading(), sizing_mode="stretch_width")
         self._keys_box = pn.Column(_loading(), sizing_mode="stretch_width")
+        #: the sections below the history, shown by build_rest (until then one "Loading…" line: fewer models
+        #: for the browser to draw before the chart)
+        self._below = [
+            _section("Calendar", self._calendar_box, self._day, anchor="calendar"),
+            _section("Breakdowns", self.coverage.breakdown_note, self._breakdowns_box, anchor="breakdowns"),
+            _section("Fee tiers", self._tiers_box, anchor="tiers"),
+            reconcile.section(self),
+            _section("Keys", self._keys_box, anchor="keys"),
+        ]
+        self._rest = pn.Column(_loading(), sizing_mode="stretch_width")
         self._layout = pn.Column(
             self._bus_status,
             self._empty,
@@ -123,11 +137,7 @@ class Dashboard(pn.viewable.Viewer):
             self.coverage,
             self.sync,
             _section("History", self.history, self.coverage.chart_key, self._range, anchor="history"),
-            _section("Calendar", self._calendar_box, self._day, anchor="calendar"),
-            _section("Breakdowns", self.coverage.breakdown_note, self._breakdowns_box, anchor="breakdowns"),
-            _section("Fee tiers", self._tiers_box, anchor="tiers"),
-            reconcile.section(self),
-            _section("Keys", self._keys_box, anchor="keys"),
+            self._rest,
             sizing_mode="stretch_width",
         )
         self.history.param.watch(self._on_range, "date_range")
@@ -143,6 +153,7 @@ class Dashboard(pn.viewable.Viewer):
         from perpvol_app.ui.components.tiers import FeeTiers
 
         store = self.context.store
+        self.history.show_controls()
         self._on_range()
         self.calendar = Calendar(daily=self.history.daily, coverage=self.history.coverage)
         self.calendar.param.watch(self._on_day, "day")
@@ -155,6 +166,8 @@ class Dashboard(pn.viewable.Viewer):
         self._tiers_box.objects = [self.tiers]
         self.keys = KeyManager(context=self.context, rows=self.rows)
         self._keys_box.objects = [self.keys]
+        self.reconcile.refresh()
+        self._rest.objects = self._below
 
     def range_report(self, start: Any, end: Any) -> dict[str, Any]:
         """``volume.range_report`` of ``start``..``end``, shared by the sessions per data version."""

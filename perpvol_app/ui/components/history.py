@@ -100,7 +100,7 @@ class HistoryChart(pn.viewable.Viewer):
     store = param.Parameter(default=None, precedence=-1)
     date_range = param.Tuple(default=None, length=2, allow_None=True, doc="(from, to) dates of the pickers")
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, defer_controls: bool = False, **params: Any) -> None:
         super().__init__(**params)
         self._info = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self._source = ColumnDataSource(chart_columns(pl.DataFrame(schema=self._empty_schema())))
@@ -117,13 +117,7 @@ class HistoryChart(pn.viewable.Viewer):
                                 stylesheets=[widget_stylesheet()])  # fmt: skip
         self._to = DatePicker(title="To", value=today.isoformat(), width=150, name="pv-range-to",
                               stylesheets=[widget_stylesheet()])  # fmt: skip
-        x = self._figure.x_range
-        args = {"x": x, "slider": self._slider, "from": self._from, "to": self._to}
-        x.js_on_change("start", CustomJS(args=args, code=_X_TO_CONTROLS))
-        x.js_on_change("end", CustomJS(args=args, code=_X_TO_CONTROLS))
-        self._slider.js_on_change("value", CustomJS(args=args, code=_SLIDER_TO_X))
         for picker in (self._from, self._to):
-            picker.js_on_change("value", CustomJS(args=args, code=_PICKERS_TO_X))
             picker.on_change("value", self._on_picker)
         self._plot = pn.pane.Bokeh(self._figure, sizing_mode="stretch_width", min_height=380)
         self._range_controls = pn.pane.Bokeh(
@@ -140,13 +134,30 @@ class HistoryChart(pn.viewable.Viewer):
             sizing_mode="stretch_width",
             styles={"flex-wrap": "wrap"},
         )  # fmt: skip
-        self._layout = pn.Column(
-            self._controls, self._info, self._plot, self._range_controls, sizing_mode="stretch_width"
-        )
+        self._layout = pn.Column(self._info, self._plot, sizing_mode="stretch_width")
         if self.daily is None and self.store is not None:
             self.reload()
         else:
             self._redraw()
+        if not defer_controls:
+            self.show_controls()
+
+    def show_controls(self) -> None:
+        """Add the controls above the chart and the range selector below it, linked in the browser (idempotent).
+
+        A served dashboard calls this once its page has loaded: the controls are a third of the first
+        document's models (the date pickers alone are two widget libraries), and the chart draws sooner
+        without them. Until then the chart shows its initial range, set on the same models."""
+        if self._controls in self._layout.objects:
+            return
+        x = self._figure.x_range
+        args = {"x": x, "slider": self._slider, "from": self._from, "to": self._to}
+        x.js_on_change("start", CustomJS(args=args, code=_X_TO_CONTROLS))
+        x.js_on_change("end", CustomJS(args=args, code=_X_TO_CONTROLS))
+        self._slider.js_on_change("value", CustomJS(args=args, code=_SLIDER_TO_X))
+        for picker in (self._from, self._to):
+            picker.js_on_change("value", CustomJS(args=args, code=_PICKERS_TO_X))
+        self._layout.objects = [self._controls, self._info, self._plot, self._range_controls]
 
     @property
     def figure(self) -> Any:

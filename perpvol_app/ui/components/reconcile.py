@@ -80,11 +80,7 @@ class ReconcilePanel(pn.viewable.Viewer):
 
 def section(dashboard: Any) -> pn.Column:
     """The titled section for ``dashboard`` (a :class:`perpvol_app.ui.dashboard.Dashboard` being built)."""
-    panel = ReconcilePanel(dashboard.context.store)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.onload(panel.refresh)
-    else:
-        panel.refresh()
+    panel = ReconcilePanel(dashboard.context.store)  # refreshed by the dashboard's build_rest
     dashboard.param.watch(lambda *_e: panel.refresh(force=False), "summary")
     dashboard.reconcile = panel
     return pn.Column(
