@@ -5,7 +5,8 @@ publishes; sessions never read on a timer). A served session registers with the 
 First paint: a served session builds the headline and the history chart only; the chart's controls
 and range selector, the range totals, calendar, breakdowns, fee tiers and keys are built once the page
 has loaded (``pn.state.onload``), so they never delay the chart. Every store read is shared by the
-sessions (``memo``, ``shared``).
+sessions (``memo``, ``shared``), and the process keeps one dashboard built ahead for the next session
+(:mod:`perpvol_app.ui.spare`).
 
 ``create_app(settings=None)`` returns the servable template (``perpvol_app/app.py`` serves it);
 ``warm(settings=None)`` is what a server calls once at start so that the first visitor does not pay
@@ -28,6 +29,7 @@ from perpvol_app.ui.components.context import AppContext, get_context, memo
 from perpvol_app.ui.components.coverage import CoverageView
 from perpvol_app.ui.components.headline import Headline, render_summary
 from perpvol_app.ui.components.history import HistoryChart, normalize_daily
+from perpvol_app.ui.spare import SpareDashboard
 from perpvol_app.ui.theme import apply_theme, make_template
 from perpvol_core.config import Settings
 from perpvol_core.exchanges import VENUES
@@ -192,6 +194,12 @@ class Dashboard(pn.viewable.Viewer):
         bound, note = self.coverage.range_bounds(day, day)
         self._day.object = render_range(self.range_report(day, day), title=f"{day:%A %Y-%m-%d}", bound=bound, note=note)
 
+    def freshen(self) -> None:
+        """Read again what moves without a data change: the account rows and the summary (its 24h window).
+        A dashboard built ahead (``perpvol_app.ui.spare``) calls it when a session takes it."""
+        self.rows = account_rows(self.context)
+        self.summary = with_all_time_of(self.context.summary(), self.history.daily)
+
     @param.depends("rows", watch=True)
     def _on_rows(self) -> None:
         self.sync.rows = self.rows
@@ -280,7 +288,11 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     apply_theme()
     ctx = context or get_context(settings)
     served = _served()
-    dashboard = Dashboard(ctx, defer=served)
+    dashboard = spare_of(ctx).take() if served else None
+    if dashboard is not None:
+        dashboard.freshen()
+    else:
+        dashboard = Dashboard(ctx, defer=served)
     template = make_template()
     main = template.main
     assert main is not None  # a template always has its main area
@@ -288,13 +300,34 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     if served:
         if dashboard.rows:  # the figures in the page HTML: readable before BokehJS has drawn anything
             template.first_paint(render_summary(dashboard.summary, dashboard.headline.partial))
-        pn.state.onload(dashboard.build_rest)
+
+        def loaded() -> None:
+            dashboard.build_rest()
+            spare_of(ctx).refill()  # the page is drawn: the process is idle until the next visitor
+
+        pn.state.onload(loaded)
         from perpvol_app.ui.live_hub import get_hub
 
         unregister = get_hub(ctx).register(dashboard, pn.state.curdoc)  # events, not a timer
         pn.state.on_session_destroyed(lambda _ctx: unregister())
     template.dashboard = dashboard  # type: ignore[attr-defined]  # read back by tests and the benchmark
     return template
+
+
+def spare_of(ctx: AppContext) -> SpareDashboard:
+    """The context's one dashboard built ahead for the next session (made on first use)."""
+    if ctx.spare is None:
+        ctx.spare = SpareDashboard(ctx.store, lambda: _build_spare(ctx))
+    spare: SpareDashboard = ctx.spare
+    return spare
+
+
+def _build_spare(ctx: AppContext) -> Dashboard:
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    with set_curdoc(Document()):  # not the document of a session being built at the same time (see warm)
+        return Dashboard(ctx, defer=True)
 
 
 def warm(settings: Settings | None = None, context: AppContext | None = None) -> None:
@@ -318,3 +351,4 @@ def warm(settings: Settings | None = None, context: AppContext | None = None) ->
         assert main is not None  # a template always has its main area
         main.append(Dashboard(ctx, defer=False))
         template.server_doc(doc)
+    spare_of(ctx).refill()  # and one built ahead for the first visitor

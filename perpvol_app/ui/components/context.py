@@ -33,6 +33,8 @@ class AppContext:
     store: Any
     worker: Any = None
     _vault: Any = field(default=None, repr=False)
+    #: the dashboard built ahead for the next session (``perpvol_app.ui.spare.SpareDashboard``, made on first use)
+    spare: Any = field(default=None, repr=False)
 
     @property
     def vault(self) -> Any:
