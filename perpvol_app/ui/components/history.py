@@ -269,13 +269,13 @@ class HistoryChart(pn.viewable.Viewer):
 
     # -- drawing -----------------------------------------------------------------------------------
 
-    def _columns(self, series: pl.DataFrame) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    def _columns(self, series: pl.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
         """The sources' columns, shared by every session until the data changes."""
         coverage = dict(self.coverage or {})
         key = ("history_columns", self.aggregation, self.cumulative, series.height,
                series["date"].max() if series.height else None, tuple(sorted(coverage.items())))  # fmt: skip
 
-        def compute() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+        def compute() -> tuple[dict[str, Any], dict[str, Any]]:
             return chart_columns(series, self.aggregation, self.cumulative, coverage), rolling_columns(series)
 
         if self.store is None:

@@ -13,6 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, cast
 
+import numpy as np
 import polars as pl
 
 from perpvol_app.ui.components.context import money
@@ -96,26 +97,29 @@ NOT_COVERED = "not covered"
 def chart_columns(
     series: pl.DataFrame, aggregation: str = "day", cumulative: bool = False,
     coverage: dict[str, dt.date] | None = None,
-) -> dict[str, list[Any]]:  # fmt: skip
+) -> dict[str, Any]:  # fmt: skip
     """The bar source: period (ms, UTC midnight), one float height and one money text per exchange and
-    the total (``<exchange>_fmt``: ``$1,234.56``; ``<exchange>_s``: the exact decimal string).
+    the total (``<exchange>_fmt``: ``$1,234.56``, from the exact Decimal). Periods and heights are float
+    arrays: Bokeh sends them to the browser as binary buffers, not as JSON numbers (a lighter first page).
 
     ``coverage`` (``volume.complete_from``): a venue's period that starts before its first complete day reads
     "not covered" (with what is stored, if anything), never as a plain figure or $0."""
     coverage = coverage or {}
     agg = aggregate(series, aggregation, cumulative)
     dates = agg["date"].to_list() if not agg.is_empty() else []
-    cols: dict[str, list[Any]] = {
-        "period": [dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC).timestamp() * 1000 for d in dates],
-        "label": [d.isoformat() for d in dates],
-    }
+    cols: dict[str, Any] = {"period": _period_ms(dates), "label": [d.isoformat() for d in dates]}
     for c in (*EXCHANGES, "total"):
         values = [Decimal(v) for v in agg[c].to_list()] if dates else []
-        cols[c] = [float(v) for v in values]
+        cols[c] = np.array([float(v) for v in values], dtype=np.float64)  # bar heights: drawing only
         first = coverage.get(c) if c != "total" else max(coverage.values(), default=None)  # total: every venue's
         cols[f"{c}_fmt"] = [_shown(v, d, first, c == "total") for v, d in zip(values, dates, strict=True)]
-        cols[f"{c}_s"] = [_exact_text(v) for v in values]
     return cols
+
+
+def _period_ms(dates: list[dt.date]) -> Any:
+    """Each day's UTC midnight in epoch ms, as a float array (Bokeh's datetime axis unit)."""
+    return np.array([dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC).timestamp() * 1000 for d in dates],
+                    dtype=np.float64)  # fmt: skip
 
 
 def _shown(value: Decimal, period_start: dt.date, first_complete: dt.date | None, total: bool = False) -> str:
@@ -126,18 +130,13 @@ def _shown(value: Decimal, period_start: dt.date, first_complete: dt.date | None
     return f"{NOT_COVERED} ({money(value)} stored)" if value else NOT_COVERED
 
 
-def rolling_columns(series: pl.DataFrame, days: int = ROLLING_DAYS) -> dict[str, list[Any]]:
+def rolling_columns(series: pl.DataFrame, days: int = ROLLING_DAYS) -> dict[str, Any]:
     avg = rolling_average(series, days)
     dates = avg["date"].to_list()
     values = [Decimal(v) for v in avg["avg"].to_list()] if dates else []
     return {
-        "period": [dt.datetime.combine(d, dt.time(), tzinfo=dt.UTC).timestamp() * 1000 for d in dates],
+        "period": _period_ms(dates),
         "label": [d.isoformat() for d in dates],
-        "average": [float(v) for v in values],
+        "average": np.array([float(v) for v in values], dtype=np.float64),
         "average_fmt": [money(v) for v in values],
     }
-
-
-def _exact_text(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
