@@ -35,41 +35,16 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from perpvol_core import timeutil
 from perpvol_core.timeutil import MS_PER_DAY
 from perpvol_sim.profiles import MarketSpec, VenueProfile, market, profile, utc_day
+from perpvol_sim.sim_fill import FillCallback, SimFill
 
 __all__ = ["MS_PER_DAY", "History", "MarketSpec", "SimFill", "VenueProfile", "market", "profile", "utc_day"]
 
 log = logging.getLogger(__name__)
-
-FillCallback = Callable[["SimFill"], None]
-
-
-@dataclass(frozen=True, slots=True)
-class SimFill:
-    """One fill, exchange-neutral. ``fee`` is what the user paid in ``fee_asset`` (negative = rebate)."""
-
-    fill_id: str
-    order_id: str
-    market: str
-    side: str  # "BUY" | "SELL"
-    liquidity: str  # "MAKER" | "TAKER"
-    price: Decimal
-    size: Decimal
-    fee: Decimal
-    fee_asset: str
-    ts_ms: int
-    fill_type: str = "FILL"
-
-    @property
-    def notional(self) -> Decimal:
-        return self.price * self.size
-
-
 
 class History:
     """A deterministic fill history for one venue, plus live fills appended on demand (thread-safe).
