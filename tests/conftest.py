@@ -116,3 +116,17 @@ def pinned_midday_ms() -> int:
     half_day = MS_PER_DAY // 2
     earlier = int(_time.time() * 1000) - half_day
     return earlier - earlier % MS_PER_DAY + half_day
+
+
+#: the folders whose files run longest (browsers, served apps, end-to-end CLI runs), scheduled first: with
+#: ``--dist loadfile`` the workers take files in collection order, and a long file taken last keeps one worker
+#: busy while the other has nothing left
+_LONG_FIRST = ("tests/ui/", "tests/cli/", "tests/services/", "tests/trust/", "tests/api/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, prefix in enumerate(_LONG_FIRST) if path.startswith(prefix)), len(_LONG_FIRST))
+
+    items.sort(key=rank)  # stable: each file's tests stay together and in order
