@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def stamp(store: Any) -> Hashable:
-    """What a built dashboard's figures depend on besides the clock's second: data, coverage, the UTC day."""
-    from perpvol_core.store import rollup_reads
+    """What a built dashboard's figures depend on besides the clock's second: the store's read state (the one
+    the API's answers are kept by: data version and coverage inputs) and the UTC day."""
+    from perpvol_app.views import read_state
 
-    return store.data_version(), rollup_reads.coverage_inputs(store), dt.datetime.now(dt.UTC).date()
+    return read_state(store), dt.datetime.now(dt.UTC).date()
 
 
 class SpareDashboard:
