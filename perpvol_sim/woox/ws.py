@@ -19,13 +19,12 @@ from perpvol_sim.woox.signing import _TS13, sign
 from perpvol_sim.woox.state import WooxState
 
 
-class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
-    """Legacy v2 private stream (§6.1): auth, subscribe ``executionreport``, ping/pong, fill pushes."""
+class _FillStream(tornado.websocket.WebSocketHandler):
+    """What both private streams share: the ping timer and missed pongs, drop faults, live fills pushed on the
+    connection's own loop to the subscribed topics, and the cleanup on close. A subclass says its ping."""
 
     def initialize(self, state: WooxState) -> None:
         self.state = state
-        self.authed = False
-        self.subscribed = False
         self.topics: set[str] = set()
         self.missed_pongs = 0
         self._unsubscribe: Callable[[], None] | None = None
@@ -35,19 +34,20 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
     def check_origin(self, origin: str) -> bool:
         return True
 
-    def open(self, application_id: str) -> None:
-        self.state.count("ws_private")
-        self.application_id = application_id
+    def _start_pinging(self) -> None:
         self._loop = tornado.ioloop.IOLoop.current()
         self._pinger = tornado.ioloop.PeriodicCallback(self._ping, self.state.config.ws_ping_interval_s * 1000)
         self._pinger.start()
+
+    def _ping_message(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _ping(self) -> None:
         if self.missed_pongs >= self.state.config.ws_max_missed_pongs:
             self.close(1000, "ping timeout")
             return
         self.missed_pongs += 1
-        self._send({"event": "ping"})
+        self._send(self._ping_message())
 
     def _send(self, obj: dict[str, Any]) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():
@@ -56,6 +56,43 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
             self.close(1001, "dropped")  # going away: a dropped stream
             return
         self.write_message(encode_json(obj).decode())
+
+    def _follow_fills(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = self.state.history.subscribe(self._on_fill)
+
+    def _on_fill(self, fill: SimFill) -> None:
+        # Called from whatever thread added the fill: hop into this connection's loop.
+        if self._loop is not None:
+            self._loop.add_callback(self._push, fill)
+
+    def _push(self, fill: SimFill) -> None:
+        algo = self.state.is_algo(fill)
+        if (ALGO_TOPIC if algo else "executionreport") in self.topics:
+            self._send(fill_push(fill, algo))
+
+    def on_close(self) -> None:
+        if self._pinger is not None:
+            self._pinger.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+class PrivateStreamHandler(_FillStream):
+    """Legacy v2 private stream (§6.1): auth, subscribe ``executionreport``, ping/pong, fill pushes."""
+
+    def initialize(self, state: WooxState) -> None:
+        super().initialize(state)
+        self.authed = False
+
+    def open(self, application_id: str) -> None:
+        self.state.count("ws_private")
+        self.application_id = application_id
+        self._start_pinging()
+
+    def _ping_message(self) -> dict[str, Any]:
+        return {"event": "ping"}
 
     def on_message(self, message: str | bytes) -> None:
         try:
@@ -96,10 +133,8 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
                     }
                 )
             else:
-                if self._unsubscribe is None:
-                    self._unsubscribe = self.state.history.subscribe(self._on_fill)
+                self._follow_fills()
                 self.topics.add(str(topic))
-                self.subscribed = True
                 self._send({"id": msg_id, "event": "subscribe", "success": True, "ts": now})
         else:
             self._send({"id": msg_id, "event": event, "success": False, "ts": now, "errorMsg": "unknown event"})
@@ -118,39 +153,12 @@ class PrivateStreamHandler(tornado.websocket.WebSocketHandler):
             return "invalid signature"
         return None
 
-    def _on_fill(self, fill: SimFill) -> None:
-        # Called from whatever thread added the fill: hop into this connection's loop.
-        if self._loop is not None:
-            self._loop.add_callback(self._push, fill)
-
-    def _push(self, fill: SimFill) -> None:
-        algo = self.state.is_algo(fill)
-        if self.subscribed and (ALGO_TOPIC if algo else "executionreport") in self.topics:
-            self._send(fill_push(fill, algo))
-
-    def on_close(self) -> None:
-        if self._pinger is not None:
-            self._pinger.stop()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
 
 
-class V3PrivateStreamHandler(tornado.websocket.WebSocketHandler):
+class V3PrivateStreamHandler(_FillStream):
     """v3 private stream ``/v3/private?key=<listenKey>`` (§6.2). A bad or expired key: HTTP 401 on the
     upgrade. ``{"id", "cmd": "SUBSCRIBE", "params": [topics]}`` → ``{"id", "cmd": "SUBSCRIBE", "success": true}``;
     ``{"cmd": "PING"}`` every ``ws_ping_interval_s`` (answer ``{"cmd": "PONG"}``); pushes as on v2 (UNCONFIRMED)."""
-
-    def initialize(self, state: WooxState) -> None:
-        self.state = state
-        self.topics: set[str] = set()
-        self.missed_pongs = 0
-        self._unsubscribe: Callable[[], None] | None = None
-        self._pinger: tornado.ioloop.PeriodicCallback | None = None
-        self._loop: tornado.ioloop.IOLoop | None = None
-
-    def check_origin(self, origin: str) -> bool:
-        return True
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         self.state.count("ws_v3_private")
@@ -166,24 +174,10 @@ class V3PrivateStreamHandler(tornado.websocket.WebSocketHandler):
         await super().get(*args, **kwargs)
 
     def open(self, *args: Any) -> None:
-        self._loop = tornado.ioloop.IOLoop.current()
-        self._pinger = tornado.ioloop.PeriodicCallback(self._ping, self.state.config.ws_ping_interval_s * 1000)
-        self._pinger.start()
+        self._start_pinging()
 
-    def _ping(self) -> None:
-        if self.missed_pongs >= self.state.config.ws_max_missed_pongs:
-            self.close(1000, "ping timeout")
-            return
-        self.missed_pongs += 1
-        self._send({"cmd": "PING", "ts": self.state.now_ms()})
-
-    def _send(self, obj: dict[str, Any]) -> None:
-        if self.ws_connection is None or self.ws_connection.is_closing():
-            return
-        if self.state.faults.drop_ws():
-            self.close(1001, "dropped")
-            return
-        self.write_message(encode_json(obj).decode())
+    def _ping_message(self) -> dict[str, Any]:
+        return {"cmd": "PING", "ts": self.state.now_ms()}
 
     def on_message(self, message: str | bytes) -> None:
         try:
@@ -209,26 +203,9 @@ class V3PrivateStreamHandler(tornado.websocket.WebSocketHandler):
                 return
             if cmd == "SUBSCRIBE":
                 self.topics.update(topics)
-                if self._unsubscribe is None:
-                    self._unsubscribe = self.state.history.subscribe(self._on_fill)
+                self._follow_fills()
             else:
                 self.topics.difference_update(topics)
             self._send({"id": msg.get("id"), "cmd": cmd, "success": True, "ts": now})
         else:
             self._send({"id": msg.get("id"), "cmd": cmd, "success": False, "ts": now, "errorMsg": "unknown cmd"})
-
-    def _on_fill(self, fill: SimFill) -> None:
-        if self._loop is not None:
-            self._loop.add_callback(self._push, fill)
-
-    def _push(self, fill: SimFill) -> None:
-        algo = self.state.is_algo(fill)
-        if (ALGO_TOPIC if algo else "executionreport") in self.topics:
-            self._send(fill_push(fill, algo))
-
-    def on_close(self) -> None:
-        if self._pinger is not None:
-            self._pinger.stop()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
