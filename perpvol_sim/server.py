@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from typing import Any, Self
 
 import tornado.httpserver
 import tornado.web
@@ -84,6 +85,39 @@ class BackgroundServer:
         self._loop = None
 
     def __enter__(self) -> BackgroundServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServedSimulator:
+    """What every venue simulator's handle shares: a :class:`BackgroundServer` (``server``) serving a history
+    (``history``) from a state that counts 429s (``state``); its URL, start, stop and ``with`` block. A venue
+    whose start or stop does more (Paradex follows live fills itself) overrides them."""
+
+    history: Any
+    state: Any
+    server: BackgroundServer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests were answered 429."""
+        return int(self.state.rate_limited)
+
+    def start(self) -> str:
+        return self.server.start()
+
+    def stop(self) -> None:
+        self.history.stop_live()
+        self.server.stop()
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -31,7 +31,7 @@ from perpvol_sim.hyperliquid.profile import PROFILE
 from perpvol_sim.hyperliquid.served import served_fills
 from perpvol_sim.hyperliquid.state import HyperliquidState, address_of
 from perpvol_sim.hyperliquid.ws import StreamHandler
-from perpvol_sim.server import BackgroundServer
+from perpvol_sim.server import BackgroundServer, ServedSimulator
 
 __all__ = ["SIM_FLAGS", "HyperliquidSim", "HyperliquidSimConfig", "address_of", "cmd_sim", "demo_venue",
            "hyperliquid_history", "make_app"]  # fmt: skip
@@ -55,7 +55,7 @@ def make_app(state: HyperliquidState) -> tornado.web.Application:
     )
 
 
-class HyperliquidSim:
+class HyperliquidSim(ServedSimulator):
     """History + app + background server; ``start()`` returns the base URL (``POST {base}/info``, ``{ws}/ws``).
 
     ``sub_accounts``: that many sub-accounts of the master, each with its own small history. Options are
@@ -120,14 +120,6 @@ class HyperliquidSim:
         return self.state.requests
 
     @property
-    def rate_limited(self) -> int:
-        return self.state.rate_limited
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    @property
     def info_url(self) -> str:
         return self.server.base_url + "/info"
 
@@ -145,19 +137,6 @@ class HyperliquidSim:
     def credentials(self) -> dict[str, str]:
         return {"kind": "hyperliquid_address", "address": self.address}
 
-    def start(self) -> str:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.history.stop_live()
-        self.server.stop()
-
-    def __enter__(self) -> HyperliquidSim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 #: the demo's history stays within the venue's retention (10,000 fills), with room for live fills: the venue's

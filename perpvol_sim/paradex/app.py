@@ -39,7 +39,7 @@ from perpvol_sim.paradex.handlers_system import (
 from perpvol_sim.paradex.state import ParadexState
 from perpvol_sim.paradex.tokens import AccountRegistry
 from perpvol_sim.paradex.ws import _WebSocketHandler
-from perpvol_sim.server import BackgroundServer
+from perpvol_sim.server import BackgroundServer, ServedSimulator
 
 
 def make_app(
@@ -102,7 +102,7 @@ def make_app(
     )
 
 
-class ParadexSim:
+class ParadexSim(ServedSimulator):
     """History + app + background server. ``start()`` returns the root URL (REST under ``/v1``)."""
 
     def __init__(
@@ -138,18 +138,8 @@ class ParadexSim:
             self._unsubscribe = None
         self.server.stop()
 
-    def __enter__(self) -> ParadexSim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # addresses ------------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
     @property
     def api_url(self) -> str:
         """The REST base the exchange documents (``https://api.prod.paradex.trade/v1``)."""
@@ -170,10 +160,6 @@ class ParadexSim:
         """Requests per route, keyed like ``"GET /v1/fills"``."""
         return self.state.request_count
 
-    @property
-    def rate_limited(self) -> int:
-        """How many requests were answered 429."""
-        return self.state.rate_limited
 
     # credentials ----------------------------------------------------------------------------------
     def mint_read_only_token(self, name: str = "perpvol", ttl_s: int | None = None, account: int | None = None) -> str:

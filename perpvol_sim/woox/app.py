@@ -11,7 +11,7 @@ import tornado.web
 
 from perpvol_sim.faults import Faults
 from perpvol_sim.history import History, SimFill
-from perpvol_sim.server import BackgroundServer
+from perpvol_sim.server import BackgroundServer, ServedSimulator
 from perpvol_sim.woox.config import (
     DEMO_API_KEY,
     DEMO_API_SECRET,
@@ -90,7 +90,7 @@ def make_app(
     )
 
 
-class WooxSim:
+class WooxSim(ServedSimulator):
     """History + app + background server: ``start()`` returns the base URL (``http://host:port``).
 
     ``requests`` counts requests per endpoint key, ``rate_limited`` the 429s answered (injected ones
@@ -124,14 +124,6 @@ class WooxSim:
         return self.state.requests
 
     @property
-    def rate_limited(self) -> int:
-        return self.state.rate_limited
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
-
-    @property
     def ws_private_url(self) -> str:
         return f"{self.server.ws_url}/v2/ws/private/stream/{self.config.application_id}"
 
@@ -145,19 +137,6 @@ class WooxSim:
         self.state.next_fills_are_algo(1)
         return self.history.add_live_fill(**kwargs)
 
-    def start(self) -> str:
-        return self.server.start()
-
-    def stop(self) -> None:
-        self.history.stop_live()
-        self.server.stop()
-
-    def __enter__(self) -> WooxSim:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class WooxDemoVenue(WooxSim):
