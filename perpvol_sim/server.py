@@ -123,3 +123,18 @@ class ServedSimulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def serve_until_interrupted(self, live: bool) -> int:
+        """The end of ``perpvol sim <venue>`` once the simulator is started and described: a live fill every
+        5 s when ``live``, then serve until Ctrl-C and stop. The exit code (0)."""
+        if live:
+            self.history.start_live(5.0)
+            print("  live: a new fill every 5 s")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+        return 0

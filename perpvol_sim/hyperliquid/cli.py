@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import threading
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -134,17 +133,7 @@ def run(args: Any) -> int:
     for sub in sim.sub_addresses:
         print(f"  sub-account: {sub}")
     print(f"  readings: {changed or 'the documented defaults'}")
-    if getattr(args, "live", False):
-        history.start_live(5.0)
-        print("  live: a new fill every 5 s")
-    print("Ctrl-C to stop.", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
-    return 0
+    return sim.serve_until_interrupted(live=getattr(args, "live", False))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

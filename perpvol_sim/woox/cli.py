@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from perpvol_sim.history import History
@@ -68,14 +67,4 @@ def cmd_sim(args: Any) -> int:
     print(f"  api secret:     {sim.config.api_secret}   (simulator demo credentials)")
     print(f"  application id: {sim.config.application_id}")
     print(f"  transactionHistory: {describe_reading(sim.config)}")
-    if getattr(args, "live", False):
-        history.start_live(5.0)
-        print("  live: a new fill every 5 s")
-    print("Ctrl-C to stop.", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
-    return 0
+    return sim.serve_until_interrupted(live=getattr(args, "live", False))
