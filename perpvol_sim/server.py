@@ -95,7 +95,7 @@ class BackgroundServer:
 class ServedSimulator:
     """What every venue simulator's handle shares: a :class:`BackgroundServer` (``server``) serving a history
     (``history``) from a state that counts 429s (``state``); its URL, start, stop and ``with`` block. A venue
-    whose start or stop does more (Paradex follows live fills itself) overrides them."""
+    whose start or stop does more (one follows live fills itself) overrides them."""
 
     history: Any
     state: Any
