@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 PERPVOL := $(VENV)/bin/perpvol
 STAMP := $(VENV)/.installed-stamp
 PYTEST_FLAGS ?=
-# The suite runs on three workers (pytest-xdist, one test file per worker at a time): most of its time is spent
-# waiting on simulators paced at the venues' rate limits, a browser or a subprocess, so three files overlap well
+# The suite runs on two workers (pytest-xdist, one test file per worker at a time): most of its time is spent
+# waiting on simulators paced at the venues' rate limits, a browser or a subprocess, so two files overlap well
 # on two cores (the longest files go first: tests/conftest.py). On this machine the same suite took 14:22 on two
 # workers and 12:50 on three. Every test uses its own ports, databases and Redis channels. `make test XDIST=0`
 # runs serially.
-XDIST ?= 3
+XDIST ?= 2
 XDIST_FLAGS := $(if $(filter 0,$(XDIST)),,-n $(XDIST) --dist loadfile)
 
 .PHONY: install demo test trust bench lint lab voila services chromium compose-validator docker-test clean
